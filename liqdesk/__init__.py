@@ -1,0 +1,3 @@
+"""liqdesk: a real-time crypto liquidation heatmap."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""One module per ``liqdesk`` subcommand (see liqdesk.cli)."""
