@@ -115,10 +115,14 @@ class EventBatch:
     funding: np.ndarray = field(default_factory=lambda: empty("funding"))
     liquidations: np.ndarray = field(default_factory=lambda: empty("liquidations"))
     book: np.ndarray = field(default_factory=lambda: empty("book"))
+    #: True when every array passed :func:`validate_array` (set by :func:`make_batch` and the
+    #: functions here that derive batches from checked ones); consumers then only check time
+    #: order against what they have already seen.
+    checked: bool = field(default=False, compare=False, repr=False)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Kind name -> array, for every kind (empty ones included)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in KINDS}
 
     def __len__(self) -> int:
         return sum(len(a) for a in self.arrays().values())
@@ -203,6 +207,14 @@ def validate_array(kind: str, arr: np.ndarray, last_time_ms: int | None = None) 
     return arr
 
 
+def check_order(kind: str, arr: np.ndarray, last_time_ms: int | None) -> None:
+    """For an already validated array: ValueError if it starts too far before ``last_time_ms``."""
+    if last_time_ms is not None and len(arr) and arr["time_ms"][0] < last_time_ms - TIME_TOLERANCE_MS:
+        bad = int(np.count_nonzero(arr["time_ms"] < last_time_ms - TIME_TOLERANCE_MS))
+        raise ValueError(f"{kind}.time_ms: {bad} row{'s' if bad != 1 else ''} more than "
+                         f"{TIME_TOLERANCE_MS} ms backwards")
+
+
 def make_batch(last_time_ms: int | None = None, **kinds: np.ndarray) -> EventBatch:
     """Validate arrays (keyword per kind, e.g. ``trades=...``) and build an :class:`EventBatch`.
 
@@ -222,7 +234,7 @@ def make_batch(last_time_ms: int | None = None, **kinds: np.ndarray) -> EventBat
             errors.append(str(exc))
     if errors:
         raise ValueError("; ".join(errors))
-    return EventBatch(**checked)
+    return EventBatch(**checked, checked=True)
 
 
 def concat_batches(batches: list[EventBatch]) -> EventBatch:
@@ -236,18 +248,17 @@ def concat_batches(batches: list[EventBatch]) -> EventBatch:
         arr = arr[np.argsort(arr["time_ms"], kind="stable")]
         arr.flags.writeable = False
         merged[kind] = arr
-    return EventBatch(**merged)
+    return EventBatch(**merged, checked=all(b.checked for b in batches))
 
 
 def slice_batch(batch: EventBatch, start_ms: int | None = None, end_ms: int | None = None) -> EventBatch:
     """Events with ``start_ms <= time_ms < end_ms`` (either bound may be None)."""
     out = {}
     for kind, arr in batch.arrays().items():
-        times = arr["time_ms"]
-        lo = 0 if start_ms is None else int(np.searchsorted(times, start_ms, "left"))
-        hi = len(arr) if end_ms is None else int(np.searchsorted(times, end_ms, "left"))
+        lo, hi = np.searchsorted(arr["time_ms"], [start_ms if start_ms is not None else np.iinfo(np.int64).min,
+                                                  end_ms if end_ms is not None else np.iinfo(np.int64).max])
         out[kind] = arr[lo:hi]
-    return EventBatch(**out)
+    return EventBatch(**out, checked=batch.checked)
 
 
 def records(kind: str, **columns) -> np.ndarray:

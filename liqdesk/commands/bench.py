@@ -1,0 +1,170 @@
+"""``liqdesk bench``: performance figures, each against a baseline measured in the same run.
+
+Absolute times vary from machine to machine, so every figure comes with a baseline doing the
+simplest equivalent work on the same data in the same process (plain numpy binning for the
+model, plain ``json.loads`` for importers, a bare pyqtgraph image for frames). Sections whose
+parts are not installed yet are reported as skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+
+import numpy as np
+
+HELP = "measure ingest, filter, import, seek and frame speed against same-run baselines"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (under 30 s) for CI smoke")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated sections to run (ingest,filter,import,seek,frame)")
+
+
+def _median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bench_ingest(quick: bool) -> dict:
+    """Trades + OI + marks through the full level model and grid vs np.bincount of the trades."""
+    from liqdesk.core.events import slice_batch
+    from liqdesk.core.levels import LevelModel, ModelSettings
+    from liqdesk.core.synthetic import random_walk_stream
+
+    hours = 0.5 if quick else 4.0
+    stream = random_walk_stream(hours=hours, seed=7)
+    settings = ModelSettings(column_ms=60_000, window_columns=1440, rows=2000)
+    chunk_ms = 60_000
+    start, end = stream.time_span()
+    batches = [slice_batch(stream, t, t + chunk_ms) for t in range(start, end + 1, chunk_ms)]
+    n_events = len(stream.trades) + len(stream.marks) + len(stream.open_interest)
+
+    # The model is built once (as the app does) and its grid memory committed then; the timed
+    # part is ingest alone.
+    models = [LevelModel(settings) for _ in range(4)]
+
+    def run_model():
+        model = models.pop()
+        for b in batches:
+            model.ingest(b)
+        model.flush()
+        return model
+
+    model = run_model()  # warm-up: imports, caches
+    model_s = _median_time(run_model, 3)
+
+    tr = stream.trades
+    w, origin, rows = model.bin_width, model.display_origin or model.origin, settings.rows
+    n_cols = settings.window_columns
+
+    def run_baseline():
+        t = np.ascontiguousarray(tr["time_ms"])
+        p = np.ascontiguousarray(tr["price"])
+        col = ((t - start) // settings.column_ms) % n_cols
+        row = np.clip(np.floor(p / w).astype(np.int64) - origin, 0, rows - 1)
+        return np.bincount(col * rows + row, weights=p * tr["size"], minlength=n_cols * rows)
+
+    run_baseline()
+    base_s = _median_time(run_baseline, 5)
+    return {
+        "ingest_events_per_s": round(n_events / model_s),
+        "ingest_baseline_per_s": round(len(tr) / base_s),
+        "ingest_ratio": round((n_events / model_s) / (len(tr) / base_s), 3),
+        "ingest_events": n_events,
+        "ingest_mix": {"trades": len(tr), "marks": len(stream.marks), "open_interest": len(stream.open_interest),
+                       "hours": hours, "exchanges": 3, "batch_ms": chunk_ms},
+    }
+
+
+def bench_filter(quick: bool) -> dict:
+    """24 h window of 1-minute columns, 2,000 rows, 3 exchanges x 5 tiers x 2 sides: switch one
+    exchange off and rebuild the whole displayed grid (median of 5); peak RSS of that state."""
+    import psutil
+
+    from liqdesk.core.levels import LevelModel, ModelSettings
+    from liqdesk.core.synthetic import random_walk_stream
+
+    rss0 = psutil.Process().memory_info().rss
+    settings = ModelSettings(column_ms=60_000, window_columns=1440, rows=2000)
+    model = LevelModel(settings)
+    hours = 2.0 if quick else 24.0
+    step_h = 1.0
+    for i in range(int(hours / step_h)):
+        b = random_walk_stream(hours=step_h, start_ms=1_700_000_000_000 + int(i * step_h * 3_600_000),
+                               seed=100 + i, trades_per_s=20.0, price=60_000.0 * (1 + 0.002 * np.sin(i)))
+        model.ingest(b)
+    model.flush()
+    gc.collect()
+    rss_state = psutil.Process().memory_info().rss
+    on = model.settings.exchanges
+    off = on[1:]
+    model.image(exchanges=on)
+    times = []
+    for k in range(5):
+        t0 = time.perf_counter()
+        img, _, _ = model.image(exchanges=off if k % 2 == 0 else on)
+        times.append(time.perf_counter() - t0)
+    peak = _peak_rss_mb()
+    return {
+        "filter_recompute_ms": round(1000 * float(np.median(times)), 2),
+        "filter_grid_shape": list(img.shape),
+        "filter_state_mb": round(model.grid.nbytes / 2**20, 1),
+        "state_rss_mb": round((rss_state - rss0) / 2**20, 1),
+        "peak_rss_mb": peak,
+    }
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / 1024, 1)
+
+
+SECTIONS = {"ingest": bench_ingest, "filter": bench_filter}
+
+
+def _optional_sections() -> dict:
+    """Sections owned by other layers, registered when their modules exist."""
+    extra = {}
+    try:
+        from liqdesk.commands import bench_extra  # noqa: F401 - optional
+        extra.update(bench_extra.SECTIONS)
+    except ImportError:
+        pass
+    return extra
+
+
+def run(args: argparse.Namespace) -> int:
+    sections = {**SECTIONS, **_optional_sections()}
+    wanted = list(sections) if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in sections]
+    if unknown:
+        raise ValueError(f"unknown bench section(s) {', '.join(unknown)}; known: {', '.join(sections)}")
+    result: dict = {"quick": bool(args.quick)}
+    for name in wanted:
+        if not args.json:
+            print(f"bench {name} ...", file=sys.stderr, flush=True)
+        try:
+            result.update(sections[name](args.quick))
+        except ImportError as exc:
+            result[f"{name}_skipped"] = f"not available: {exc}"
+        gc.collect()
+    result["peak_rss_mb"] = result.get("peak_rss_mb", _peak_rss_mb())
+    if args.json:
+        print(json.dumps(result))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value}")
+    return 0

@@ -1,0 +1,197 @@
+"""The time × price heatmap grid: one column per time step, each the outstanding level map then.
+
+Storage is chosen so that any filter (exchanges × leverage tiers × sides) rebuilds the whole
+window with a handful of array additions, and so that a day of one-minute columns over 2,000
+price rows and 3 × 5 × 2 slices fits in well under 300 MB:
+
+- Long levels always sit below their exchange's mark price and short levels above it (a level
+  the mark crosses is removed), so for each (exchange, tier) the long and short maps never
+  overlap except in the mark's own row. One float32 array per (exchange, tier) holds both
+  (``values``), and the mark row's long and short parts are kept apart (``boundary``). That halves
+  the memory of a plain per-side layout without losing anything.
+- ``values`` is ``[slices, rows, W]`` with the time axis last and used as a ring buffer: a column
+  is written in place, and the filtered image comes out as a contiguous row-major ``[rows, W]``
+  float32 array (price rows × time columns), ready for an image item without a transpose.
+
+Price axis. Prices are binned on an absolute axis: bin ``k`` covers ``[k·w, (k+1)·w)`` for the
+model's bin width ``w``. Each stored column keeps ``rows`` bins starting at its own ``origin``.
+The model re-centres the origin when the price leaves the middle of the covered range; stored
+columns keep the origin they were written with, and :meth:`HeatmapGrid.image` shifts them onto
+the requested display origin, so a re-centre never loses what is stored (rows that fall outside
+the displayed range are simply not shown).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_STAGE_COLUMNS = 32
+
+
+class HeatmapGrid:
+    """Ring buffer of closed columns for ``n_exchanges × n_tiers`` slices.
+
+    Column numbers are absolute: column ``c`` covers event times ``[c·column_ms, (c+1)·column_ms)``
+    and holds the level map at its end. Values are notional in quote currency (float32).
+    """
+
+    def __init__(self, n_exchanges: int, n_tiers: int, rows: int, window_columns: int, column_ms: int):
+        if rows < 8 or window_columns < 2 or column_ms < 1:
+            raise ValueError("grid needs at least 8 rows, 2 columns and a column width of 1 ms")
+        self.n_exchanges, self.n_tiers = n_exchanges, n_tiers
+        self.rows, self.window, self.column_ms = rows, window_columns, column_ms
+        self.values = np.empty((n_exchanges * n_tiers, rows, window_columns), dtype=np.float32)
+        # commit the memory now (first-touch page faults would otherwise land on the ingest path,
+        # and RSS stays flat for the life of the grid)
+        self.values.fill(0.0)
+        self.boundary = np.zeros((window_columns, n_exchanges, n_tiers, 2), dtype=np.float32)
+        self.mark_row = np.full((window_columns, n_exchanges), -1, dtype=np.int64)
+        self.origin = np.zeros(window_columns, dtype=np.int64)
+        self.column = np.full(window_columns, -1, dtype=np.int64)
+        self.last_column = -1
+        # Write-combining stage: a column written straight into ``values`` touches one cache line
+        # (and often one page) per row and slice; staging a block of columns and copying it in
+        # one go turns that into short contiguous runs.
+        self._stage = np.zeros((n_exchanges * n_tiers, rows, _STAGE_COLUMNS), dtype=np.float32)
+        self._staged_from = -1
+        self._staged = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the stored columns, in bytes."""
+        return sum(a.nbytes for a in (self.values, self.boundary, self.mark_row, self.origin, self.column))
+
+    def record(self, column: int, origin: int, levels: np.ndarray, mark_rows: np.ndarray) -> None:
+        """Store column ``column``: ``levels[E, T, 2, rows]`` (long, short) starting at bin ``origin``.
+
+        ``mark_rows[E]`` is each exchange's mark-price row relative to ``origin`` (-1 if unknown).
+        """
+        slot = column % self.window
+        if self._staged and (slot != self._staged_from + self._staged or self._staged == _STAGE_COLUMNS):
+            self._flush()
+        if not self._staged:
+            self._staged_from = slot
+        self._stage[:, :, self._staged] = (levels[:, :, 0, :] + levels[:, :, 1, :]).reshape(-1, self.rows)
+        self._staged += 1
+        rows_ok = (mark_rows >= 0) & (mark_rows < self.rows)
+        safe = np.where(rows_ok, mark_rows, 0)
+        e_idx = np.arange(self.n_exchanges)
+        at_mark = levels[e_idx, :, :, safe[e_idx]]  # [E, T, 2]
+        self.boundary[slot] = np.where(rows_ok[:, None, None], at_mark, 0.0)
+        self.mark_row[slot] = mark_rows
+        self.origin[slot] = origin
+        self.column[slot] = column
+        self.last_column = max(self.last_column, column)
+
+    def _flush(self) -> None:
+        """Copy staged columns into ``values``."""
+        if self._staged:
+            lo = self._staged_from
+            self.values[:, :, lo: lo + self._staged] = self._stage[:, :, : self._staged]
+            self._staged = 0
+
+    def clear(self) -> None:
+        """Forget every stored column (keeps the memory)."""
+        self._staged = 0
+        self.values.fill(0.0)
+        self.boundary.fill(0.0)
+        self.mark_row.fill(-1)
+        self.origin.fill(0)
+        self.column.fill(-1)
+        self.last_column = -1
+
+    def skip_to(self, column: int) -> None:
+        """Mark columns up to ``column`` as passed without storing them (a long gap)."""
+        self.last_column = max(self.last_column, column)
+
+    def _slot_part(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool, short: bool) -> np.ndarray:
+        """Filtered sum in slot order, ``[rows, W]`` float32 (each column in its own origin)."""
+        self._flush()
+        out = np.zeros((self.rows, self.window), dtype=np.float32)
+        if not (long or short):
+            return out
+        row_idx = np.arange(self.rows)[:, None]
+        slots = np.arange(self.window)
+        for e in np.flatnonzero(exchanges):
+            sel = [e * self.n_tiers + t for t in np.flatnonzero(tiers)]
+            if not sel:
+                continue
+            part = self.values[sel[0]].copy() if not (long and short) else None
+            if long and short:
+                for s in sel:
+                    np.add(out, self.values[s], out=out)
+                continue
+            for s in sel[1:]:
+                np.add(part, self.values[s], out=part)
+            mark = self.mark_row[:, e][None, :]
+            keep = row_idx < mark if long else row_idx > mark
+            part *= keep
+            has_row = (self.mark_row[:, e] >= 0) & (self.mark_row[:, e] < self.rows)
+            side_i = 0 if long else 1
+            at_mark = self.boundary[:, e, :, side_i][:, np.flatnonzero(tiers)].sum(axis=1)
+            part[self.mark_row[has_row, e], slots[has_row]] = at_mark[has_row]
+            np.add(out, part, out=out)
+        return out
+
+    def image(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool = True, short: bool = True,
+              display_origin: int | None = None, end_column: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The filtered window as ``([rows, W] float32 row-major, column numbers [W])``.
+
+        Columns run oldest to newest ending at ``end_column`` (default: the last stored); columns
+        never stored are zero. ``exchanges`` and ``tiers`` are boolean masks. Rows are aligned on
+        ``display_origin`` (default: the origin of the newest column).
+        """
+        end = self.last_column if end_column is None else end_column
+        columns = np.arange(end - self.window + 1, end + 1)
+        slot_sum = self._slot_part(np.asarray(exchanges, bool), np.asarray(tiers, bool), long, short)
+        slots = columns % self.window
+        valid = self.column[slots] == columns
+        if display_origin is None:
+            display_origin = int(self.origin[end % self.window]) if end >= 0 else 0
+        shift = end % self.window + 1
+        out = np.empty_like(slot_sum)
+        # time order: slots [shift:] are older than [:shift]
+        out[:, : self.window - shift] = slot_sum[:, shift:]
+        out[:, self.window - shift:] = slot_sum[:, :shift]
+        if not valid.all():
+            out[:, ~valid] = 0.0
+        origins = self.origin[slots]
+        off = origins - display_origin
+        if valid.any() and np.any(off[valid] != 0):
+            out = _align(out, off, valid)
+        return out, columns
+
+    def cell(self, column: int, row: int, display_origin: int) -> np.ndarray | None:
+        """Notional at one cell per (exchange, tier, side) as ``[E, T, 2]``, or None if not stored."""
+        slot = column % self.window
+        if self.column[slot] != column:
+            return None
+        self._flush()
+        r = row + display_origin - int(self.origin[slot])
+        out = np.zeros((self.n_exchanges, self.n_tiers, 2))
+        if not 0 <= r < self.rows:
+            return out
+        packed = self.values[:, r, slot].reshape(self.n_exchanges, self.n_tiers).astype(float)
+        for e in range(self.n_exchanges):
+            m = self.mark_row[slot, e]
+            if r < m:
+                out[e, :, 0] = packed[e]
+            elif r > m:
+                out[e, :, 1] = packed[e]
+            else:
+                out[e] = self.boundary[slot, e]
+        return out
+
+
+def _align(img: np.ndarray, off: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Shift each column by ``off`` rows (column origin − display origin); one copy per distinct offset."""
+    rows = img.shape[0]
+    out = np.zeros_like(img)
+    for o in np.unique(off[valid]):
+        cols = np.flatnonzero(valid & (off == o))
+        o = int(o)
+        # stored row r sits at display row r + o
+        src_lo, src_hi = max(0, -o), min(rows, rows - o)
+        if src_hi > src_lo:
+            out[src_lo + o: src_hi + o, cols] = img[src_lo:src_hi][:, cols]
+    return out

@@ -1,0 +1,797 @@
+"""The liquidation level model: where leveraged positions would be force-closed, estimated live.
+
+State: outstanding notional (quote currency) per (exchange, leverage tier, side, price bin), the
+bins on an absolute axis of width ``bin_width`` (bin ``k`` = ``[k·w, (k+1)·w)``). Alongside each
+bin's notional the model keeps its notional-weighted liquidation price, which is *the* price of
+that bin's level: a long level is swept when the mark price falls to or below it, a short level
+when the mark rises to or above it.
+
+How levels are made (PRODUCT.md §1):
+
+- **OI mode** (an exchange that publishes open interest). Between two OI observations, trades are
+  collected. When OI rose by ΔOI (base units), ΔOI·VWAP of new notional was opened on *each*
+  side, at the interval's trade prices (per-bin VWAP, weighted by traded notional). The taker
+  imbalance tilts the split: with ``b`` the taker-buy share of the interval's notional and ``a``
+  the ``aggressor_weight``, longs get ``N·((1 − a) + 2a·b)`` and shorts ``N·((1 − a) + 2a·(1 − b))``.
+  Each side's notional is spread over the leverage prior and placed at each exchange's
+  liquidation price (its own tier table and rule). When OI fell, positions closed: every level of
+  that exchange shrinks by ``OI_new / OI_old``. An OI fall never creates levels.
+- **Volume mode** (no OI yet, or none at all): every ``volume_step_ms`` a fraction
+  ``volume_open_fraction`` of the traded notional is taken as newly opened, split and placed as
+  above, and the exchange's levels decay with ``volume_half_life_s`` since nothing says when
+  positions close. ``modes`` says which mode each exchange is in, so the view can show it.
+- **Sweeps**: the mark price (the last trade price for an exchange with no mark feed) crossing a
+  level removes it and appends it to the swept record (time, exchange, leverage, side, price,
+  notional). A level that would be born already crossed is not added.
+- **Decay** (optional): all levels decay with ``decay_half_life_s``, applied at column ends.
+
+Order of operations and batch independence. Events are applied in time order. For a stream whose
+events are non-decreasing in time, feeding it as one batch or split into any number of batches
+gives bit-identical state, grid and swept record: trades between OI observations are buffered
+and histogrammed together when the interval closes, sweeps are applied segment by segment
+(removal is order-independent between two state changes), and an OI observation is applied only
+once a later event (or :meth:`LevelModel.flush`) shows that no more trades at its time can come.
+At one timestamp the order is: volume step and column end (which cover events strictly before
+that time), then marks and trades at that time, then an OI observation at that time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, validate_array
+from .grid import HeatmapGrid
+from .tiers import TierTable, liquidation_price, load_tiers
+
+LONG, SHORT = 0, 1
+
+#: Swept levels: ``side`` +1 long, -1 short; ``price`` the level's liquidation price (quote);
+#: ``notional`` in quote currency; ``leverage`` the tier's leverage multiple.
+SWEPT_DTYPE = np.dtype(
+    [("time_ms", "i8"), ("exchange", "u1"), ("side", "i1"), ("leverage", "f8"), ("price", "f8"),
+     ("notional", "f8")]
+)
+
+
+#: Outstanding levels: as :data:`SWEPT_DTYPE` without time, plus the absolute price bin.
+LEVEL_DTYPE = np.dtype(
+    [("exchange", "u1"), ("side", "i1"), ("leverage", "f8"), ("price", "f8"), ("notional", "f8"), ("bin", "i8")]
+)
+
+
+def parse_prior(text: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``"5:0.2,10:0.3,..."`` -> (leverages, weights normalized to sum 1). ValueError on bad input."""
+    levs, weights = [], []
+    for part in text.split(","):
+        try:
+            lev_s, w_s = part.split(":")
+            lev, w = float(lev_s), float(w_s)
+        except ValueError:
+            raise ValueError(f"bad leverage prior entry {part.strip()!r}; expected LEVERAGE:WEIGHT") from None
+        if not (lev > 1 and math.isfinite(lev)) or not (w >= 0 and math.isfinite(w)):
+            raise ValueError(f"bad leverage prior entry {part.strip()!r}: leverage must be > 1, weight >= 0")
+        levs.append(lev)
+        weights.append(w)
+    total = sum(weights)
+    if not total > 0:
+        raise ValueError("leverage prior weights must sum to a positive number")
+    if len(set(levs)) != len(levs):
+        raise ValueError("leverage prior lists a leverage twice")
+    return tuple(levs), tuple(w / total for w in weights)
+
+
+def nice_bin_width(raw: float) -> float:
+    """Round a bin width (quote currency) to 1, 2, 2.5 or 5 × 10^k, the nearest not above it."""
+    if not raw > 0:
+        raise ValueError("bin width must be > 0")
+    exp = math.floor(math.log10(raw))
+    for step in (5, 2.5, 2, 1):
+        width = step * 10.0**exp
+        if width <= raw * (1 + 1e-9):
+            return width
+    return 10.0**exp
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Settings of the level model and its grid. Times in ms, prices in quote currency."""
+
+    exchanges: tuple[str, ...] = ("binance", "bybit", "okx")
+    symbol: str = "BTC/USDT:USDT"
+    #: leverage prior: multiples and weights (normalized). Not the simulator's true prior.
+    leverages: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 100.0)
+    weights: tuple[float, ...] = (0.25, 0.3, 0.2, 0.15, 0.1)
+    #: bin width as a percentage of the first price seen (rounded to a nice number) ...
+    bin_width_pct: float = 0.1
+    #: ... or an absolute width in quote currency, which wins when set.
+    bin_width: float | None = None
+    aggressor_weight: float = 0.5
+    #: notional of a typical position, for the tier lookup (quote currency)
+    typical_position: float = 10_000.0
+    decay_half_life_s: float = 0.0
+    volume_step_ms: int = 60_000
+    volume_open_fraction: float = 0.05
+    volume_half_life_s: float = 8 * 3600.0
+    #: grid: column width, columns kept, price rows per column
+    column_ms: int = 10_000
+    window_columns: int = 1440
+    rows: int = 600
+
+    def __post_init__(self):
+        if not self.exchanges:
+            raise ValueError("the model needs at least one exchange")
+        for name in self.exchanges:
+            if name not in EXCHANGE_ID:
+                raise ValueError(f"unknown exchange {name!r}; expected one of {', '.join(EXCHANGES)}")
+        if len(self.leverages) != len(self.weights) or not self.leverages:
+            raise ValueError("leverage prior: as many weights as leverages, at least one")
+        if any(not lev > 1 for lev in self.leverages) or not sum(self.weights) > 0 or min(self.weights) < 0:
+            raise ValueError("leverage prior: leverages > 1, weights >= 0 summing to > 0")
+        if not 0 <= self.aggressor_weight <= 1:
+            raise ValueError("aggressor_weight must be within [0, 1]")
+        if not (self.bin_width_pct > 0 or (self.bin_width or 0) > 0):
+            raise ValueError("bin width must be > 0")
+        if self.column_ms < 1 or self.volume_step_ms < 1 or self.window_columns < 2 or self.rows < 8:
+            raise ValueError("column_ms, volume_step_ms >= 1 ms; window_columns >= 2; rows >= 8")
+        if self.decay_half_life_s < 0 or self.volume_half_life_s < 0 or self.typical_position <= 0:
+            raise ValueError("half-lives must be >= 0 and typical_position > 0")
+
+    @property
+    def prior(self) -> np.ndarray:
+        w = np.asarray(self.weights, dtype=float)
+        return w / w.sum()
+
+
+@dataclass
+class _ExchangeState:
+    """Per-exchange running state (local index ``e``)."""
+
+    mark: float = math.nan          # last sweep reference price (mark, or last trade without a mark feed)
+    has_mark_feed: bool = False
+    oi: float = math.nan            # last OI in base units
+    pending: list = field(default_factory=list)  # [(price, size, side)] arrays since the last addition
+
+
+_MAX_KEYS = 2_000_000
+_SIDE_SIGN = np.array([1, -1])[None, :, None]   # broadcast over [n, 2, T]
+
+
+@dataclass
+class _Additions:
+    """Planned level additions of one exchange, grouped by interval: interval ``j`` owns rows
+    ``bounds[j]:bounds[j+1]``; ``k`` absolute bins, ``amount`` quote notional."""
+
+    bounds: np.ndarray
+    tier: np.ndarray
+    side: np.ndarray
+    k: np.ndarray
+    amount: np.ndarray
+    weighted: np.ndarray
+    long_top: list          # per interval: highest long bin added (absolute)
+    short_bottom: list      # per interval: lowest short bin added (absolute)
+
+
+@dataclass
+class _Plan:
+    """One exchange's OI observations in a batch, ready to apply in order."""
+
+    oi: np.ndarray
+    first_is_base: bool
+    delta: np.ndarray = None
+    factor: np.ndarray = None
+    adds: _Additions = None
+    next_op: int = 0
+    trades_used: int = 0
+
+
+def _sparse_histogram(seg, k, size, notional):
+    """Per (interval, bin) size and notional via sorting, for key spaces too big to bincount."""
+    order = np.lexsort((k, seg))
+    seg_s, k_s = seg[order], k[order]
+    new = np.ones(len(order), bool)
+    new[1:] = (seg_s[1:] != seg_s[:-1]) | (k_s[1:] != k_s[:-1])
+    starts = np.flatnonzero(new)
+    return seg_s[starts], np.add.reduceat(size[order], starts), np.add.reduceat(notional[order], starts)
+
+
+class LevelModel:
+    """Estimated liquidation levels for one symbol over several exchanges, with its grid.
+
+    Feed :class:`EventBatch` objects to :meth:`ingest`; read the live map with :meth:`level_map`,
+    the time × price window with :meth:`image`, sweeps with :meth:`swept`.
+    """
+
+    def __init__(self, settings: ModelSettings | None = None, tiers: dict[str, TierTable] | None = None):
+        self.settings = s = settings or ModelSettings()
+        self.tiers = {name: (tiers or {}).get(name) or load_tiers(name, s.symbol) for name in s.exchanges}
+        self.E, self.T = len(s.exchanges), len(s.leverages)
+        self.leverages = np.asarray(s.leverages, dtype=float)
+        self.prior = s.prior
+        self._lut = np.full(256, -1, dtype=np.int64)
+        for i, name in enumerate(s.exchanges):
+            self._lut[EXCHANGE_ID[name]] = i
+        self._global_id = np.array([EXCHANGE_ID[n] for n in s.exchanges], dtype=np.uint8)
+        self._identity_ids = bool(np.array_equal(self._global_id, np.arange(self.E)))
+        self.grid = HeatmapGrid(self.E, self.T, s.rows, s.window_columns, s.column_ms)
+        self.bin_width: float = s.bin_width or 0.0
+        self.origin = 0                      # absolute bin of state index 0
+        self.notional = np.zeros((self.E, self.T, 2, 0))
+        self.weighted = np.zeros((self.E, self.T, 2, 0))   # Σ notional · liquidation price
+        self.display_origin: int | None = None
+        self.ex = [_ExchangeState() for _ in range(self.E)]
+        self._lp_ratio: np.ndarray | None = None   # [E, 2, T] liquidation price / entry price
+        # per exchange: no long level sits above bin ``_long_top``, no short level below
+        # ``_short_bottom`` (absolute bins); lets a sweep that cannot reach any level return at once
+        self._long_top = np.full(self.E, np.iinfo(np.int64).min // 2, dtype=np.int64)
+        self._short_bottom = np.full(self.E, np.iinfo(np.int64).max // 2, dtype=np.int64)
+        self.watermark: int | None = None    # newest event time seen (ms)
+        self._next_column_end: int | None = None
+        self._next_volume_step: int | None = None
+        self._deferred_oi = np.empty(0, dtype=KINDS["open_interest"])
+        self._swept: list[np.ndarray] = []
+        self.counts = {k: 0 for k in ("trades", "marks", "open_interest", "ignored")}
+
+    # ------------------------------------------------------------------ public read-outs
+    @property
+    def modes(self) -> dict[str, str]:
+        """Per exchange: ``"oi"`` once it has published open interest, else ``"volume"``."""
+        return {n: ("oi" if not math.isnan(st.oi) else "volume") for n, st in zip(self.settings.exchanges, self.ex)}
+
+    @property
+    def mode(self) -> str:
+        """``"oi"``, ``"volume"`` or ``"mixed"`` over the exchanges that have seen prices."""
+        seen = [m for m, st in zip(self.modes.values(), self.ex) if not math.isnan(st.mark)]
+        kinds = set(seen)
+        return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "volume")
+
+    def mark_price(self, exchange: str | None = None) -> float:
+        """Last mark (or trade) price of one exchange, or the mean over exchanges; NaN if none."""
+        if exchange is not None:
+            return self.ex[self.settings.exchanges.index(exchange)].mark
+        marks = [st.mark for st in self.ex if not math.isnan(st.mark)]
+        return float(np.mean(marks)) if marks else math.nan
+
+    def bin_prices(self, origin: int, rows: int) -> np.ndarray:
+        """Lower edge (quote currency) of ``rows`` bins from absolute bin ``origin``."""
+        return (origin + np.arange(rows)) * self.bin_width
+
+    def masks(self, exchanges=None, tiers=None) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks over the model's exchanges and tiers (None = all). Leverages as numbers."""
+        ex_mask = np.ones(self.E, bool) if exchanges is None else np.isin(self.settings.exchanges, list(exchanges))
+        tier_mask = np.ones(self.T, bool) if tiers is None else np.isin(self.leverages, [float(t) for t in tiers])
+        return ex_mask, tier_mask
+
+    def level_map(self, exchanges=None, tiers=None, origin: int | None = None, rows: int | None = None) -> np.ndarray:
+        """Live outstanding notional ``[2 (long, short), rows]`` from absolute bin ``origin``."""
+        origin = self._display_origin() if origin is None else origin
+        rows = self.settings.rows if rows is None else rows
+        ex_mask, tier_mask = self.masks(exchanges, tiers)
+        window = self._state_window(self.notional, origin, rows)
+        return window[ex_mask][:, tier_mask].sum(axis=(0, 1))
+
+    def image(self, exchanges=None, tiers=None, long: bool = True, short: bool = True,
+              include_live: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+        """The filtered window ``[rows, W]`` float32 (price rows × time columns, oldest first).
+
+        With ``include_live`` the last column is the live state (the column in progress).
+        Returns (image, column numbers, display origin bin).
+        """
+        origin = self._display_origin()
+        ex_mask, tier_mask = self.masks(exchanges, tiers)
+        end = self.grid.last_column + (1 if include_live else 0)
+        img, cols = self.grid.image(ex_mask, tier_mask, long, short, origin, end_column=end)
+        if include_live and self.bin_width:
+            live = self.level_map(exchanges, tiers, origin, self.settings.rows)
+            img[:, -1] = (live[0] if long else 0) + (live[1] if short else 0)
+        return img, cols, origin
+
+    def levels(self) -> np.ndarray:
+        """Every outstanding level (one per exchange, tier, side and bin with notional > 0) as
+        :data:`LEVEL_DTYPE` rows: its liquidation price (quote) and notional (quote)."""
+        e, t, s, k = np.nonzero(self.notional > 0)
+        out = np.empty(len(e), LEVEL_DTYPE)
+        out["exchange"] = self._global_id[e]
+        out["side"] = np.where(s == LONG, 1, -1)
+        out["leverage"] = self.leverages[t]
+        out["notional"] = self.notional[e, t, s, k]
+        out["price"] = self.weighted[e, t, s, k] / out["notional"]
+        out["bin"] = k + self.origin
+        return out
+
+    def swept(self) -> np.ndarray:
+        """Every level swept so far (:data:`SWEPT_DTYPE`), ordered by time, exchange, side,
+        leverage and price (so the record does not depend on how events were batched)."""
+        if len(self._swept) > 1:
+            rec = np.concatenate(self._swept)
+            order = np.lexsort((rec["price"], rec["leverage"], rec["side"], rec["exchange"], rec["time_ms"]))
+            self._swept = [rec[order]]
+        return self._swept[0] if self._swept else np.empty(0, SWEPT_DTYPE)
+
+    def total_notional(self) -> float:
+        """Total outstanding estimated notional, all slices (quote currency)."""
+        return float(self.notional.sum())
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, batch: EventBatch) -> None:
+        """Apply a batch. Raises ValueError (and changes nothing) for malformed or too-old events."""
+        if batch.checked:
+            trades, marks, oi = batch.trades, batch.marks, batch.open_interest
+            for kind, arr in (("trades", trades), ("marks", marks), ("open_interest", oi)):
+                check_order(kind, arr, self.watermark)
+        else:
+            checked, errors = {}, []
+            for kind in ("trades", "marks", "open_interest"):
+                try:
+                    checked[kind] = validate_array(kind, getattr(batch, kind), self.watermark)
+                except ValueError as exc:
+                    errors.append(str(exc))
+            if errors:
+                raise ValueError("; ".join(errors))
+            trades, marks, oi = checked["trades"], checked["marks"], checked["open_interest"]
+        trades, marks, oi = (self._local(k, a) for k, a in (("trades", trades), ("marks", marks), ("open_interest", oi)))
+        if not (len(trades) or len(marks) or len(oi)):
+            return
+        hi = max(int(a["time_ms"][-1]) for a in (trades, marks, oi) if len(a))
+        lo = min(int(a["time_ms"][0]) for a in (trades, marks, oi) if len(a))
+        if self.watermark is not None:
+            # events a little older than the watermark (within tolerance) are applied as of now
+            lo = max(lo, self.watermark)
+            hi = max(hi, self.watermark)
+        if not self.bin_width:
+            self._init_axis(trades, marks)
+        if self._next_column_end is None:
+            cm, vs = self.settings.column_ms, self.settings.volume_step_ms
+            self._next_column_end = (lo // cm + 1) * cm
+            self._next_volume_step = (lo // vs + 1) * vs
+        self.counts["trades"] += len(trades)
+        self.counts["marks"] += len(marks)
+        self.counts["open_interest"] += len(oi)
+        self.watermark = hi
+        self._run(trades, marks, oi, hi, final=False)
+
+    def flush(self) -> None:
+        """Apply OI observations held back at the newest timestamp (call at the end of a stream)."""
+        if self.watermark is None:
+            return
+        empty = np.empty(0, KINDS["trades"])
+        self._run(empty, np.empty(0, KINDS["marks"]), np.empty(0, KINDS["open_interest"]),
+                  self.watermark, final=True)
+
+    def _local(self, kind: str, arr: np.ndarray) -> np.ndarray:
+        """Keep rows of the model's exchanges; exchange ids become local indexes (in place on a copy)."""
+        if not len(arr):
+            return arr
+        ids = arr["exchange"]
+        if self._identity_ids and int(ids.max()) < self.E:
+            return arr  # ids already are local indexes: no copy needed
+        local = self._lut[ids]
+        keep = local >= 0
+        if keep.all():
+            out = arr.copy()
+        else:
+            self.counts["ignored"] += int((~keep).sum())
+            out, local = arr[keep], local[keep]
+        out["exchange"] = local
+        return out
+
+    def _init_axis(self, trades: np.ndarray, marks: np.ndarray) -> None:
+        first = [(a["time_ms"][0], a["price"][0]) for a in (marks, trades) if len(a)]
+        if not first:
+            return
+        price = float(min(first, key=lambda x: x[0])[1])
+        self.bin_width = nice_bin_width(price * self.settings.bin_width_pct / 100.0)
+        span = self.settings.rows
+        self.origin = int(math.floor(price / self.bin_width)) - span // 2
+        self.notional = np.zeros((self.E, self.T, 2, span))
+        self.weighted = np.zeros((self.E, self.T, 2, span))
+        self._lp_ratio = self._liquidation_ratios(price)
+
+    def _liquidation_ratios(self, price: float) -> np.ndarray:
+        """Liquidation price over entry price, ``[E, 2 (long, short), T]``.
+
+        Positions are modelled at ``typical_position`` notional, so ``Q = typical / EP`` and every
+        term of each exchange's formula scales with EP: the ratio is a constant per exchange,
+        side and leverage (the tier is looked up at the liquidation notional once, here).
+        """
+        ratios = np.empty((self.E, 2, self.T))
+        size = self.settings.typical_position / price
+        for e, name in enumerate(self.settings.exchanges):
+            lp, _ = liquidation_price(self.tiers[name], np.array([1, -1])[:, None], price,
+                                      self.leverages[None, :], size)
+            ratios[e] = lp / price
+        return ratios
+    # ------------------------------------------------------------------ the sequential core
+    def _run(self, trades, marks, oi, hi: int, final: bool) -> None:
+        oi = np.concatenate([self._deferred_oi, oi]) if len(self._deferred_oi) else oi
+        cut = len(oi) if final else int(np.searchsorted(oi["time_ms"], hi, "left"))
+        self._deferred_oi = oi[cut:]
+        oi = oi[:cut]
+        sweeps = self._sweep_streams(trades, marks)
+        tr_ex = self._split_trades(trades) if len(trades) else None
+        tr_cursor = np.zeros(self.E, dtype=np.int64)
+        plans = self._plan_oi(oi, tr_ex, sweeps, tr_cursor)
+        sw_cursor = np.zeros(self.E, dtype=np.int64)
+        for t_op, kind, i in self._ops(oi, hi):
+            if kind == 2:  # OI observation of one exchange: marks and trades up to and at its time
+                e = int(oi["exchange"][i])
+                sw_cursor[e] = self._sweep_until(e, sweeps[e], sw_cursor[e], t_op, "right")
+                plan = plans[e]
+                if plan.first_is_base and plan.next_op == 0:
+                    tr_cursor[e] = self._collect(tr_ex, e, tr_cursor[e], t_op, "right")
+                    self._volume_step(e)
+                    self.ex[e].oi = float(plan.oi[0])
+                else:
+                    self._apply_planned(e, plan, plan.next_op)
+                plan.next_op += 1
+                continue
+            for e in range(self.E):
+                sw_cursor[e] = self._sweep_until(e, sweeps[e], sw_cursor[e], t_op, "left")
+            if kind == 0:  # volume step: exchanges without OI place part of their volume
+                for e in range(self.E):
+                    if math.isnan(self.ex[e].oi):
+                        tr_cursor[e] = self._collect(tr_ex, e, tr_cursor[e], t_op, "left")
+                        self._volume_step(e)
+            else:  # column end
+                self._close_column(t_op)
+        for e in range(self.E):
+            self._sweep_until(e, sweeps[e], sw_cursor[e], None, "left")
+            start = max(tr_cursor[e], plans[e].trades_used if plans[e] else 0)
+            self._collect(tr_ex, e, start, None, "left")
+
+    def _ops(self, oi: np.ndarray, hi: int) -> list[tuple[int, int, int]]:
+        """Time-ordered operations: (time, kind, index); kind 0 volume step, 1 column end, 2 OI."""
+        s = self.settings
+        ops: list[tuple[int, int, int]] = []
+        if self._next_volume_step is not None and self._next_volume_step <= hi:
+            steps = np.arange(self._next_volume_step, hi + 1, s.volume_step_ms)
+            ops += [(int(t), 0, 0) for t in steps]
+            self._next_volume_step = int(steps[-1]) + s.volume_step_ms
+        if self._next_column_end is not None and self._next_column_end <= hi:
+            ends = np.arange(self._next_column_end, hi + 1, s.column_ms)
+            self._next_column_end = int(ends[-1]) + s.column_ms
+            if len(ends) > s.window_columns + 1:
+                # a long gap: columns older than the window are never shown; skip their storage
+                self._skip_columns(ends[: -(s.window_columns + 1)])
+                ends = ends[-(s.window_columns + 1):]
+            ops += [(int(t), 1, 0) for t in ends]
+        ops += [(int(t), 2, i) for i, t in enumerate(oi["time_ms"])]
+        ops.sort(key=lambda op: (op[0], op[1], op[2]))
+        return ops
+
+    def _skip_columns(self, ends: np.ndarray) -> None:
+        """Pass over column ends in a gap without storing them (decay still applies per column)."""
+        factor = self._column_decay()
+        if factor != 1.0:
+            for _ in range(len(ends)):
+                self.notional *= factor
+                self.weighted *= factor
+        self.grid.skip_to(int(ends[-1]) // self.settings.column_ms - 1)
+
+    def _sweep_streams(self, trades, marks) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per exchange, (times, prices) that sweep its levels: its marks, or its trades while it
+        has no mark feed (until its first mark). Updates which exchanges have a mark feed."""
+        out = []
+        m_ex = marks["exchange"] if len(marks) else None
+        t_ex = trades["exchange"] if len(trades) else None
+        for e, st in enumerate(self.ex):
+            mi = np.flatnonzero(m_ex == e) if m_ex is not None else np.empty(0, np.int64)
+            times, prices = marks["time_ms"][mi], marks["price"][mi]
+            if not st.has_mark_feed and t_ex is not None:
+                ti = np.flatnonzero(t_ex == e)
+                if len(mi):
+                    ti = ti[trades["time_ms"][ti] < times[0]]
+                if len(ti):
+                    times = np.concatenate([trades["time_ms"][ti], times])
+                    prices = np.concatenate([trades["price"][ti], prices])
+            if len(mi):
+                st.has_mark_feed = True
+            out.append((times, prices))
+        return out
+
+    def _sweep_until(self, e: int, stream, cursor: int, t_end, side: str) -> int:
+        """Sweep exchange ``e`` with its stream from ``cursor`` up to ``t_end``; the new cursor."""
+        times, prices = stream
+        end = len(times) if t_end is None else int(np.searchsorted(times, t_end, side))
+        if end > cursor:
+            self._sweep(e, times[cursor:end], prices[cursor:end])
+        return end
+
+    def _split_trades(self, trades: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+        """Per exchange: contiguous (time, price, size, side) columns of its trades in this batch."""
+        ex = trades["exchange"]
+        cols = [np.ascontiguousarray(trades[f]) for f in ("time_ms", "price", "size", "side")]
+        if self.E == 1:
+            return [tuple(cols)]
+        out = []
+        for e in range(self.E):
+            idx = np.flatnonzero(ex == e)
+            out.append(tuple(c[idx] for c in cols))
+        return out
+
+    def _collect(self, tr_ex, e: int, cursor: int, t_end, side: str) -> int:
+        """Move exchange ``e``'s trades from ``cursor`` up to ``t_end`` into its pending buffer
+        (as views: (price, size, side) column slices)."""
+        if tr_ex is None or not len(tr_ex[e][0]):
+            return cursor
+        times, price, size, taker = tr_ex[e]
+        end = len(times) if t_end is None else int(np.searchsorted(times, t_end, side))
+        if end > cursor:
+            self.ex[e].pending.append((price[cursor:end], size[cursor:end], taker[cursor:end]))
+        return end
+
+    # ------------------------------------------------------------------ state changes
+    def _sweep(self, e: int, t: np.ndarray, p: np.ndarray) -> None:
+        st = self.ex[e]
+        w = self.bin_width
+        if float(p.min()) < (self._long_top[e] + 1) * w:
+            self._sweep_side(e, LONG, t, np.minimum.accumulate(p))
+        if float(p.max()) >= self._short_bottom[e] * w:
+            self._sweep_side(e, SHORT, t, np.maximum.accumulate(p))
+        st.mark = float(p[-1])
+
+    def _sweep_side(self, e: int, side: int, t: np.ndarray, running: np.ndarray) -> None:
+        """Remove side levels of exchange ``e`` crossed by the running min (long) / max (short)."""
+        w = self.bin_width
+        extreme = float(running[-1])
+        k_ext = math.floor(extreme / w)
+        if side == LONG:
+            lo, hi = k_ext - self.origin, int(self._long_top[e]) - self.origin + 1
+            # what is left sits below the extreme
+            self._long_top[e] = min(int(self._long_top[e]), k_ext)
+        else:
+            lo, hi = int(self._short_bottom[e]) - self.origin, k_ext - self.origin + 1
+            self._short_bottom[e] = max(int(self._short_bottom[e]), k_ext)
+        lo, hi = max(lo, 0), min(hi, self.notional.shape[-1])
+        if hi <= lo:
+            return
+        n = self.notional[e, :, side, lo:hi]
+        wp = self.weighted[e, :, side, lo:hi]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            price = wp / n
+        hit = (n > 0) & ((price >= extreme) if side == LONG else (price <= extreme))
+        if not hit.any():
+            return
+        tier_i, bin_i = np.nonzero(hit)
+        lp = price[tier_i, bin_i]
+        if side == LONG:
+            first = np.searchsorted(-running, -lp, "left")
+        else:
+            first = np.searchsorted(running, lp, "left")
+        rec = np.empty(len(lp), SWEPT_DTYPE)
+        rec["time_ms"] = t[np.minimum(first, len(t) - 1)]
+        rec["exchange"] = self._global_id[e]
+        rec["side"] = 1 if side == LONG else -1
+        rec["leverage"] = self.leverages[tier_i]
+        rec["price"] = lp
+        rec["notional"] = n[tier_i, bin_i]
+        self._swept.append(rec)
+        n[hit] = 0.0
+        wp[hit] = 0.0
+
+    def _take_pending(self, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(price, size, taker side) of the trades since the last addition, emptied."""
+        st = self.ex[e]
+        if not st.pending:
+            return None
+        if len(st.pending) == 1:
+            out = st.pending[0]
+        else:
+            out = tuple(np.concatenate([part[i] for part in st.pending]) for i in range(3))
+        st.pending = []
+        return out
+
+    def _plan_oi(self, oi, tr_ex, sweeps, tr_cursor) -> list[_Plan | None]:
+        """Per exchange, the additions and shrinks of all its OI observations in this batch,
+        computed in one vectorized pass; the sequential loop then only applies them."""
+        plans: list[_Plan | None] = [None] * self.E
+        if not len(oi):
+            return plans
+        for e in np.unique(oi["exchange"]):
+            e = int(e)
+            rows = oi[oi["exchange"] == e]
+            times = np.ascontiguousarray(rows["time_ms"])
+            st = self.ex[e]
+            s_times, s_prices = sweeps[e]
+            if len(s_times):
+                at = np.searchsorted(s_times, times, "right") - 1
+                marks_at = np.where(at >= 0, s_prices[np.maximum(at, 0)], st.mark)
+            else:
+                marks_at = np.full(len(times), st.mark)
+            oi_base = np.where(rows["oi_base"] > 0, rows["oi_base"],
+                               np.where(marks_at > 0, rows["oi_notional"] / np.where(marks_at > 0, marks_at, 1), 0))
+            plan = _Plan(oi=oi_base, first_is_base=math.isnan(st.oi))
+            plans[e] = plan
+            first = 1 if plan.first_is_base else 0
+            prev = np.concatenate([[st.oi if not plan.first_is_base else oi_base[0]], oi_base[:-1]])
+            plan.delta = oi_base - prev
+            plan.factor = np.where((plan.delta < 0) & (prev > 0), oi_base / np.where(prev > 0, prev, 1), 1.0).tolist()
+            # trades of each interval: after the previous observation, up to and at this one
+            if tr_ex is not None and len(tr_ex[e][0]):
+                t_e, p_e, q_e, side_e = tr_ex[e]
+                lo = int(np.searchsorted(t_e, times[0], "right")) if plan.first_is_base else 0
+                hi = int(np.searchsorted(t_e, times[-1], "right"))
+                plan.trades_used = hi
+                seg = np.searchsorted(times, t_e[lo:hi], "left")
+                parts = [(p_e[lo:hi], q_e[lo:hi], side_e[lo:hi], seg)]
+            else:
+                parts = []
+            if not plan.first_is_base and st.pending:
+                pend = self._take_pending(e)
+                parts.insert(0, pend + (np.zeros(len(pend[0]), np.int64),))
+            if parts:
+                price, size, taker, seg = (np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i]
+                                           for i in range(4))
+            else:
+                price = size = np.empty(0)
+                taker, seg = np.empty(0, np.int8), np.empty(0, np.int64)
+            amount = np.where(np.arange(len(times)) >= first, plan.delta, 0.0)
+            plan.adds = self._plan_additions(e, price, size, taker, seg, len(times), amount, marks_at, False)
+            plan.delta = plan.delta.tolist()
+            plan.oi = oi_base.tolist()
+        return plans
+
+    def _apply_planned(self, e: int, plan: _Plan, j: int) -> None:
+        st = self.ex[e]
+        if plan.delta[j] > 0:
+            self._apply_additions(e, plan.adds, j)
+        elif plan.factor[j] != 1.0:
+            self.notional[e] *= plan.factor[j]
+            self.weighted[e] *= plan.factor[j]
+        st.oi = float(plan.oi[j])
+
+    def _volume_step(self, e: int) -> None:
+        """Volume mode: part of the traded notional since the last step is taken as newly opened."""
+        st = self.ex[e]
+        trades = self._take_pending(e)
+        if trades is not None and len(trades[0]):
+            price, size, taker = trades
+            amount = np.array([float(np.dot(price, size)) * self.settings.volume_open_fraction])
+            seg = np.zeros(len(price), np.int64)
+            adds = self._plan_additions(e, price, size, taker, seg, 1, amount, np.array([st.mark]), True)
+            self._apply_additions(e, adds, 0)
+        hl = self.settings.volume_half_life_s
+        if hl > 0 and self.notional[e].any():
+            factor = 0.5 ** (self.settings.volume_step_ms / 1000.0 / hl)
+            self.notional[e] *= factor
+            self.weighted[e] *= factor
+
+    def _plan_additions(self, e: int, price, size, taker, seg, n_seg: int, amount, marks_at,
+                        by_notional: bool) -> _Additions:
+        """Levels opened in ``n_seg`` intervals of exchange ``e``, grouped by interval.
+
+        ``price``/``size``/``taker``: the trades (time order) and ``seg`` the interval of each;
+        ``amount[j]``: newly opened base units (or quote notional, ``by_notional``), <= 0 for none;
+        ``marks_at[j]``: the mark at the interval's end (levels already crossed are not born).
+        Positions open at each interval's trade prices (per-bin VWAP, weighted by notional).
+        """
+        w = self.bin_width
+        notional = price * size
+        seg_buy = np.bincount(seg, notional * (taker > 0), n_seg)
+        if len(price):
+            k = (price * (1.0 / w)).astype(np.int64)   # entry bin (prices > 0: truncation is floor)
+            k_min = int(k.min())
+            nb = int(k.max()) - k_min + 1
+            if n_seg * nb > _MAX_KEYS:
+                key_seg, size_k, notional_k = _sparse_histogram(seg, k, size, notional)
+            else:
+                key = seg * nb + (k - k_min)
+                size_h = np.bincount(key, size, n_seg * nb)
+                notional_h = np.bincount(key, notional, n_seg * nb)
+                nz = np.flatnonzero(size_h)
+                key_seg, size_k, notional_k = nz // nb, size_h[nz], notional_h[nz]
+            seg_notional = np.bincount(key_seg, notional_k, n_seg)
+            seg_size = np.bincount(key_seg, size_k, n_seg)
+            entries = notional_k / size_k
+            share = notional_k / seg_notional[key_seg]
+        else:
+            key_seg, entries, share = np.empty(0, np.int64), np.empty(0), np.empty(0)
+            seg_notional = seg_size = np.zeros(n_seg)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vwap = seg_notional / seg_size
+            buy = np.where(seg_notional > 0, seg_buy / seg_notional, 0.5)
+        empty = (amount > 0) & (seg_size == 0) & (marks_at > 0)
+        if empty.any():  # no trades in the interval: open at the mark
+            idx = np.flatnonzero(empty)
+            vwap[idx] = marks_at[idx]
+            key_seg = np.concatenate([key_seg, idx])
+            entries = np.concatenate([entries, marks_at[idx]])
+            share = np.concatenate([share, np.ones(len(idx))])
+            order = np.argsort(key_seg, kind="stable")
+            key_seg, entries, share = key_seg[order], entries[order], share[order]
+        new = amount if by_notional else amount * np.where(np.isfinite(vwap), vwap, 0.0)
+        new = np.where(amount > 0, new, 0.0)
+        a = self.settings.aggressor_weight
+        side_total = np.stack([(1 - a) + 2 * a * buy, (1 - a) + 2 * a * (1 - buy)]) * new   # [2, n_seg]
+        # key-major [n, 2, T], so that the result comes out grouped by interval
+        amt = side_total.T[key_seg][:, :, None] * self.prior[None, None, :] * share[:, None, None]
+        lp = self._lp_ratio[e][None, :, :] * entries[:, None, None]
+        mk = marks_at[key_seg][:, None, None]
+        born = np.where(np.isnan(mk), True, np.where(_SIDE_SIGN > 0, lp < mk, lp > mk))
+        ok = (amt > 0) & (lp > 0) & born
+        ki, si, ti = np.nonzero(ok)
+        lp_ok, amt_ok = lp[ok], amt[ok]
+        seg_ok = key_seg[ki]
+        bounds = np.searchsorted(seg_ok, np.arange(n_seg + 1), "left").tolist()
+        k_abs = np.floor(lp_ok / w).astype(np.int64)
+        big = np.iinfo(np.int64).max // 2
+        long_top = np.full(n_seg, -big, np.int64)
+        short_bottom = np.full(n_seg, big, np.int64)
+        if len(k_abs):
+            self._ensure_bins(int(k_abs.min()), int(k_abs.max()))
+            is_long = si == LONG
+            np.maximum.at(long_top, seg_ok[is_long], k_abs[is_long])
+            np.minimum.at(short_bottom, seg_ok[~is_long], k_abs[~is_long])
+        return _Additions(bounds, ti, si, k_abs, amt_ok, amt_ok * lp_ok, long_top.tolist(), short_bottom.tolist())
+
+    def _apply_additions(self, e: int, adds: _Additions, j: int) -> None:
+        lo, hi = adds.bounds[j], adds.bounds[j + 1]
+        if hi <= lo:
+            return
+        idx = (adds.tier[lo:hi], adds.side[lo:hi], adds.k[lo:hi] - self.origin)
+        np.add.at(self.notional[e], idx, adds.amount[lo:hi])
+        np.add.at(self.weighted[e], idx, adds.weighted[lo:hi])
+        top, bottom = adds.long_top[j], adds.short_bottom[j]
+        if top > self._long_top[e]:
+            self._long_top[e] = top
+        if bottom < self._short_bottom[e]:
+            self._short_bottom[e] = bottom
+
+    def _ensure_bins(self, k_min: int, k_max: int) -> None:
+        """Grow the live state so absolute bins k_min..k_max exist (by chunks of a quarter grid)."""
+        size = self.notional.shape[-1]
+        pad_lo = max(0, self.origin - k_min)
+        pad_hi = max(0, k_max - (self.origin + size - 1))
+        if not (pad_lo or pad_hi):
+            return
+        chunk = max(self.settings.rows // 4, 16)
+        pad_lo = -(-pad_lo // chunk) * chunk if pad_lo else 0
+        pad_hi = -(-pad_hi // chunk) * chunk if pad_hi else 0
+        pads = ((0, 0), (0, 0), (0, 0), (pad_lo, pad_hi))
+        self.notional = np.pad(self.notional, pads)
+        self.weighted = np.pad(self.weighted, pads)
+        self.origin -= pad_lo
+
+    def _column_decay(self) -> float:
+        hl = self.settings.decay_half_life_s
+        return 0.5 ** (self.settings.column_ms / 1000.0 / hl) if hl > 0 else 1.0
+
+    def _close_column(self, t_end: int) -> None:
+        factor = self._column_decay()
+        if factor != 1.0:
+            self.notional *= factor
+            self.weighted *= factor
+        rows = self.settings.rows
+        origin = self._recentre()
+        window = self._state_window(self.notional, origin, rows)
+        mark_rows = np.array([(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
+                              for st in self.ex], dtype=np.int64) if self.bin_width else np.full(self.E, -1)
+        self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows)
+
+    def _display_origin(self) -> int:
+        return self.display_origin if self.display_origin is not None else self._recentre(peek=True)
+
+    def _recentre(self, peek: bool = False) -> int:
+        """The grid origin for the current price: kept while the price stays in the middle 60 %."""
+        rows = self.settings.rows
+        price = self.mark_price()
+        if not self.bin_width or math.isnan(price):
+            return self.display_origin if self.display_origin is not None else self.origin
+        k = math.floor(price / self.bin_width)
+        origin = self.display_origin
+        if origin is None or not (origin + 0.2 * rows <= k < origin + 0.8 * rows):
+            origin = k - rows // 2
+            if not peek:
+                self.display_origin = origin
+        return origin
+
+    def _state_window(self, arr: np.ndarray, origin: int, rows: int) -> np.ndarray:
+        """``arr[..., origin:origin+rows]`` in absolute bins, zero where the state has no bins."""
+        out = np.zeros(arr.shape[:-1] + (rows,))
+        lo = origin - self.origin
+        src_lo, src_hi = max(lo, 0), min(lo + rows, arr.shape[-1])
+        if src_hi > src_lo:
+            out[..., src_lo - lo: src_hi - lo] = arr[..., src_lo:src_hi]
+        return out

@@ -1,0 +1,62 @@
+"""The command line as a user runs it: one-line errors, no tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def liqdesk(*args):
+    return subprocess.run([sys.executable, "-m", "liqdesk", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_liq_price_prints_the_price_on_the_last_line():
+    r = liqdesk("liq-price", "--exchange", "bybit", "--side", "long", "--entry", "20000", "--leverage", "50",
+                "--size", "1")
+    assert r.returncode == 0
+    assert float(r.stdout.strip().splitlines()[-1]) == pytest.approx(19_700)
+
+
+def test_liq_price_json():
+    r = liqdesk("liq-price", "--exchange", "okx", "--side", "short", "--entry", "3000", "--leverage", "10",
+                "--size", "2", "--symbol", "ETH/USDT:USDT", "--json")
+    info = json.loads(r.stdout)
+    assert {"liquidation_price", "mmr", "tier"} <= set(info) and info["liquidation_price"] > 3000
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["liq-price", "--exchange", "binance", "--side", "long", "--entry", "nan", "--leverage", "10", "--size", "1"],
+     "--entry"),
+    (["liq-price", "--exchange", "ftx", "--side", "long", "--entry", "1", "--leverage", "10", "--size", "1"],
+     "--exchange"),
+    (["liq-price", "--exchange", "binance", "--side", "long", "--entry", "60000", "--leverage", "125",
+      "--size", "100"], "allows at most"),
+    (["liq-price", "--exchange", "bybit", "--side", "long", "--entry", "60000", "--leverage", "500",
+      "--size", "0.01"], "allows at most"),
+    (["liq-price", "--exchange", "okx", "--side", "long", "--entry", "60000", "--leverage", "10", "--size", "1",
+      "--symbol", "DOGE"], "no okx tier table"),
+    (["no-such-command"], "invalid choice"),
+])
+def test_bad_input_gives_one_line_and_exit_2(args, needle):
+    r = liqdesk(*args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("liqdesk: error:") and needle in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_every_subcommand_has_help():
+    from liqdesk.cli import COMMANDS
+
+    for name in COMMANDS:
+        r = liqdesk(name, "--help")
+        assert r.returncode == 0 and "usage:" in r.stdout
+
+
+def test_bench_quick_json():
+    r = liqdesk("bench", "--quick", "--json", "--only", "ingest")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["ingest_events_per_s"] > 0 and out["ingest_baseline_per_s"] > 0
+    assert out["ingest_ratio"] == pytest.approx(out["ingest_events_per_s"] / out["ingest_baseline_per_s"], rel=0.01)
