@@ -187,6 +187,39 @@ class _Plan:
     trades_used: int = 0
 
 
+class _SweepSegments:
+    """One exchange's sweep prices in a batch, cut at every operation that touches its state
+    (its own OI observations, inclusive of their time; column ends and volume steps, exclusive),
+    with each segment's min, max and last price computed up front in one pass."""
+
+    def __init__(self, stream, ops, oi_exchange, e: int):
+        self.times, self.prices = stream
+        cuts_t, cuts_right = [], []
+        for t_op, kind, i in ops:
+            if kind != 2 or oi_exchange[i] == e:
+                cuts_t.append(t_op)
+                cuts_right.append(kind == 2)
+        cuts_t = np.asarray(cuts_t, dtype=np.int64)
+        right = np.asarray(cuts_right, dtype=bool)
+        ends = np.empty(len(cuts_t), np.int64)
+        ends[right] = np.searchsorted(self.times, cuts_t[right], "right")
+        ends[~right] = np.searchsorted(self.times, cuts_t[~right], "left")
+        self.bounds = np.concatenate([[0], ends, [len(self.times)]]).tolist()
+        n = len(self.bounds) - 1
+        mins, maxs, last = np.full(n, np.inf), np.full(n, -np.inf), np.full(n, np.nan)
+        starts = np.asarray(self.bounds[:-1])
+        stops = np.asarray(self.bounds[1:])
+        full = stops > starts
+        if full.any() and len(self.prices):
+            mins[full] = np.minimum.reduceat(self.prices, starts[full])
+            maxs[full] = np.maximum.reduceat(self.prices, starts[full])
+            last[full] = self.prices[stops[full] - 1]
+        # reduceat runs each segment to the next start; segments are contiguous and non-empty
+        # ones are followed by their own end, so only a trailing empty run could spill over
+        self.mins, self.maxs, self.last = mins.tolist(), maxs.tolist(), last.tolist()
+        self.next = 0
+
+
 def _sparse_histogram(seg, k, size, notional):
     """Per (interval, bin) size and notional via sorting, for key spaces too big to bincount."""
     order = np.lexsort((k, seg))
@@ -413,11 +446,12 @@ class LevelModel:
         tr_ex = self._split_trades(trades) if len(trades) else None
         tr_cursor = np.zeros(self.E, dtype=np.int64)
         plans = self._plan_oi(oi, tr_ex, sweeps, tr_cursor)
-        sw_cursor = np.zeros(self.E, dtype=np.int64)
-        for t_op, kind, i in self._ops(oi, hi):
+        ops = self._ops(oi, hi)
+        segs = [_SweepSegments(stream, ops, oi["exchange"], e) for e, stream in enumerate(sweeps)]
+        for t_op, kind, i in ops:
             if kind == 2:  # OI observation of one exchange: marks and trades up to and at its time
                 e = int(oi["exchange"][i])
-                sw_cursor[e] = self._sweep_until(e, sweeps[e], sw_cursor[e], t_op, "right")
+                self._sweep_next(e, segs[e])
                 plan = plans[e]
                 if plan.first_is_base and plan.next_op == 0:
                     tr_cursor[e] = self._collect(tr_ex, e, tr_cursor[e], t_op, "right")
@@ -428,7 +462,7 @@ class LevelModel:
                 plan.next_op += 1
                 continue
             for e in range(self.E):
-                sw_cursor[e] = self._sweep_until(e, sweeps[e], sw_cursor[e], t_op, "left")
+                self._sweep_next(e, segs[e])
             if kind == 0:  # volume step: exchanges without OI place part of their volume
                 for e in range(self.E):
                     if math.isnan(self.ex[e].oi):
@@ -437,9 +471,22 @@ class LevelModel:
             else:  # column end
                 self._close_column(t_op)
         for e in range(self.E):
-            self._sweep_until(e, sweeps[e], sw_cursor[e], None, "left")
+            self._sweep_next(e, segs[e])
             start = max(tr_cursor[e], plans[e].trades_used if plans[e] else 0)
             self._collect(tr_ex, e, start, None, "left")
+
+    def _sweep_next(self, e: int, seg: _SweepSegments) -> None:
+        """Apply exchange ``e``'s next sweep segment; skip the work when it cannot reach a level."""
+        k = seg.next
+        seg.next += 1
+        lo, hi = seg.bounds[k], seg.bounds[k + 1]
+        if hi <= lo:
+            return
+        w = self.bin_width
+        if seg.mins[k] < (self._long_top[e] + 1) * w or seg.maxs[k] >= self._short_bottom[e] * w:
+            self._sweep(e, seg.times[lo:hi], seg.prices[lo:hi])
+        else:
+            self.ex[e].mark = seg.last[k]
 
     def _ops(self, oi: np.ndarray, hi: int) -> list[tuple[int, int, int]]:
         """Time-ordered operations: (time, kind, index); kind 0 volume step, 1 column end, 2 OI."""
@@ -491,25 +538,15 @@ class LevelModel:
             out.append((times, prices))
         return out
 
-    def _sweep_until(self, e: int, stream, cursor: int, t_end, side: str) -> int:
-        """Sweep exchange ``e`` with its stream from ``cursor`` up to ``t_end``; the new cursor."""
-        times, prices = stream
-        end = len(times) if t_end is None else int(np.searchsorted(times, t_end, side))
-        if end > cursor:
-            self._sweep(e, times[cursor:end], prices[cursor:end])
-        return end
-
     def _split_trades(self, trades: np.ndarray) -> list[tuple[np.ndarray, ...]]:
         """Per exchange: contiguous (time, price, size, side) columns of its trades in this batch."""
-        ex = trades["exchange"]
-        cols = [np.ascontiguousarray(trades[f]) for f in ("time_ms", "price", "size", "side")]
         if self.E == 1:
-            return [tuple(cols)]
-        out = []
-        for e in range(self.E):
-            idx = np.flatnonzero(ex == e)
-            out.append(tuple(c[idx] for c in cols))
-        return out
+            return [tuple(np.ascontiguousarray(trades[f]) for f in ("time_ms", "price", "size", "side"))]
+        ex = trades["exchange"]
+        order = np.argsort(ex, kind="stable")        # radix sort on uint8: one pass, time order kept
+        cols = [np.ascontiguousarray(trades[f])[order] for f in ("time_ms", "price", "size", "side")]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(ex, minlength=self.E))])
+        return [tuple(c[bounds[e]:bounds[e + 1]] for c in cols) for e in range(self.E)]
 
     def _collect(self, tr_ex, e: int, cursor: int, t_end, side: str) -> int:
         """Move exchange ``e``'s trades from ``cursor`` up to ``t_end`` into its pending buffer
@@ -638,9 +675,13 @@ class LevelModel:
         if plan.delta[j] > 0:
             self._apply_additions(e, plan.adds, j)
         elif plan.factor[j] != 1.0:
-            self.notional[e] *= plan.factor[j]
-            self.weighted[e] *= plan.factor[j]
+            self._scale(e, plan.factor[j])
         st.oi = float(plan.oi[j])
+
+    def _scale(self, e: int, factor: float) -> None:
+        """Multiply exchange ``e``'s levels by ``factor``."""
+        self.notional[e] *= factor
+        self.weighted[e] *= factor
 
     def _volume_step(self, e: int) -> None:
         """Volume mode: part of the traded notional since the last step is taken as newly opened."""
@@ -653,10 +694,8 @@ class LevelModel:
             adds = self._plan_additions(e, price, size, taker, seg, 1, amount, np.array([st.mark]), True)
             self._apply_additions(e, adds, 0)
         hl = self.settings.volume_half_life_s
-        if hl > 0 and self.notional[e].any():
-            factor = 0.5 ** (self.settings.volume_step_ms / 1000.0 / hl)
-            self.notional[e] *= factor
-            self.weighted[e] *= factor
+        if hl > 0:
+            self._scale(e, 0.5 ** (self.settings.volume_step_ms / 1000.0 / hl))
 
     def _plan_additions(self, e: int, price, size, taker, seg, n_seg: int, amount, marks_at,
                         by_notional: bool) -> _Additions:
