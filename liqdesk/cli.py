@@ -21,6 +21,7 @@ from liqdesk.errors import UserError
 COMMANDS: dict[str, str] = {
     "liq-price": "liq_price",
     "bench": "bench",
+    "info": "info",
 }
 
 
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         return int(args._run(args) or 0)
+    except BrokenPipeError:
+        # output piped into a command that stopped reading (e.g. `| head`): not an error
+        sys.stderr.close()
+        return 0
     except (UserError, ValueError, OSError) as exc:
         print(f"liqdesk: error: {_one_line(exc)}", file=sys.stderr)
         return 2

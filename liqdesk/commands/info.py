@@ -1,0 +1,115 @@
+"""``liqdesk info SESSION [--json]``: span, event counts, gaps and recovery notes of a session."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "show a recorded session: time span, events per kind and exchange, gaps, recovery notes"
+
+#: Event kinds as ``info`` names them (the batch field ``marks`` is shown as ``mark_price``).
+INFO_KINDS = {
+    "trades": "trades",
+    "book": "book",
+    "mark_price": "marks",
+    "open_interest": "open_interest",
+    "funding": "funding",
+    "liquidations": "liquidations",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", metavar="SESSION", help="session directory (NAME.liqs)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def session_info(path) -> dict:
+    """Everything ``liqdesk info`` prints, as a JSON-ready dict."""
+    from liqdesk.store import SessionReader
+    from liqdesk.store.format import utc_text
+
+    with SessionReader(path) as reader:
+        counts = reader.counts()
+        info_counts = {name: dict(counts[kind]) for name, kind in INFO_KINDS.items()}
+        kind_totals = {name: sum(c.values()) for name, c in info_counts.items()}
+        start, end = reader.start_ms, reader.end_ms
+        gaps = []
+        for gap in reader.gaps:
+            gap = dict(gap)
+            if gap.get("kind") == "marks":
+                gap["kind"] = "mark_price"
+            gaps.append(gap)
+        return {
+            "path": str(reader.path),
+            "symbol": reader.symbol,
+            "closed": reader.closed,
+            "format_version": reader.format_version,
+            "liqdesk_version": reader.liqdesk_version,
+            "created_ms": reader.created_ms,
+            "start_ms": start,
+            "end_ms": end,
+            "start_utc": utc_text(start),
+            "end_utc": utc_text(end),
+            "duration_ms": None if start is None else end - start,
+            "counts": info_counts,
+            "kind_totals": kind_totals,
+            "counts_total": sum(kind_totals.values()),
+            "gaps": gaps,
+            "recovery": reader.recovery.to_list(),
+            "tables": {name: reader.table_rows(name) for name in reader.tables},
+            "meta": reader.meta,
+        }
+
+
+def _format_text(info: dict) -> str:
+    from liqdesk.core.events import EXCHANGES
+    from liqdesk.store.format import duration_text, utc_text
+
+    lines = [f"session   {info['path']}"]
+    if info["closed"]:
+        lines.append("state     closed cleanly")
+    else:
+        lines.append("state     NOT closed cleanly (writer crashed or still recording): read from its append logs")
+    lines.append(f"symbol    {info['symbol']}")
+    if info["start_ms"] is None:
+        lines.append("span      (no events)")
+    else:
+        lines.append(f"span      {info['start_utc']} -> {info['end_utc']}  ({duration_text(info['duration_ms'])})")
+    exchanges = [e for e in EXCHANGES if any(e in c for c in info["counts"].values())]
+    lines.append(f"events    {info['counts_total']:,}")
+    if exchanges:
+        header = f"  {'kind':<15}" + "".join(f"{e:>13}" for e in exchanges) + f"{'total':>13}"
+        lines.append(header)
+        for kind, per in info["counts"].items():
+            row = f"  {kind:<15}" + "".join(f"{per.get(e, 0):>13,}" for e in exchanges)
+            lines.append(row + f"{info['kind_totals'][kind]:>13,}")
+    gaps = info["gaps"]
+    lines.append(f"gaps      {len(gaps) if gaps else 'none'}")
+    for gap in gaps[:50]:
+        span = duration_text(gap["end_ms"] - gap["start_ms"])
+        lines.append(f"  {gap['exchange']} {gap['kind']} {utc_text(gap['start_ms'])} -> {utc_text(gap['end_ms'])}"
+                     f" ({span}): {gap['reason']}")
+    if len(gaps) > 50:
+        lines.append(f"  ... and {len(gaps) - 50} more (see --json)")
+    if info["recovery"]:
+        lines.append("recovery  some data could not be read and was left out:")
+        from liqdesk.store.format import RecoveryNote
+
+        for note in info["recovery"]:
+            lines.append(f"  {RecoveryNote(**note)}")
+    else:
+        lines.append("recovery  nothing skipped")
+    if info["tables"]:
+        lines.append("tables    " + ", ".join(f"{n} ({r:,} rows)" for n, r in info["tables"].items()))
+    if info["meta"]:
+        lines.append("meta      " + ", ".join(sorted(info["meta"])))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    info = session_info(args.session)
+    if args.json:
+        print(json.dumps(info, indent=1, ensure_ascii=False))
+    else:
+        print(_format_text(info))
+    return 0
