@@ -1,0 +1,110 @@
+"""The engine: one symbol's live state — level model, order books, candles, real liquidations,
+recent trades and feed statistics — fed from any source. No Qt: the window reads it each frame.
+
+Sources implement ``poll(now_wall_s) -> EventBatch | None`` and never block. :meth:`Engine.pump`
+takes what they have within a time budget, so a flood never starves the frame timer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from liqdesk.core.book import OrderBooks
+from liqdesk.core.candles import CandleSeries
+from liqdesk.core.events import LIQUIDATION_DTYPE, TRADE_DTYPE, EventBatch
+from liqdesk.core.levels import LevelModel, ModelSettings
+
+
+@dataclass
+class FeedStats:
+    """Message counts and rates for the status bar."""
+
+    events: int = 0
+    batches: int = 0
+    rate_window: deque = field(default_factory=lambda: deque(maxlen=64))   # (wall s, events)
+    last_latency_ms: float = float("nan")
+
+    def add(self, n: int, wall: float) -> None:
+        self.events += n
+        self.batches += 1
+        self.rate_window.append((wall, n))
+
+    def rate(self, now: float, span_s: float = 5.0) -> float:
+        """Events per second over the last ``span_s`` seconds of wall time."""
+        recent = [n for t, n in self.rate_window if now - t <= span_s]
+        return sum(recent) / span_s if recent else 0.0
+
+
+class Engine:
+    """Everything one chart shows, updated from event batches. Times in ms, prices in quote."""
+
+    RECENT_TRADES = 200
+
+    def __init__(self, settings: ModelSettings | None = None):
+        self.settings = settings or ModelSettings()
+        self.model = LevelModel(self.settings)
+        self.books = OrderBooks()
+        self.candles = CandleSeries()
+        self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
+        self.recent_trades = np.empty(0, TRADE_DTYPE)
+        self.stats = FeedStats()
+        self.version = 0          # bumps on every change, so the view redraws only when needed
+        self.source = None
+
+    def reset(self, settings: ModelSettings | None = None) -> None:
+        """Forget all state (for a seek or new settings); the model's grid memory is reused."""
+        if settings is not None and settings != self.settings:
+            self.settings = settings
+            self.model = LevelModel(settings)
+        else:
+            grid = self.model.grid
+            grid.clear()
+            self.model = LevelModel(self.settings, tiers=self.model.tiers)
+            self.model.grid = grid
+        self.books = OrderBooks()
+        self.candles = CandleSeries()
+        self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
+        self.recent_trades = np.empty(0, TRADE_DTYPE)
+        self.version += 1
+
+    def ingest(self, batch: EventBatch, wall: float | None = None) -> None:
+        """Apply one batch to every part of the state."""
+        if not len(batch):
+            return
+        self.model.ingest(batch)
+        self.books.apply(batch.book)
+        self.candles.update(batch.trades)
+        if len(batch.liquidations):
+            self.liquidations = np.concatenate([self.liquidations, batch.liquidations])
+        if len(batch.trades):
+            self.recent_trades = np.concatenate([self.recent_trades, batch.trades[-self.RECENT_TRADES:]])[
+                -self.RECENT_TRADES:]
+        self.stats.add(len(batch), time.monotonic() if wall is None else wall)
+        self.version += 1
+
+    def pump(self, now_wall_s: float | None = None, budget_s: float = 0.010) -> int:
+        """Poll the source and ingest until it has nothing more or ``budget_s`` is spent.
+        Returns the number of events taken."""
+        if self.source is None:
+            return 0
+        now = time.monotonic() if now_wall_s is None else now_wall_s
+        deadline = time.perf_counter() + budget_s
+        taken = 0
+        while True:
+            batch = self.source.poll(now)
+            if batch is None:
+                break
+            self.ingest(batch, now)
+            taken += len(batch)
+            if time.perf_counter() >= deadline or not getattr(self.source, "playing", True):
+                break
+        return taken
+
+    @property
+    def now_ms(self) -> int | None:
+        """The newest event time seen."""
+        return self.model.watermark
