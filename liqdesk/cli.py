@@ -21,6 +21,8 @@ from liqdesk.errors import UserError
 COMMANDS: dict[str, str] = {
     "liq-price": "liq_price",
     "bench": "bench",
+    "export": "export",
+    "evaluate": "evaluate",
     "info": "info",
 }
 

@@ -1,0 +1,239 @@
+"""Headless work on sessions: run the model over a session, export its grid, score its accuracy.
+
+Accuracy (PRODUCT.md §3). For every real liquidation (time t, price p, notional n, liquidated
+side): take the model's outstanding level map for that side as it stood ``lead_s`` before t, over
+the bins whose centre lies within ±``band_pct`` % of that exchange's mark (or last) price at that
+moment. The *hot* bins are the non-empty bins at or above the (1 − ``top``) quantile of the
+estimated notional of all bins in the band (empty ones counting as zero). The event is captured
+when p falls in a hot bin. ``capture`` = captured notional / total notional; ``baseline`` = mean
+over events of hot bins / bins in band (what a random pick of as many bins catches);
+``lift`` = capture / baseline. Events with no estimate before them count as missed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqdesk.core.events import EXCHANGE_ID, EXCHANGES, EventBatch, concat_batches, slice_batch
+from liqdesk.core.levels import LONG, SHORT, LevelModel, ModelSettings
+from liqdesk.store import SessionReader
+
+Progress = Callable[[float], None] | None
+
+
+def session_exchanges(reader: SessionReader) -> tuple[str, ...]:
+    """Exchanges with trades or marks in the session, in id order."""
+    counts = reader.counts()
+    names = set(counts.get("trades", {})) | set(counts.get("marks", {}))
+    names = {n for n in names if counts.get("trades", {}).get(n) or counts.get("marks", {}).get(n)}
+    found = tuple(n for n in EXCHANGES if n in names)
+    if not found:
+        raise ValueError(f"session {reader.path} has no trades or mark prices to estimate from")
+    return found
+
+
+def settings_for(reader: SessionReader, **overrides) -> ModelSettings:
+    """Model settings matching a session: its exchanges and symbol, and for a simulated session
+    the bin width its ground truth was stored with."""
+    kw = {"exchanges": session_exchanges(reader), "symbol": _ccxt_symbol(reader.symbol)}
+    truth_w = (reader.meta or {}).get("truth", {}).get("bin_width") if isinstance(reader.meta, dict) else None
+    if truth_w:
+        kw["bin_width"] = float(truth_w)
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return ModelSettings(**kw)
+
+
+def _ccxt_symbol(symbol: str) -> str:
+    s = (symbol or "BTC/USDT:USDT").upper()
+    if "/" in s:
+        return s
+    for quote in ("USDT", "USDC"):
+        if s.replace("-SWAP", "").replace("-", "").endswith(quote):
+            base = s.replace("-SWAP", "").replace("-", "")[: -len(quote)]
+            return f"{base}/{quote}:{quote}"
+    return f"{s}/USDT:USDT"
+
+
+def run_model(reader: SessionReader, settings: ModelSettings, chunk_ms: int = 3_600_000,
+              until_ms: int | None = None, progress: Progress = None) -> LevelModel:
+    """The model after every event of the session (or those before ``until_ms``)."""
+    model = LevelModel(settings)
+    start, end = reader.start_ms, reader.end_ms
+    if start is None:
+        raise ValueError(f"session {reader.path} holds no events")
+    stop = end + 1 if until_ms is None else min(until_ms, end + 1)
+    for batch in reader.iter_batches(chunk_ms, start, stop):
+        model.ingest(batch)
+        if progress:
+            progress((batch.time_span()[1] - start) / max(1, stop - start))
+    if until_ms is None:
+        model.flush()
+    return model
+
+
+def auto_column_ms(span_ms: int, max_columns: int = 2_000) -> int:
+    """The narrowest standard column width (1 s … 1 h) that fits the span in ``max_columns``."""
+    for width in (1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000):
+        if span_ms / width <= max_columns:
+            return width
+    return 3_600_000
+
+
+@dataclass(frozen=True)
+class GridExport:
+    """A session's estimated grid: ``long``/``short`` ``[rows, columns]`` notional (quote), the
+    time each column stands for (its end; the last one the session's end), bin lower edges."""
+
+    time_ms: np.ndarray
+    price_low: np.ndarray
+    bin_width: float
+    long: np.ndarray
+    short: np.ndarray
+
+
+def grid_for_session(reader: SessionReader, exchanges=None, tiers=None, column_ms: int | None = None,
+                     rows: int = 600, bin_width_pct: float | None = None, progress: Progress = None) -> GridExport:
+    """Replay the session and return its whole estimated grid, filtered."""
+    span = reader.end_ms - reader.start_ms + 1
+    column_ms = column_ms or auto_column_ms(span)
+    n_cols = int(reader.end_ms // column_ms - reader.start_ms // column_ms) + 1
+    settings = settings_for(reader, column_ms=column_ms, window_columns=max(2, n_cols), rows=rows,
+                            bin_width_pct=bin_width_pct)
+    if exchanges:
+        unknown = [e for e in exchanges if e not in settings.exchanges]
+        if unknown:
+            raise ValueError(f"exchange(s) {', '.join(unknown)} not in the session; it has {', '.join(settings.exchanges)}")
+    if tiers:
+        unknown = [t for t in tiers if float(t) not in settings.leverages]
+        if unknown:
+            raise ValueError(f"tier(s) {', '.join(map(str, unknown))} not in the model; it has "
+                             f"{', '.join(f'{x:g}' for x in settings.leverages)}")
+    model = run_model(reader, settings, progress=progress)
+    long, cols, origin = model.image(exchanges, tiers, long=True, short=False)
+    short, _, _ = model.image(exchanges, tiers, long=False, short=True)
+    times = (cols + 1) * column_ms
+    times[-1] = model.watermark
+    first = reader.start_ms // column_ms
+    keep = cols >= first
+    return GridExport(times[keep], model.bin_prices(origin, rows), model.bin_width,
+                      long[:, keep], short[:, keep])
+
+
+# ---------------------------------------------------------------------------------- accuracy
+
+@dataclass
+class Accuracy:
+    events: int = 0
+    liquidation_usd: float = 0.0
+    captured_usd: float = 0.0
+    baseline_sum: float = 0.0
+
+    def add(self, notional: float, captured: bool, hot_fraction: float) -> None:
+        self.events += 1
+        self.liquidation_usd += notional
+        self.captured_usd += notional if captured else 0.0
+        self.baseline_sum += hot_fraction
+
+    def result(self) -> dict:
+        capture = self.captured_usd / self.liquidation_usd if self.liquidation_usd > 0 else float("nan")
+        baseline = self.baseline_sum / self.events if self.events else float("nan")
+        lift = capture / baseline if baseline > 0 else float("nan")
+        return {"events": self.events, "liquidation_usd": self.liquidation_usd, "captured_usd": self.captured_usd,
+                "capture": capture, "baseline": baseline, "lift": lift}
+
+
+def hot_bins(values: np.ndarray, top: float) -> np.ndarray:
+    """Mask of the non-empty bins at or above the (1 − top) quantile of ``values``."""
+    if not len(values):
+        return np.zeros(0, bool)
+    q = np.quantile(values, 1 - top)
+    return (values > 0) & (values >= q)
+
+
+def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top: float = 0.1,
+             liquidations: np.ndarray | None = None, settings: ModelSettings | None = None,
+             progress: Progress = None) -> dict:
+    """Score the model against real liquidations (the session's own, or ``liquidations``)."""
+    if not lead_s >= 0:
+        raise ValueError("--lead-s must be >= 0")
+    if not 0 < band_pct <= 100:
+        raise ValueError("--band-pct must be in (0, 100]")
+    if not 0 < top <= 1:
+        raise ValueError("--top must be in (0, 1]")
+    settings = settings or settings_for(reader, window_columns=2, rows=64)
+    if liquidations is None:
+        liquidations = reader.read(kinds=["liquidations"]).liquidations
+    ids = [EXCHANGE_ID[n] for n in settings.exchanges]
+    liq = liquidations[np.isin(liquidations["exchange"], ids)]
+    if not len(liq):
+        raise ValueError(f"session {reader.path} has no liquidation events on {', '.join(settings.exchanges)}")
+    lead_ms = int(lead_s * 1000)
+    query = liq["time_ms"] - lead_ms
+    order = np.argsort(query, kind="stable")
+    liq, query = liq[order], query[order]
+    model = LevelModel(settings)
+    acc = Accuracy()
+    events = _ChunkedEvents(reader)
+    stops, first = np.unique(query, return_index=True)
+    for n, (q, i0) in enumerate(zip(stops.tolist(), first.tolist())):
+        i1 = int(first[n + 1]) if n + 1 < len(first) else len(liq)
+        model.ingest(events.take(q))
+        for ev in liq[i0:i1]:
+            _score_event(model, ev, band_pct, top, acc)
+        if progress and n % 64 == 0:
+            progress(n / len(stops))
+    out = acc.result()
+    out.update({"bin_width_pct": round(100 * model.bin_width / model.mark_price(), 5) if model.bin_width and
+                not math.isnan(model.mark_price()) else None,
+                "lead_s": lead_s, "band_pct": band_pct, "top": top, "mode": model.mode})
+    return out
+
+
+class _ChunkedEvents:
+    """The session's events read an hour at a time, handed out up to successive times."""
+
+    def __init__(self, reader: SessionReader, chunk_ms: int = 3_600_000):
+        self.reader, self.chunk_ms = reader, chunk_ms
+        self.cursor = reader.start_ms
+        self.loaded_to = reader.start_ms
+        self.buffer = EventBatch()
+
+    def take(self, until_ms: int) -> EventBatch:
+        """Events in [previous until, ``until_ms``)."""
+        end = self.reader.end_ms + 1
+        while self.loaded_to < min(until_ms, end):
+            nxt = min(self.loaded_to + self.chunk_ms, end)
+            self.buffer = concat_batches([slice_batch(self.buffer, self.cursor, None), self.reader.read(self.loaded_to, nxt)])
+            self.loaded_to = nxt
+        out = slice_batch(self.buffer, self.cursor, until_ms)
+        self.cursor = max(self.cursor, until_ms)
+        return out
+
+
+def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accuracy) -> None:
+    notional = float(ev["notional"])
+    name = EXCHANGES[int(ev["exchange"])]
+    mark = model.mark_price(name) if name in model.settings.exchanges else math.nan
+    if math.isnan(mark):
+        mark = model.mark_price()
+    if not model.bin_width or math.isnan(mark):
+        acc.add(notional, False, 0.0)  # no estimate yet: missed
+        return
+    w = model.bin_width
+    lo = math.floor(mark * (1 - band_pct / 100) / w)
+    hi = math.floor(mark * (1 + band_pct / 100) / w) + 1
+    origin = lo - 1
+    rows = hi - lo + 3
+    level_map = model.level_map(origin=origin, rows=rows)[LONG if ev["side"] > 0 else SHORT]
+    centres = (origin + np.arange(rows) + 0.5) * w
+    in_band = np.abs(centres / mark - 1) <= band_pct / 100
+    values = level_map[in_band]
+    hot = hot_bins(values, top)
+    k = math.floor(float(ev["price"]) / w) - origin
+    band_idx = np.flatnonzero(in_band)
+    captured = bool(0 <= k < rows and in_band[k] and hot[np.searchsorted(band_idx, k)])
+    acc.add(notional, captured, float(hot.sum()) / max(1, len(values)))

@@ -1,0 +1,47 @@
+"""``liqdesk evaluate``: how well the model's hottest bins caught the real liquidations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+HELP = "score the liquidation estimate against a session's real liquidations (capture and lift)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", help="session folder (NAME.liqs)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--lead-s", type=float, default=60.0, help="look at the estimate this long before (60)")
+    parser.add_argument("--band-pct", type=float, default=5.0, help="bins within this %% of price (5)")
+    parser.add_argument("--top", type=float, default=0.1, help="share of bins called hot (0.1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from liqdesk.app.analysis import evaluate
+    from liqdesk.store import SessionReader
+
+    reader = SessionReader(args.session)
+    result = evaluate(reader, args.lead_s, args.band_pct, args.top)
+    extra = _truth_metrics(reader, args)
+    result.update(extra)
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
+        return 0
+    print(f"{result['events']} liquidations, {result['liquidation_usd']:,.0f} USD; model in {result['mode']} mode")
+    print(f"hot bins (top {args.top:.0%} within ±{args.band_pct:g}% of price, {args.lead_s:g} s before) caught "
+          f"{result['capture']:.1%} of the liquidated notional; a random pick of as many bins: "
+          f"{result['baseline']:.1%}; lift {result['lift']:.2f}x")
+    for key in ("truth_lift", "truth_correlation", "truth_capture"):
+        if key in result:
+            print(f"{key}: {result[key]:.3f}")
+    return 0
+
+
+def _truth_metrics(reader, args) -> dict:
+    """Ground-truth scores when the session comes from the simulator (liqdesk.app.truth)."""
+    try:
+        from liqdesk.app.truth import truth_metrics
+    except ImportError:
+        return {}
+    return truth_metrics(reader, args.lead_s, args.band_pct, args.top)

@@ -1,0 +1,82 @@
+"""``liqdesk export``: a session's estimated heatmap grid as CSV, Parquet or NPZ."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "write a session's estimated heatmap grid to .csv, .parquet or .npz"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", help="session folder (NAME.liqs)")
+    parser.add_argument("--out", required=True, help="output file; the extension picks the format")
+    parser.add_argument("--at", help="only the column in force at this time (ms since epoch or ISO 8601)")
+    parser.add_argument("--exchanges", nargs="+", help="exchanges to include (default all)")
+    parser.add_argument("--tiers", nargs="+", type=float, help="leverage tiers to include, e.g. 50 100")
+    parser.add_argument("--column-s", type=float, help="column width in seconds (default: fit the session in 2,000)")
+    parser.add_argument("--rows", type=int, default=600, help="price rows around the price (default 600)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from liqdesk.app.analysis import grid_for_session
+    from liqdesk.app.timefmt import format_time, parse_time
+    from liqdesk.errors import UserError
+    from liqdesk.store import SessionReader
+
+    out = Path(args.out)
+    fmt = out.suffix.lower()
+    if fmt not in (".csv", ".parquet", ".npz"):
+        raise UserError(f"--out must end in .csv, .parquet or .npz, not {out.name!r}")
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} exists (use --overwrite to replace it)")
+    if args.rows < 8:
+        raise UserError("--rows must be at least 8")
+    column_ms = None
+    if args.column_s is not None:
+        if not args.column_s >= 0.001:
+            raise UserError("--column-s must be > 0")
+        column_ms = int(round(args.column_s * 1000))
+    reader = SessionReader(args.session)
+    grid = grid_for_session(reader, args.exchanges, args.tiers, column_ms, args.rows)
+    cols = np.arange(len(grid.time_ms))
+    if args.at is not None:
+        at = parse_time(args.at)
+        idx = int(np.searchsorted(grid.time_ms, at, "right")) - 1
+        if idx < 0:
+            raise UserError(f"--at {format_time(at)} is before the first column ({format_time(int(grid.time_ms[0]))})")
+        cols = cols[idx: idx + 1]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == ".npz":
+        np.savez_compressed(out, time_ms=grid.time_ms[cols], price_low=grid.price_low, bin_width=grid.bin_width,
+                            long_usd=grid.long[:, cols], short_usd=grid.short[:, cols])
+        print(f"wrote {out}: {len(grid.price_low)} price rows x {len(cols)} columns")
+        return 0
+    long, short = grid.long[:, cols], grid.short[:, cols]
+    r, c = np.nonzero((long > 0) | (short > 0))
+    table = {
+        "time_ms": grid.time_ms[cols][c],
+        "price_low": grid.price_low[r],
+        "price_high": grid.price_low[r] + grid.bin_width,
+        "long_usd": long[r, c].astype(float),
+        "short_usd": short[r, c].astype(float),
+    }
+    order = np.lexsort((table["price_low"], table["time_ms"]))
+    table = {k: v[order] for k, v in table.items()}
+    if fmt == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table(table), out, compression="zstd")
+    else:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write("time_ms,price_low,price_high,long_usd,short_usd\n")
+            for t, lo, hi, lu, su in zip(table["time_ms"].tolist(), table["price_low"].tolist(),
+                                         table["price_high"].tolist(), table["long_usd"].tolist(),
+                                         table["short_usd"].tolist()):
+                fh.write(f"{t},{lo:.10g},{hi:.10g},{lu:.6f},{su:.6f}\n")
+    print(f"wrote {out}: {len(order)} non-empty cells over {len(cols)} column(s)")
+    return 0

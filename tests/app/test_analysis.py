@@ -1,0 +1,89 @@
+"""export and evaluate on small sessions whose answers are known."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from liqdesk.app.analysis import evaluate, grid_for_session
+from liqdesk.core.events import make_batch, records
+from liqdesk.store import SessionReader, SessionWriter
+
+T0 = 1_700_000_000_000
+LEVELS_100X_LONG = 60_000 * (1 - 1 / 100) / (1 - 0.004)     # Binance tier 1, MMR 0.4 %
+LEVELS_100X_SHORT = 60_000 * (1 + 1 / 100) / (1 + 0.004)
+
+
+@pytest.fixture(scope="module")
+def hand_session(tmp_path_factory):
+    """One exchange; OI rises 1,000 -> 1,010 BTC around trades at 60,000; then three liquidations."""
+    path = tmp_path_factory.mktemp("eval") / "hand.liqs"
+    trades = records("trades", time_ms=T0 + np.array([500, 1_500]), exchange="binance", side=[1, -1],
+                     price=[60_000.0, 60_000.0], size=[1.0, 1.0])
+    marks = records("marks", time_ms=T0 + np.arange(100, 200_000, 1_000), exchange="binance", price=60_000.0)
+    oi = records("open_interest", time_ms=T0 + np.array([0, 2_000]), exchange="binance", oi_base=[1_000.0, 1_010.0],
+                 oi_notional=[6e7, 6.06e7])
+    liq = records("liquidations", time_ms=T0 + np.array([100_000, 110_000, 120_000]), exchange="binance",
+                  side=[1, 1, -1], price=[LEVELS_100X_LONG, 58_500.0, LEVELS_100X_SHORT], size=[1.0, 1.0, 1.0],
+                  notional=[1_000.0, 3_000.0, 1_000.0])
+    with SessionWriter(path, "BTCUSDT") as w:
+        w.write(make_batch(trades=trades, marks=marks, open_interest=oi, liquidations=liq))
+    return path
+
+
+def test_evaluate_matches_the_hand_computation(hand_session):
+    r = evaluate(SessionReader(hand_session), lead_s=60, band_pct=5, top=0.1)
+    # bin width 50 at 60,000: 120 bins have their centre within ±5 %; each side holds 3 non-empty
+    # bins there (100x, 50x, 25x), all hot since 117 bins are empty; the 100x long and 100x short
+    # liquidations fall in hot bins, the one at 58,500 does not.
+    assert r["events"] == 3 and r["liquidation_usd"] == 5_000 and r["captured_usd"] == 2_000
+    assert r["capture"] == pytest.approx(0.4)
+    assert r["baseline"] == pytest.approx(3 / 120)
+    assert r["lift"] == pytest.approx(16.0)
+    assert r["mode"] == "oi" and r["lead_s"] == 60 and r["band_pct"] == 5 and r["top"] == 0.1
+
+
+def test_events_with_no_estimate_before_them_are_missed(hand_session):
+    r = evaluate(SessionReader(hand_session), lead_s=119.9)   # before the OI rise for the first two
+    assert r["captured_usd"] <= 1_000
+
+
+def test_export_csv_parquet_npz_and_at(hand_session, tmp_path):
+    out = tmp_path / "grid.csv"
+    r = subprocess.run([sys.executable, "-m", "liqdesk", "export", str(hand_session), "--out", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert set(rows[0]) == {"time_ms", "price_low", "price_high", "long_usd", "short_usd"}
+    last = [x for x in rows if int(x["time_ms"]) == max(int(y["time_ms"]) for y in rows)]
+    assert sum(float(x["long_usd"]) for x in last) == pytest.approx(600_000, rel=1e-6)
+    hit = [x for x in last if float(x["price_low"]) <= LEVELS_100X_LONG < float(x["price_high"])]
+    assert len(hit) == 1 and float(hit[0]["long_usd"]) == pytest.approx(600_000 * 0.1, rel=1e-6)
+    grid = grid_for_session(SessionReader(hand_session))
+    npz = tmp_path / "g.npz"
+    pq = tmp_path / "g.parquet"
+    for target in (npz, pq):
+        assert subprocess.run([sys.executable, "-m", "liqdesk", "export", str(hand_session), "--out", str(target),
+                               "--at", str(T0 + 150_000)], capture_output=True).returncode == 0
+    data = np.load(npz)
+    assert data["long_usd"].shape == (len(grid.price_low), 1) and data["time_ms"][0] <= T0 + 150_000
+    import pyarrow.parquet as pqm
+    assert pqm.read_table(pq).num_rows > 0
+    bad = subprocess.run([sys.executable, "-m", "liqdesk", "export", str(hand_session), "--out", str(tmp_path / "x.txt")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_evaluate_cli_json_keys(hand_session):
+    r = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"events", "liquidation_usd", "captured_usd", "capture", "baseline", "lift", "bin_width_pct", "lead_s",
+            "band_pct", "top", "mode"} <= set(out)
+    human = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session)], capture_output=True,
+                           text=True)
+    assert "lift 16.00x" in human.stdout
