@@ -39,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _truth_metrics(reader, args) -> dict:
-    """Ground-truth scores when the session comes from the simulator (liqdesk.app.truth)."""
-    try:
-        from liqdesk.app.truth import truth_metrics
-    except ImportError:
-        return {}
+    """Ground-truth scores when the session comes from the simulator (empty otherwise)."""
+    from liqdesk.app.truth import truth_metrics
+
     return truth_metrics(reader, args.lead_s, args.band_pct, args.top)

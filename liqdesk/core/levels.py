@@ -249,7 +249,7 @@ class LevelModel:
         self._global_id = np.array([EXCHANGE_ID[n] for n in s.exchanges], dtype=np.uint8)
         self._identity_ids = bool(np.array_equal(self._global_id, np.arange(self.E)))
         self.grid = HeatmapGrid(self.E, self.T, s.rows, s.window_columns, s.column_ms)
-        self.bin_width: float = s.bin_width or 0.0
+        self.bin_width: float = 0.0          # set from the settings or the first price seen
         self.origin = 0                      # absolute bin of state index 0
         self.notional = np.zeros((self.E, self.T, 2, 0))
         self.weighted = np.zeros((self.E, self.T, 2, 0))   # Σ notional · liquidation price
@@ -373,7 +373,7 @@ class LevelModel:
             # events a little older than the watermark (within tolerance) are applied as of now
             lo = max(lo, self.watermark)
             hi = max(hi, self.watermark)
-        if not self.bin_width:
+        if self._lp_ratio is None:
             self._init_axis(trades, marks)
         if self._next_column_end is None:
             cm, vs = self.settings.column_ms, self.settings.volume_step_ms
@@ -415,7 +415,7 @@ class LevelModel:
         if not first:
             return
         price = float(min(first, key=lambda x: x[0])[1])
-        self.bin_width = nice_bin_width(price * self.settings.bin_width_pct / 100.0)
+        self.bin_width = self.settings.bin_width or nice_bin_width(price * self.settings.bin_width_pct / 100.0)
         span = self.settings.rows
         self.origin = int(math.floor(price / self.bin_width)) - span // 2
         self.notional = np.zeros((self.E, self.T, 2, span))

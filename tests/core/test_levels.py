@@ -230,3 +230,10 @@ def test_an_open_interest_decrease_never_creates_levels(seed, drops):
         assert set(after["bin"]) <= set(before["bin"])
         assert after["notional"].sum() <= before["notional"].sum() * (1 + 1e-12)
         assert not math.isnan(m.total_notional())
+
+
+def test_an_absolute_bin_width_is_used_as_given():
+    s = ModelSettings(exchanges=("binance",), bin_width=7.5, column_ms=10_000, window_columns=64, rows=400)
+    m = opened_at(60_000.0, model=LevelModel(s))
+    assert m.bin_width == 7.5 and len(m.levels()) == 2 * len(s.leverages)
+    assert np.all(m.levels()["bin"] == np.floor(m.levels()["price"] / 7.5))

@@ -1,0 +1,114 @@
+"""Scores against the simulator's ground truth, which no exchange publishes.
+
+A simulated session stores two extra tables: ``truth_liquidations`` (every liquidation, the
+public feed being throttled) and ``truth_map`` (the true outstanding liquidation notional per
+absolute price bin and side, every ``truth.every_ms``, columns ``time_ms, side, bin, notional``,
+binned with ``truth.bin_width`` of the session meta, the model's own binning).
+
+- ``truth_lift``: the accuracy metric of :func:`liqdesk.app.analysis.evaluate` over every
+  liquidation instead of the public feed.
+- ``truth_correlation``: Pearson correlation of the estimated and the true level maps over all
+  truth snapshots and the bins within ±band % of the price, both sides together
+  (``truth_correlation_long`` / ``_short`` per side).
+- ``truth_capture``: the share of the true outstanding notional within the band that lies in the
+  estimated hot bins (per snapshot and side, hot as in ``evaluate``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from liqdesk.core.levels import LevelModel
+from liqdesk.store import SessionReader
+
+from .analysis import _ChunkedEvents, evaluate, hot_bins, settings_for
+
+TRUTH_LIQUIDATIONS = "truth_liquidations"
+TRUTH_MAP = "truth_map"
+
+
+def has_truth(reader: SessionReader) -> bool:
+    return TRUTH_MAP in reader.tables and TRUTH_LIQUIDATIONS in reader.tables
+
+
+def _table_arrays(reader: SessionReader, name: str) -> dict[str, np.ndarray]:
+    table = reader.table(name)
+    return {col: table.column(col).to_numpy(zero_copy_only=False) for col in table.column_names}
+
+
+def _liquidations(reader: SessionReader) -> np.ndarray:
+    from liqdesk.core.events import EXCHANGE_ID, LIQUIDATION_DTYPE
+
+    cols = _table_arrays(reader, TRUTH_LIQUIDATIONS)
+    out = np.empty(len(cols["time_ms"]), LIQUIDATION_DTYPE)
+    for name in LIQUIDATION_DTYPE.names:
+        values = cols[name]
+        if name == "exchange" and values.dtype.kind in "OUS":
+            values = np.array([EXCHANGE_ID[str(v)] for v in values], dtype=np.uint8)
+        out[name] = values
+    return out[np.argsort(out["time_ms"], kind="stable")]
+
+
+def truth_metrics(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top: float = 0.1) -> dict:
+    """The ground-truth scores of a simulated session; an empty dict for any other session."""
+    if not has_truth(reader):
+        return {}
+    settings = settings_for(reader, window_columns=2, rows=64)
+    out = {"truth_lift": evaluate(reader, lead_s, band_pct, top, liquidations=_liquidations(reader),
+                                  settings=settings)["lift"]}
+    out.update(_map_agreement(reader, settings, band_pct, top))
+    return out
+
+
+def _map_agreement(reader: SessionReader, settings, band_pct: float, top: float) -> dict:
+    truth = _table_arrays(reader, TRUTH_MAP)
+    times = np.unique(truth["time_ms"])
+    order = np.argsort(truth["time_ms"], kind="stable")
+    t_sorted = truth["time_ms"][order]
+    model = LevelModel(settings)
+    events = _ChunkedEvents(reader)
+    est = {1: [], -1: []}
+    tru = {1: [], -1: []}
+    true_total = true_in_hot = 0.0
+    for t in times.tolist():
+        model.ingest(events.take(int(t)))
+        price = model.mark_price()
+        if not model.bin_width or math.isnan(price):
+            continue
+        w = model.bin_width
+        lo = math.floor(price * (1 - band_pct / 100) / w)
+        hi = math.floor(price * (1 + band_pct / 100) / w)
+        rows = hi - lo + 1
+        centres = (lo + np.arange(rows) + 0.5) * w
+        in_band = np.abs(centres / price - 1) <= band_pct / 100
+        estimate = model.level_map(origin=lo, rows=rows)
+        a, b = np.searchsorted(t_sorted, [t, t + 1])
+        snap = order[a:b]
+        for side, row in ((1, 0), (-1, 1)):
+            mine = snap[truth["side"][snap] == side]
+            k = truth["bin"][mine].astype(np.int64) - lo
+            ok = (k >= 0) & (k < rows)
+            true_map = np.bincount(k[ok], truth["notional"][mine][ok], rows)
+            e_vals, t_vals = estimate[row][in_band], true_map[in_band]
+            est[side].append(e_vals)
+            tru[side].append(t_vals)
+            hot = hot_bins(e_vals, top)
+            true_total += float(t_vals.sum())
+            true_in_hot += float(t_vals[hot].sum())
+    result = {}
+    for key, sides in (("truth_correlation", (1, -1)), ("truth_correlation_long", (1,)),
+                       ("truth_correlation_short", (-1,))):
+        e = np.concatenate([x for s in sides for x in est[s]]) if any(est[s] for s in sides) else np.empty(0)
+        t = np.concatenate([x for s in sides for x in tru[s]]) if any(tru[s] for s in sides) else np.empty(0)
+        result[key] = _pearson(e, t)
+    result["truth_capture"] = true_in_hot / true_total if true_total > 0 else float("nan")
+    result["truth_snapshots"] = len(times)
+    return result
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
