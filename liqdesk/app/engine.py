@@ -61,10 +61,7 @@ class Engine:
             self.settings = settings
             self.model = LevelModel(settings)
         else:
-            grid = self.model.grid
-            grid.clear()
-            self.model = LevelModel(self.settings, tiers=self.model.tiers)
-            self.model.grid = grid
+            self.model.reset()
         self.books = OrderBooks()
         self.candles = CandleSeries()
         self.liquidations = np.empty(0, LIQUIDATION_DTYPE)

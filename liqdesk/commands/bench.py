@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller run (under 30 s) for CI smoke")
     parser.add_argument("--only", default=None,
                         help="comma-separated sections to run (ingest,filter,import,seek,frame)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run sections in this process (default: one child process per section, so "
+                             "each section's peak memory is its own)")
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -49,19 +52,22 @@ def bench_ingest(quick: bool) -> dict:
     batches = [slice_batch(stream, t, t + chunk_ms) for t in range(start, end + 1, chunk_ms)]
     n_events = len(stream.trades) + len(stream.marks) + len(stream.open_interest)
 
-    # The model is built once (as the app does) and its grid memory committed then; the timed
-    # part is ingest alone.
-    models = [LevelModel(settings) for _ in range(4)]
+    # The model is built once (as the app does: its grid memory is committed then) and reset
+    # between runs; the timed part is ingest alone.
+    model = LevelModel(settings)
 
     def run_model():
-        model = models.pop()
         for b in batches:
             model.ingest(b)
         model.flush()
-        return model
 
-    model = run_model()  # warm-up: imports, caches
-    model_s = _median_time(run_model, 3)
+    times = []
+    for _ in range(4):  # the first run warms caches and is not counted
+        model.reset()
+        t0 = time.perf_counter()
+        run_model()
+        times.append(time.perf_counter() - t0)
+    model_s = float(np.median(times[1:]))
 
     tr = stream.trades
     w, origin, rows = model.bin_width, model.display_origin or model.origin, settings.rows
@@ -145,6 +151,23 @@ def _optional_sections() -> dict:
     return extra
 
 
+def _child(name: str, quick: bool) -> dict:
+    """Run one section in a fresh interpreter and return its figures (peak RSS is its own)."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "liqdesk", "bench", "--json", "--only", name] + (["--quick"] if quick else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"bench section {name} failed: {tail}")
+    out = json.loads(proc.stdout)
+    out.pop("quick", None)
+    rss = out.pop("peak_rss_mb", None)
+    if rss is not None:
+        out[f"{name}_peak_rss_mb"] = rss
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     sections = {**SECTIONS, **_optional_sections()}
     wanted = list(sections) if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
@@ -155,12 +178,15 @@ def run(args: argparse.Namespace) -> int:
     for name in wanted:
         if not args.json:
             print(f"bench {name} ...", file=sys.stderr, flush=True)
-        try:
-            result.update(sections[name](args.quick))
-        except ImportError as exc:
-            result[f"{name}_skipped"] = f"not available: {exc}"
-        gc.collect()
-    result["peak_rss_mb"] = result.get("peak_rss_mb", _peak_rss_mb())
+        if args.in_process or len(wanted) == 1:
+            try:
+                result.update(sections[name](args.quick))
+            except ImportError as exc:
+                result[f"{name}_skipped"] = f"not available: {exc}"
+            gc.collect()
+        else:
+            result.update(_child(name, args.quick))
+    result["peak_rss_mb"] = result.get("peak_rss_mb", result.get("filter_peak_rss_mb", _peak_rss_mb()))
     if args.json:
         print(json.dumps(result))
     else:

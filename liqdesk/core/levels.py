@@ -249,6 +249,14 @@ class LevelModel:
         self._global_id = np.array([EXCHANGE_ID[n] for n in s.exchanges], dtype=np.uint8)
         self._identity_ids = bool(np.array_equal(self._global_id, np.arange(self.E)))
         self.grid = HeatmapGrid(self.E, self.T, s.rows, s.window_columns, s.column_ms)
+        self._reset_state()
+
+    def reset(self) -> None:
+        """Forget every event seen (same settings); the grid's memory is kept and cleared."""
+        self.grid.clear()
+        self._reset_state()
+
+    def _reset_state(self) -> None:
         self.bin_width: float = 0.0          # set from the settings or the first price seen
         self.origin = 0                      # absolute bin of state index 0
         self.notional = np.zeros((self.E, self.T, 2, 0))
