@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "evaluate": "evaluate",
     "info": "info",
+    "import": "import_",
 }
 
 

@@ -1,0 +1,99 @@
+"""``liqdesk import INPUT... --out SESSION [--format F] [--symbol S]``: public exchange data -> session."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from liqdesk.errors import UserError
+
+HELP = ("import public exchange data (Binance/Bybit/OKX websocket captures, Binance history CSVs) "
+        "into a session")
+
+FORMAT_CHOICES = ("auto", "binance-ws", "binance-csv", "bybit-ws", "okx-ws")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path,
+                        help="capture or CSV files: plain, .gz, .zst or .zip")
+    parser.add_argument("--out", required=True, type=Path, metavar="SESSION",
+                        help="session directory to create (NAME.liqs)")
+    parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES,
+                        help="input format (default: detected from each file's content)")
+    parser.add_argument("--symbol", metavar="S",
+                        help="symbol to import: BTCUSDT, BTC/USDT:USDT or BTC-USDT-SWAP "
+                             "(default: the most frequent one in the inputs)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing session")
+
+
+class ProgressBar:
+    """A one-line bar on a terminal, shown only once the work has taken more than a second."""
+
+    def __init__(self, stream, delay_s: float = 1.0, width: int = 30) -> None:
+        self.stream = stream
+        self.delay = delay_s
+        self.width = width
+        self.t0 = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.t0 < self.delay or (now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        self.shown = True
+        frac = min(1.0, done / total) if total else 1.0
+        fill = int(frac * self.width)
+        self.stream.write(f"\rimporting [{'#' * fill}{'.' * (self.width - fill)}] {frac:4.0%}  "
+                          f"{done / 1e6:.1f}/{total / 1e6:.1f} MB")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * (self.width + 40) + "\r")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from liqdesk.sources.importers import import_files
+
+    for path in args.inputs:
+        if not path.is_file():
+            raise UserError(f"input not found or not a file: {path}")
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        batches, report = import_files(args.inputs, fmt=args.format, symbol=args.symbol, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not report.usable:
+        if args.symbol and report.symbols:
+            found = ", ".join(sorted(report.symbols))
+            raise UserError(f"no events for symbol {args.symbol} in the input (found: {found})")
+        raise UserError(f"nothing usable found in the input: {report.summary()}")
+
+    from liqdesk.store import SessionWriter
+
+    meta = {
+        "source": "import",
+        "import": {
+            "inputs": [str(p) for p in args.inputs],
+            "format": args.format,
+            "report": report.as_dict(),
+            "summary": report.summary(),
+        },
+    }
+    try:
+        writer = SessionWriter(args.out, report.symbol, meta=meta, overwrite=args.overwrite)
+    except FileExistsError as exc:
+        raise UserError(str(exc).replace("pass overwrite=True", "use --overwrite")) from None
+    with writer:
+        for batch in batches:
+            writer.write(batch)
+        for gap in report.gaps:
+            writer.add_gap(gap.exchange, gap.kind, gap.start_ms, gap.end_ms, gap.reason)
+    print(report.summary())
+    return 0

@@ -1,0 +1,104 @@
+"""What an import found: events per kind, everything skipped (per reason), gaps, truncated inputs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+# Skip reasons, shared by every importer. Counts are lines or messages unless the name says rows.
+GARBAGE = "garbage lines"  # not JSON / not a CSV row of the detected kind
+MALFORMED = "malformed messages"  # JSON, but fields missing or of the wrong type
+UNKNOWN_STREAM = "unknown streams"  # well-formed, but an event type / topic / channel we do not import
+UNRECOGNIZED = "lines of unrecognized format"  # a whole input whose format could not be detected
+OTHER_SYMBOLS = "mixed symbols"  # lines of symbols other than the imported one
+CONTROL = "control messages"  # subscription acks, sent messages, connection records, capture headers
+TRUNCATED_LINE = "truncated last line"  # the partial line at the break of a truncated input
+NOT_IMPORTED = "{} (not imported)"  # known streams deliberately left out, e.g. bookTicker, kline
+DUPLICATE = "duplicate {}"  # e.g. "duplicate trades", "duplicate book updates"
+INVALID_ROWS = "invalid rows ({})"  # rows that failed validation (NaN, <= 0, bad side, bad time)
+UNKNOWN_CONTRACT = "unknown contract size"  # OKX contracts whose size in base currency is unknown
+STALE_BOOK = "book diffs older than snapshot"
+SUPERSEDED_AGG = "aggTrade rows (trade stream present)"
+AMBIGUOUS_SNAPSHOT = "depth snapshots without symbol"
+EMPTY = "messages without events"  # e.g. book updates with no level, empty trade lists
+
+
+class Gap(NamedTuple):
+    """A span in which a stream lost data; ``gap[:2]`` is ``(start_ms, end_ms)``."""
+
+    start_ms: int
+    end_ms: int
+    exchange: str
+    kind: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """The outcome of :func:`liqdesk.sources.importers.import_files`."""
+
+    files: list[str] = field(default_factory=list)
+    #: file -> format it was read as (``None`` when it could not be detected)
+    formats: dict[str, str | None] = field(default_factory=dict)
+    #: the imported symbol (unified form, e.g. ``BTC/USDT:USDT``), None when nothing was found
+    symbol: str | None = None
+    #: exchanges the imported events come from
+    exchanges: list[str] = field(default_factory=list)
+    #: non-empty lines read, over all inputs
+    lines: int = 0
+    #: lines (messages) per symbol seen, before choosing one
+    symbols: dict[str, int] = field(default_factory=dict)
+    #: events kept per kind (the keys of liqdesk.core.events.KINDS)
+    events: dict[str, int] = field(default_factory=dict)
+    #: reason -> count of what was skipped
+    skipped: Counter = field(default_factory=Counter)
+    gaps: list[Gap] = field(default_factory=list)
+    #: inputs that ended early (truncated or corrupt compression), with the reason
+    truncated: dict[str, str] = field(default_factory=dict)
+    #: (first, last) event time in ms, None when nothing was imported
+    span_ms: tuple[int, int] | None = None
+
+    @property
+    def usable(self) -> bool:
+        """True when at least one event was imported."""
+        return sum(self.events.values()) > 0
+
+    @property
+    def total_events(self) -> int:
+        return sum(self.events.values())
+
+    def summary(self) -> str:
+        """One line: what was imported, what was skipped and why, gaps and truncated inputs."""
+        fmts = sorted({f for f in self.formats.values() if f})
+        head = (
+            f"{self.symbol or 'no symbol'} ({', '.join(self.exchanges) or 'no exchange'}) from "
+            f"{len(self.files)} file{'s' if len(self.files) != 1 else ''} "
+            f"[{', '.join(fmts) or 'unrecognized'}], {self.lines:,} lines"
+        )
+        kinds = ", ".join(f"{n:,} {k}" for k, n in self.events.items() if n) or "no events"
+        parts = [head, kinds]
+        if self.skipped:
+            parts.append(
+                "skipped " + ", ".join(f"{n:,} {why}" for why, n in self.skipped.most_common() if n)
+            )
+        parts.append(f"{len(self.gaps)} gap{'s' if len(self.gaps) != 1 else ''}")
+        if self.truncated:
+            parts.append("truncated: " + ", ".join(f"{f} ({why})" for f, why in self.truncated.items()))
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (for session metadata)."""
+        return {
+            "files": list(self.files),
+            "formats": dict(self.formats),
+            "symbol": self.symbol,
+            "exchanges": list(self.exchanges),
+            "lines": self.lines,
+            "symbols": dict(self.symbols),
+            "events": dict(self.events),
+            "skipped": dict(self.skipped),
+            "gaps": [g._asdict() for g in self.gaps],
+            "truncated": dict(self.truncated),
+            "span_ms": list(self.span_ms) if self.span_ms else None,
+        }
