@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -137,18 +139,56 @@ def _peak_rss_mb() -> float:
     return round(kb / 1024, 1)
 
 
-SECTIONS = {"ingest": bench_ingest, "filter": bench_filter}
+def _real_capture() -> Path | None:
+    """The real Binance BTC capture beside the checkout (../shared/data/real), if present."""
+    env = os.environ.get("LIQDESK_REAL_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.cwd().parent / "shared" / "data" / "real",
+                   Path(__file__).resolve().parents[3] / "shared" / "data" / "real"]
+    for base in candidates:
+        path = base / "binance-usdm-ws" / "btcusdt_20240808.gz"
+        if path.is_file():
+            return path
+    return None
 
 
-def _optional_sections() -> dict:
-    """Sections owned by other layers, registered when their modules exist."""
-    extra = {}
-    try:
-        from liqdesk.commands import bench_extra  # noqa: F401 - optional
-        extra.update(bench_extra.SECTIONS)
-    except ImportError:
-        pass
-    return extra
+def bench_import(quick: bool) -> dict:
+    """The binance-ws importer on the real BTC capture vs plain json.loads of the same lines."""
+    from liqdesk.sources.importers.bench import measure_import
+
+    path = _real_capture()
+    if path is None:
+        return {"import_skipped": "real capture ../shared/data/real/binance-usdm-ws/btcusdt_20240808.gz not found "
+                                  "(set LIQDESK_REAL_DATA)"}
+    out = measure_import(path, rounds=2 if quick else 5)
+    out["import_ratio"] = round(out["import_ratio"], 3)
+    return out
+
+
+def bench_seek(quick: bool) -> dict:
+    """Seek in a 24 h session: median time to read one minute at random points."""
+    import tempfile
+
+    from liqdesk.store.bench import measure_seek_ms
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return measure_seek_ms(tmp, points=10 if quick else 20, trades=1_000_000 if quick else 5_000_000)
+
+
+def bench_sim(quick: bool) -> dict:
+    from liqdesk.sim.bench import measure_sim
+
+    return measure_sim(quick) if "quick" in measure_sim.__code__.co_varnames else measure_sim()
+
+
+def bench_frame(quick: bool) -> dict:
+    from liqdesk.ui.bench import measure_frames
+
+    return measure_frames(quick)
+
+
+SECTIONS = {"ingest": bench_ingest, "filter": bench_filter, "import": bench_import, "seek": bench_seek,
+            "sim": bench_sim, "frame": bench_frame}
 
 
 def _child(name: str, quick: bool) -> dict:
@@ -169,7 +209,7 @@ def _child(name: str, quick: bool) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    sections = {**SECTIONS, **_optional_sections()}
+    sections = SECTIONS
     wanted = list(sections) if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in sections]
     if unknown:
