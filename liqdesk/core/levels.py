@@ -835,9 +835,15 @@ class LevelModel:
         return origin
 
     def _state_window(self, arr: np.ndarray, origin: int, rows: int) -> np.ndarray:
-        """``arr[..., origin:origin+rows]`` in absolute bins, zero where the state has no bins."""
-        out = np.zeros(arr.shape[:-1] + (rows,))
+        """``arr[..., origin:origin+rows]`` in absolute bins, zero where the state has no bins
+        (a read-only view when the state covers the whole window)."""
         lo = origin - self.origin
+        if lo >= 0 and lo + rows <= arr.shape[-1]:
+            view = arr[..., lo: lo + rows]
+            view = view.view()
+            view.flags.writeable = False
+            return view
+        out = np.zeros(arr.shape[:-1] + (rows,))
         src_lo, src_hi = max(lo, 0), min(lo + rows, arr.shape[-1])
         if src_hi > src_lo:
             out[..., src_lo - lo: src_hi - lo] = arr[..., src_lo:src_hi]
