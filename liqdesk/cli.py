@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "info": "info",
     "import": "import_",
+    "simulate": "simulate",
 }
 
 

@@ -1,0 +1,155 @@
+"""``liqdesk simulate``: write a simulated session headless, as fast as the machine allows.
+
+The session holds the public events (what a user of the exchanges would see: trades, marks,
+polled open interest, funding, book snapshots and the throttled liquidation feed) and the ground
+truth as two extra tables: ``truth_liquidations`` (every liquidation, liquidation columns) and
+``truth_map`` (``time_ms, side, bin, notional``: true outstanding liquidation notional per
+absolute price bin of width ``meta.sim.bin_width`` and side, every ``truth_every_ms``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+HELP = "write a simulated multi-exchange session (public events plus the true liquidation map)"
+
+#: simulated time per chunk handed to the session writer
+CHUNK_MS = 15 * 60_000
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number of hours > 0, not {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text!r}")
+    return value
+
+
+def _venues(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from liqdesk.sim.params import DEFAULT_LEVERAGE_PRIOR
+
+    parser.add_argument("--hours", type=_hours, required=True, help="simulated hours (> 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0); same seed, same session")
+    parser.add_argument("--out", required=True, metavar="SESSION", help="session directory to create (NAME.liqs)")
+    parser.add_argument("--venues", type=_venues, default=3,
+                        help="number of venues: binance, bybit, okx, hyperliquid, bitget in that order (default 3)")
+    parser.add_argument("--leverage-prior", default=DEFAULT_LEVERAGE_PRIOR,
+                        help=f"TRUE leverage distribution LEV:WEIGHT,... (default {DEFAULT_LEVERAGE_PRIOR})")
+    parser.add_argument("--bias", type=float, default=None,
+                        help="long-run share of new positions that are long, in (0, 1) (default 0.55)")
+    parser.add_argument("--start-price", type=float, default=None, help="first price (default 60000)")
+    parser.add_argument("--bin-width", type=float, default=None,
+                        help="truth map bin width in quote currency (default 0.1%% of the start price, rounded)")
+    parser.add_argument("--truth-every", type=float, default=None, metavar="SECONDS",
+                        help="truth map snapshot interval in seconds (default 60)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing session at --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def build_params(args: argparse.Namespace):
+    """SimParams from the parsed arguments (ValueError with one line on bad values)."""
+    from liqdesk.sim.params import SimParams, venues_for
+
+    kw = dict(venues=venues_for(args.venues), seed=args.seed, hours=args.hours, leverage_prior=args.leverage_prior)
+    if args.bias is not None:
+        kw["bias"] = args.bias
+    if args.start_price is not None:
+        kw["start_price"] = args.start_price
+    if args.bin_width is not None:
+        kw["truth_bin_width"] = args.bin_width
+    if args.truth_every is not None:
+        if not (args.truth_every > 0 and math.isfinite(args.truth_every)):
+            raise ValueError(f"--truth-every must be a number of seconds > 0, not {args.truth_every!r}")
+        kw["truth_every_ms"] = int(round(args.truth_every * 1000))
+    return SimParams(**kw)
+
+
+def run(args: argparse.Namespace) -> int:
+    from liqdesk.errors import UserError
+    from liqdesk.sim import SimulationError, Simulator
+    from liqdesk.sim.market import TRUTH_MAP_DTYPE
+
+    params = build_params(args)
+    try:
+        from liqdesk.store import SessionWriter
+    except ImportError as exc:  # the store layer is being built alongside
+        raise UserError(f"the session store is not available: {exc}") from None
+    sim = Simulator(params)
+    meta = {
+        "source": "sim",
+        "sim": params.to_meta(),
+        "seed": params.seed,
+        "bin_width": params.bin_width,
+        "truth_every_ms": params.truth_every_ms,
+        "truth_tables": {
+            "truth_liquidations": "every liquidation: time_ms, exchange, side (+1 long liquidated), price, "
+                                  "size, notional (the public 'liquidations' are the throttled feed)",
+            "truth_map": "time_ms, side (+1 long, -1 short), bin (absolute: [bin*bin_width, (bin+1)*bin_width)), "
+                         "notional (entry notional of open positions whose liquidation price lies in the bin)",
+        },
+    }
+    t0 = time.perf_counter()
+    end = params.end_ms
+    total_ms = end - params.start_ms
+    last_report = t0
+    written = 0
+    try:
+        with SessionWriter(args.out, symbol=params.symbol, meta=meta, overwrite=args.overwrite) as writer:
+            try:
+                while not sim.finished:
+                    batch = sim.step(min(sim.now + CHUNK_MS, end))
+                    writer.write(batch)
+                    written += len(batch)
+                    now = time.perf_counter()
+                    if not args.quiet and now - last_report > 2.0:
+                        done = (sim.now - params.start_ms) / total_ms
+                        print(f"simulate: {done:6.1%} of {args.hours:g} h, {written:,} events, {now - t0:.1f} s",
+                              file=sys.stderr, flush=True)
+                        last_report = now
+            except Exception as exc:
+                # what was written is valid (every batch is validated); say where and why it stops
+                writer.update_meta(complete=False, sim_error=" ".join(str(exc).split()), sim_stopped_ms=sim.now)
+                raise
+            liqs = sim.truth_liquidations()
+            writer.write_table("truth_liquidations", liqs)
+            tmap = sim.truth_map_table()
+            writer.write_table("truth_map", tmap if len(tmap) else _empty(TRUTH_MAP_DTYPE))
+            writer.update_meta(complete=True,
+                               sim_stats={**sim.stats, "truth_liquidations": int(len(liqs)),
+                                          "truth_liquidation_notional": float(liqs["notional"].sum()),
+                                          "wall_s": round(time.perf_counter() - t0, 3)})
+    except SimulationError as exc:
+        raise UserError(f"{exc}; {args.out} keeps the events before it (meta 'complete': false)") from None
+    elapsed = time.perf_counter() - t0
+    print(f"wrote {args.out}: {args.hours:g} simulated hours, {len(params.venues)} venues, seed {params.seed}, "
+          f"{written:,} events, {len(liqs):,} liquidations (truth), {elapsed:.1f} s "
+          f"({args.hours / elapsed * 60:.1f} simulated h/min)")
+    return 0
+
+
+def _empty(dtype):
+    import numpy as np
+
+    return np.empty(0, dtype)

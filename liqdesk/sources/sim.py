@@ -1,0 +1,106 @@
+"""The built-in market simulator as a live source (the default source of ``liqdesk``).
+
+Contract (what every consumer of a source may rely on):
+
+- **Non-blocking.** :meth:`SimSource.poll` simulates from where it stopped up to
+  ``start + (now − first poll) × speed`` and returns at once; one poll simulates at most
+  ``max_catch_up_ms`` of market time (a few tens of milliseconds of CPU), so a stalled caller
+  catches up over the next polls instead of freezing (``lag_ms`` says how far behind it is).
+- **Immutable batches.** Each non-empty poll returns a validated :class:`EventBatch` whose arrays
+  are read-only; events come in time order across polls (the simulator's seconds are atomic).
+- **Never raises on a normal poll.** Wall time running backwards is taken as no time passing.
+  If the simulator reaches an impossible state, the poll returns None, ``state`` becomes
+  ``"error"`` and ``error`` holds the one-line reason; later polls return None.
+- No threads, no asyncio: the caller's timer drives it. ``None`` means nothing new.
+- ``state``: ``"idle"`` (not polled yet), ``"running"``, ``"finished"`` (the episode's ``hours``
+  are done), ``"error"``. The truth (every liquidation, the true level map, every position) is
+  available through :attr:`simulator`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from liqdesk.core.events import EventBatch
+from liqdesk.sim import SimParams, SimulationError, Simulator
+
+
+class SimSource:
+    """Poll-driven real-time (or ``speed`` times faster) view of a :class:`Simulator`."""
+
+    name = "sim"
+
+    def __init__(self, params: SimParams | None = None, speed: float = 1.0, max_catch_up_ms: int = 60_000):
+        self.simulator = Simulator(params or SimParams())
+        self.speed = self._check_speed(speed)
+        if not (isinstance(max_catch_up_ms, int) and max_catch_up_ms >= 1000):
+            raise ValueError(f"max_catch_up_ms must be an integer >= 1000, not {max_catch_up_ms!r}")
+        self.max_catch_up_ms = max_catch_up_ms
+        self._wall0: float | None = None
+        self._sim0 = self.simulator.now
+        self._last_wall: float | None = None
+        self._target = self.simulator.now
+        self.state = "idle"
+        self.error: str | None = None
+
+    @staticmethod
+    def _check_speed(speed) -> float:
+        try:
+            value = float(speed)
+        except (TypeError, ValueError):
+            raise ValueError(f"speed must be a number, not {speed!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"speed must be a finite number > 0, not {speed!r}")
+        return value
+
+    @property
+    def params(self) -> SimParams:
+        return self.simulator.params
+
+    @property
+    def sim_time_ms(self) -> int:
+        """End of the last simulated second (ms since the epoch)."""
+        return self.simulator.now
+
+    @property
+    def lag_ms(self) -> int:
+        """How far the simulation is behind where the wall clock says it should be."""
+        return max(0, self._target - self.simulator.now)
+
+    def set_speed(self, speed: float, now_wall_s: float | None = None) -> None:
+        """Change the speed from now on (re-anchors the clock at the last poll or ``now_wall_s``)."""
+        speed = self._check_speed(speed)
+        wall = now_wall_s if now_wall_s is not None else self._last_wall
+        if self._wall0 is not None and wall is not None:
+            self._sim0 = self._target
+            self._wall0 = wall
+        self.speed = speed
+
+    def poll(self, now_wall_s: float) -> EventBatch | None:
+        """Events simulated since the last poll, up to where ``now_wall_s`` says; None if none."""
+        if self.state in ("error", "finished"):
+            return None
+        try:
+            now = float(now_wall_s)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(now):
+            return None
+        if self._wall0 is None:
+            self._wall0 = self._last_wall = now
+            self.state = "running"
+            return None
+        if now > self._last_wall:
+            self._last_wall = now
+        target = self._sim0 + int((self._last_wall - self._wall0) * self.speed * 1000.0)
+        self._target = max(self._target, target)
+        sim = self.simulator
+        try:
+            batch = sim.step(min(self._target, sim.now + self.max_catch_up_ms))
+        except SimulationError as exc:
+            self.state = "error"
+            self.error = str(exc)
+            return None
+        if sim.finished:
+            self.state = "finished"
+        return batch if len(batch) else None

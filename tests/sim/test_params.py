@@ -1,0 +1,65 @@
+"""Parameters: defaults, validation with one-line messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from liqdesk.core.levels import ModelSettings, parse_prior
+from liqdesk.sim import DEFAULT_LEVERAGE_PRIOR, SimParams, Simulator, venues_for
+
+
+def test_defaults():
+    p = SimParams()
+    assert p.venues == ("binance", "bybit", "okx")
+    assert p.symbol == "BTC/USDT:USDT"
+    assert p.start_price == 60_000.0
+    assert p.oi_poll_ms == 5_000 and p.truth_every_ms == 60_000
+    assert p.bin_width == 50.0 and p.tick == 2.0
+    levs, weights = parse_prior(DEFAULT_LEVERAGE_PRIOR)
+    model = ModelSettings()
+    assert levs != model.leverages
+    json.dumps(p.to_meta())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hours": -1}, "hours must be a finite number > 0"),
+        ({"hours": float("nan")}, "hours"),
+        ({"leverage_prior": "5:0,10:0"}, "weights must sum to a positive number"),
+        ({"leverage_prior": "5:-1,10:2"}, "bad leverage prior entry"),
+        ({"leverage_prior": "ten:1"}, "bad leverage prior entry"),
+        ({"venues": ("binance", "kraken")}, "unknown venue 'kraken'"),
+        ({"venues": ()}, "at least one venue"),
+        ({"venues": ("okx", "okx")}, "listed twice"),
+        ({"bias": 1.5}, "bias must be a finite number"),
+        ({"start_price": 0}, "start_price"),
+        ({"oi_poll_ms": 1500}, "multiple of 1000"),
+        ({"seed": -3}, "seed must be an integer"),
+        ({"truth_bin_width": -5}, "truth_bin_width"),
+    ],
+)
+def test_bad_parameters_raise_one_line_value_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message) as info:
+        SimParams(**kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_venue_counts():
+    assert venues_for(1) == ("binance",)
+    assert venues_for(4) == ("binance", "bybit", "okx", "hyperliquid")
+    for bad in (0, 6, 2.5, "3", True):
+        with pytest.raises(ValueError, match="venue count"):
+            venues_for(bad)
+    # a venue liqdesk knows but ships no tier table for cannot be simulated honestly
+    params = SimParams(venues=venues_for(5))
+    try:
+        Simulator(params)
+    except ValueError as exc:
+        assert "bitget" in str(exc) and "\n" not in str(exc)
+
+
+def test_venues_accept_a_comma_list():
+    assert SimParams(venues="okx, bybit").venues == ("okx", "bybit")

@@ -1,0 +1,59 @@
+"""SimSource: the non-blocking poll contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liqdesk.sim import SimParams
+from liqdesk.sources.sim import SimSource
+
+
+def test_poll_follows_the_wall_clock_times_speed():
+    src = SimSource(SimParams(seed=4), speed=10.0)
+    start = src.sim_time_ms
+    assert src.state == "idle"
+    assert src.poll(1000.0) is None and src.state == "running"
+    b = src.poll(1001.0)                      # one wall second at 10x: ten simulated seconds
+    assert b is not None and src.sim_time_ms == start + 10_000
+    assert b.marks["time_ms"].max() == start + 10_000
+    assert not b.trades.flags.writeable and not b.marks.flags.writeable
+    assert src.poll(1001.05) is None           # half a simulated second: nothing completes
+    assert src.poll(1000.5) is None            # the wall clock going back is no time passing
+    b2 = src.poll(1002.0)
+    assert b2.marks["time_ms"].min() > b.marks["time_ms"].max()
+
+
+def test_a_stalled_caller_catches_up_in_bounded_polls():
+    src = SimSource(SimParams(seed=4), speed=1.0, max_catch_up_ms=30_000)
+    src.poll(0.0)
+    start = src.sim_time_ms
+    b = src.poll(120.0)
+    assert src.sim_time_ms == start + 30_000 and src.lag_ms == 90_000
+    while src.lag_ms:
+        assert src.poll(120.0) is not None
+    assert src.sim_time_ms == start + 120_000
+    src.set_speed(4.0)
+    src.poll(121.0)
+    assert src.sim_time_ms == start + 124_000
+    assert len(b.open_interest) and np.all(np.diff(b.marks["time_ms"]) >= 0)
+
+
+def test_polls_never_raise():
+    src = SimSource(SimParams(seed=4, hours=0.01), speed=100.0)
+    for now in (0.0, float("nan"), "soon", None, 1.0, 5.0, 10.0):
+        src.poll(now)
+    assert src.state == "finished" and src.poll(20.0) is None
+    broken = SimSource(SimParams(seed=4))
+    broken.poll(0.0)
+    broken.simulator.v = float("nan")
+    assert broken.poll(5.0) is None
+    assert broken.state == "error" and "mark price" in broken.error
+    assert broken.poll(6.0) is None
+
+
+def test_bad_speed():
+    with pytest.raises(ValueError, match="speed"):
+        SimSource(speed=0)
+    with pytest.raises(ValueError, match="speed"):
+        SimSource(speed=float("inf"))
