@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "info": "info",
     "import": "import_",
+    "window": "window",
+    "render": "render",
     "simulate": "simulate",
 }
 

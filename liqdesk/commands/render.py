@@ -1,0 +1,46 @@
+"""``liqdesk render``: a session's heatmap panel (candles, liquidations, axes, colour bar) as a
+PNG, drawn offscreen with the window's own code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "draw a session's heatmap with candles to a PNG (offscreen)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", help="session folder (NAME.liqs)")
+    parser.add_argument("--out", required=True, help="output .png file")
+    parser.add_argument("--at", help="draw the state at this time (ms since epoch or ISO 8601; default: the end)")
+    parser.add_argument("--width", type=int, default=1600, help="picture width in pixels (default 1600)")
+    parser.add_argument("--height", type=int, default=900, help="picture height in pixels (default 900)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from liqdesk.app.timefmt import format_time, parse_time
+    from liqdesk.errors import UserError
+    from liqdesk.main import render_session
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out must end in .png, not {out.name!r}")
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} exists (use --overwrite to replace it)")
+    if not (200 <= args.width <= 8000 and 150 <= args.height <= 8000):
+        raise UserError("--width must be 200..8000 and --height 150..8000 pixels")
+    at = parse_time(args.at) if args.at is not None else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tty = sys.stderr.isatty()
+
+    def progress(f: float) -> None:
+        if tty:
+            print(f"\rreplaying … {f:5.1%}", end="", file=sys.stderr, flush=True)
+
+    info = render_session(args.session, out, at, args.width, args.height, progress=progress)
+    if tty:
+        print("\r" + " " * 24 + "\r", end="", file=sys.stderr)
+    print(f"wrote {out} ({args.width}x{args.height}, state at {format_time(info['time_ms'])})")
+    return 0

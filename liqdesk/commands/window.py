@@ -1,0 +1,52 @@
+"""``liqdesk`` with no subcommand: the trading window, on the simulator in real time by default,
+or on a recorded session with ``--replay``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+HELP = "open the liquidation heatmap window (the simulator by default, or --replay SESSION)"
+
+
+def _speed(text: str) -> float:
+    t = text.strip().lower()
+    if t in ("max", "inf"):
+        return math.inf
+    t = t.removesuffix("x")
+    try:
+        v = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"speed must be a number like 2 or 0.5, or 'max', not {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError("speed must be > 0")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError("must be > 0 seconds")
+    return v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replay", metavar="SESSION", help="replay a recorded or imported session (NAME.liqs)")
+    parser.add_argument("--speed", type=_speed, default=1.0,
+                        help="replay (or simulator) speed, a multiple of real time, or 'max' (default 1)")
+    parser.add_argument("--symbol", help="simulated symbol (default BTC/USDT:USDT)")
+    parser.add_argument("--exchanges", nargs="+", metavar="EXCHANGE",
+                        help="venues to show (default: all of the source's)")
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="save a screenshot of the whole window, then exit (needs --quit-after)")
+    parser.add_argument("--quit-after", type=_seconds, metavar="SECONDS",
+                        help="close the window after this many seconds")
+
+
+def run(args: argparse.Namespace) -> int:
+    from liqdesk.main import run_window
+
+    return run_window(args)

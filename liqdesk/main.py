@@ -1,0 +1,177 @@
+"""The composition root: builds a source, an engine and a session from command-line choices and
+hands them to the window (``liqdesk``) or to the headless renderer (``liqdesk render``).
+
+Nothing else wires layers together: ``core`` knows no sources, sources know no Qt, the UI gets a
+ready :class:`~liqdesk.ui.session.Session`. Qt is imported only inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from liqdesk.errors import UserError
+
+DEFAULT_WINDOW = "4h"
+DEFAULT_BIN_PCT = 0.05
+
+
+def _exchanges(text) -> tuple[str, ...] | None:
+    from liqdesk.core.events import EXCHANGES
+
+    if not text:
+        return None
+    names = tuple(dict.fromkeys(x.strip().lower() for part in text for x in str(part).split(",") if x.strip()))
+    unknown = [n for n in names if n not in EXCHANGES]
+    if unknown:
+        raise UserError(f"unknown exchange(s) {', '.join(unknown)}; expected some of {', '.join(EXCHANGES)}")
+    return names
+
+
+def window_for_span(span_ms: int) -> str:
+    """The smallest standard time window that holds ``span_ms`` (at most 30 d)."""
+    from liqdesk.ui.session import WINDOWS_MS
+
+    for name, ms in WINDOWS_MS.items():
+        if span_ms <= ms:
+            return name
+    return "30d"
+
+
+def replay_settings(reader, exchanges=None, window: str | None = None, bin_pct: float | None = None):
+    """Model settings for replaying ``reader``: its exchanges and symbol, a window that holds the
+    session (1h … 30d over 1,440 columns) and the default bin size."""
+    from liqdesk.app.analysis import session_exchanges, settings_for
+    from liqdesk.ui.session import settings_for_window
+
+    have = session_exchanges(reader)
+    if exchanges:
+        missing = [e for e in exchanges if e not in have]
+        if missing:
+            raise UserError(f"exchange(s) {', '.join(missing)} not in the session; it has {', '.join(have)}")
+    base = settings_for(reader, exchanges=tuple(exchanges) if exchanges else None)
+    span = int(reader.end_ms - reader.start_ms) + 1
+    settings = settings_for_window(base, window or window_for_span(span),
+                                   None if base.bin_width else (bin_pct or DEFAULT_BIN_PCT))
+    return settings
+
+
+def open_reader(path):
+    from liqdesk.store import SessionReader
+
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"no session at {p}")
+    reader = SessionReader(p)
+    if reader.start_ms is None:
+        raise UserError(f"session {p} holds no events")
+    return reader
+
+
+def replay_session(path, speed: float = 1.0, exchanges=None):
+    """A window session replaying a recorded or imported session."""
+    from liqdesk.app.engine import Engine
+    from liqdesk.sources.replay import ReplaySource
+    from liqdesk.ui.session import Session
+
+    reader = open_reader(path)
+    settings = replay_settings(reader, exchanges)
+    source = ReplaySource(reader, speed=speed)
+    return Session(Engine(settings), source, "replay", label=f"replay {Path(path).name}")
+
+
+def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0, warm_up_ms: int = 3_600_000):
+    """A window session on the built-in simulator, in real time (the default)."""
+    from liqdesk.app.engine import Engine
+    from liqdesk.core.levels import ModelSettings
+    from liqdesk.ui.session import Session, settings_for_window
+
+    try:
+        from liqdesk.sim import SimParams
+        from liqdesk.sources.sim import SimSource
+    except ImportError as exc:
+        raise UserError(f"the simulator is not available in this build ({exc}); open a recorded session "
+                        "with --replay SESSION") from None
+    kw = {}
+    if symbol:
+        kw["symbol"] = symbol
+    if exchanges:
+        kw["venues"] = tuple(exchanges)
+    try:
+        params = SimParams(**kw)
+    except (TypeError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+    def make_source():
+        return SimSource(params, speed=speed, max_catch_up_ms=15_000)
+
+    source = make_source()
+    venues = tuple(getattr(params, "venues", None) or exchanges or ("binance", "bybit", "okx"))
+    base = ModelSettings(exchanges=venues, symbol=getattr(params, "symbol", symbol or "BTC/USDT:USDT"))
+    settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
+    session = Session(Engine(settings), source, "sim", label="sim", restart_source=make_source)
+    # open on an hour of simulated history (a few seconds at full speed), then real time
+    session.warm_up(warm_up_ms, then_speed=speed)
+    return session
+
+
+def build_session(args):
+    exchanges = _exchanges(getattr(args, "exchanges", None))
+    speed = float(getattr(args, "speed", None) or 1.0)
+    if not speed > 0:
+        raise UserError("--speed must be > 0")
+    if getattr(args, "replay", None):
+        return replay_session(args.replay, speed=speed if math.isfinite(speed) else math.inf, exchanges=exchanges)
+    return sim_session(getattr(args, "symbol", None), exchanges, speed)
+
+
+def run_window(args) -> int:
+    """``liqdesk [--replay SESSION] [--screenshot FILE --quit-after S] ...``"""
+    screenshot = getattr(args, "screenshot", None)
+    quit_after = getattr(args, "quit_after", None)
+    if screenshot and quit_after is None:
+        raise UserError("--screenshot needs --quit-after SECONDS")
+    if quit_after is not None and not quit_after > 0:
+        raise UserError("--quit-after must be > 0 seconds")
+    if screenshot:
+        out = Path(screenshot)
+        if out.suffix.lower() != ".png":
+            raise UserError(f"--screenshot must end in .png, not {out.name!r}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+    session = build_session(args)
+    from liqdesk.ui.app import ensure_platform
+
+    ensure_platform(headless=bool(screenshot))
+    from liqdesk.ui.app import run_window as _run
+
+    return _run(session, screenshot=screenshot, quit_after=quit_after)
+
+
+def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,
+                   progress=None) -> dict:
+    """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel to ``out``."""
+    from liqdesk.app.engine import Engine
+    from liqdesk.app.timefmt import format_time
+
+    reader = open_reader(path)
+    start, end = int(reader.start_ms), int(reader.end_ms) + 1
+    if at_ms is not None:
+        if at_ms <= start:
+            raise UserError(f"--at {format_time(at_ms)} is before the session starts ({format_time(start)})")
+        end = min(end, int(at_ms))
+    settings = replay_settings(reader, window=window_for_span(end - start))
+    engine = Engine(settings)
+    for batch in reader.iter_batches(3_600_000, start, end):
+        engine.ingest(batch)
+        if progress:
+            progress((batch.time_span()[1] - start) / max(1, end - start))
+    if at_ms is None:
+        engine.model.flush()
+    from liqdesk.ui.app import ensure_platform
+
+    ensure_platform(headless=True)
+    from liqdesk.ui.render import render_engine
+
+    if not render_engine(engine, out, width, height):
+        raise UserError(f"could not write {out}")
+    return {"time_ms": engine.now_ms, "events": engine.stats.events}

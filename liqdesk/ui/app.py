@@ -1,0 +1,87 @@
+"""Starting the window: the Qt application on an asyncio loop (qasync), the chart window, the
+frame clock, and the ``--screenshot FILE --quit-after SECONDS`` mode."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from PySide6 import QtCore, QtWidgets
+
+from . import theme
+from .chart_window import ChartWindow, FrameClock, LayoutStore
+from .session import Session
+
+
+def ensure_platform(headless: bool) -> None:
+    """Use Qt's offscreen platform when asked to (or when there is no display and the run is
+    headless); a windowed run without a display is a user error."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in (
+        "win32", "darwin")
+    if headless or not has_display:
+        if not headless:
+            from liqdesk.errors import UserError
+
+            raise UserError("no display to open the window on (set DISPLAY, or use --screenshot FILE "
+                            "--quit-after SECONDS for a headless run)")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def application() -> QtWidgets.QApplication:
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(sys.argv[:1])
+        app.setApplicationName("liqdesk")
+        app.setOrganizationName("liqdesk")
+    theme.apply(app)
+    return app
+
+
+def run_window(session: Session, screenshot: str | None = None, quit_after: float | None = None,
+               store: LayoutStore | None = None) -> int:
+    """Open the chart window on ``session`` and run until it is closed (or for ``quit_after``
+    seconds, saving a screenshot of the whole window to ``screenshot`` first). Returns the exit code."""
+    import qasync
+
+    app = application()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+
+    clock = FrameClock(session)
+    window = ChartWindow(session, clock, store)
+    if screenshot is not None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        window.resize(1920, 1080)
+    window.show()
+    result = {"code": 0}
+
+    def finish():
+        if screenshot is not None:
+            window.on_frame(force=True)
+            QtWidgets.QApplication.processEvents()
+            ok = window.grab().save(str(screenshot), "PNG")
+            if not ok:
+                print(f"liqdesk: error: could not write {screenshot}", file=sys.stderr)
+                result["code"] = 2
+            else:
+                print(f"wrote {screenshot}")
+        window.close()
+        app.quit()
+
+    if quit_after is not None:
+        QtCore.QTimer.singleShot(int(quit_after * 1000), finish)
+    session.start()
+    if session.is_replay and getattr(session.source, "playing", False) is False:
+        session.play()
+    clock.start()
+    try:
+        with loop:
+            loop.run_until_complete(closed.wait())
+    finally:
+        clock.stop()
+        session.stop()
+    return result["code"]

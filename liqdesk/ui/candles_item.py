@@ -1,0 +1,91 @@
+"""Candlesticks over the heatmap, drawn from numpy arrays as four painter paths (no per-candle
+Python objects): wicks and bodies for up and down candles. Bodies carry a dark outline so they
+read on any heatmap colour. x in Unix seconds, y in price."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+from . import theme
+
+
+def _rect_path(x0: np.ndarray, x1: np.ndarray, y0: np.ndarray, y1: np.ndarray) -> QtGui.QPainterPath:
+    n = len(x0)
+    if not n:
+        return QtGui.QPainterPath()
+    xs = np.stack([x0, x1, x1, x0, x0], axis=1).ravel()
+    ys = np.stack([y0, y0, y1, y1, y0], axis=1).ravel()
+    connect = np.ones(5 * n, dtype=np.int32)
+    connect[4::5] = 0
+    return pg.arrayToQPath(xs, ys, connect=connect, finiteCheck=False)
+
+
+def _wick_path(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> QtGui.QPainterPath:
+    if not len(x):
+        return QtGui.QPainterPath()
+    xs = np.repeat(x, 2)
+    ys = np.stack([lo, hi], axis=1).ravel()
+    return pg.arrayToQPath(xs, ys, connect="pairs", finiteCheck=False)
+
+
+class CandlesItem(pg.GraphicsObject):
+    """OHLC candles (``CANDLE_DTYPE`` rows) of one interval."""
+
+    def __init__(self):
+        super().__init__()
+        self._paths: list[tuple[QtGui.QPainterPath, QtGui.QPen, QtGui.QBrush | None]] = []
+        self._bounds = QtCore.QRectF()
+        self._key = None
+        up, down = QtGui.QColor(theme.CANDLE_UP), QtGui.QColor(theme.CANDLE_DOWN)
+        self._wick_pens = [pg.mkPen(up, width=1), pg.mkPen(down, width=1)]
+        outline = QtGui.QColor(0, 0, 0, 200)
+        self._body_pen = pg.mkPen(outline, width=1)
+        self._brushes = [QtGui.QBrush(up), QtGui.QBrush(down)]
+        for p in self._wick_pens + [self._body_pen]:
+            p.setCosmetic(True)
+        self.setZValue(10)
+
+    def set_candles(self, candles: np.ndarray, interval_ms: int) -> None:
+        """Replace the candles (skipped when nothing changed)."""
+        key = (interval_ms, len(candles), candles[-1].tobytes() if len(candles) else b"",
+               candles[0]["time_ms"] if len(candles) else 0)
+        if key == self._key:
+            return
+        self._key = key
+        self.prepareGeometryChange()
+        self._paths = []
+        if not len(candles):
+            self._bounds = QtCore.QRectF()
+            self.update()
+            return
+        step = interval_ms / 1000.0
+        t = candles["time_ms"] / 1000.0
+        o, h, lo, c = candles["open"], candles["high"], candles["low"], candles["close"]
+        mid = t + step / 2
+        half = step * 0.36
+        body_lo, body_hi = np.minimum(o, c), np.maximum(o, c)
+        # a flat candle still shows a sliver of body
+        min_h = max(float(np.median(h - lo)) * 0.05, float(np.median(c)) * 2e-6) if len(c) else 0.0
+        thin = (body_hi - body_lo) < min_h
+        body_hi = np.where(thin, body_lo + min_h, body_hi)
+        up = c >= o
+        for i, sel in enumerate((up, ~up)):
+            if not sel.any():
+                continue
+            self._paths.append((_wick_path(mid[sel], lo[sel], h[sel]), self._wick_pens[i], None))
+            self._paths.append((_rect_path(mid[sel] - half, mid[sel] + half, body_lo[sel], body_hi[sel]),
+                                self._body_pen, self._brushes[i]))
+        self._bounds = QtCore.QRectF(float(t[0]), float(lo.min()), float(t[-1] + step - t[0]),
+                                     float(h.max() - lo.min()))
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._bounds
+
+    def paint(self, painter: QtGui.QPainter, *args) -> None:
+        for path, pen, brush in self._paths:
+            painter.setPen(pen)
+            painter.setBrush(brush if brush is not None else QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)

@@ -1,0 +1,621 @@
+"""The chart window: every panel a dock that can float onto another monitor, menus and shortcuts,
+the status bar, layouts saved and restored, and the single frame timer that drives all windows.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from . import scaling, theme
+from .export import grid_table, write_grid
+from .filters_panel import FiltersPanel
+from .heatmap_panel import HeatmapPanel
+from .ladder_panel import LadderPanel
+from .liqmap_panel import LiqMapPanel
+from .replay_bar import ReplayBar
+from .session import Session, settings_for_window
+from .stats_panel import StatsPanel
+from .view_state import ViewState
+
+FPS = 30
+LAYOUT_VERSION = 3
+
+SHORTCUTS = [
+    ("F", "follow the live edge on/off"),
+    ("Home", "back to the last hour around the price, following"),
+    ("C", "re-centre the DOM ladder"),
+    ("L", "cycle colour scaling (percentile, linear, log)"),
+    ("Space", "replay: play / pause"),
+    ("→", "replay: step one column"),
+    ("[ / ]", "replay: slower / faster"),
+    ("Ctrl+R", "record on/off"),
+    ("Ctrl+E", "export the displayed grid to CSV/Parquet"),
+    ("Ctrl+P", "export the heatmap panel to PNG"),
+    ("Ctrl+N", "new chart window"),
+    ("Ctrl+Shift+R", "reset the layout"),
+    ("F1", "this list"),
+    ("Ctrl+Q", "quit"),
+]
+
+
+# ---------------------------------------------------------------------------------- frame clock
+class FrameClock(QtCore.QObject):
+    """The one frame timer: pumps the session's engine, then lets every window redraw what
+    changed. The feed rate never drives the paint rate."""
+
+    ticked = QtCore.Signal()
+
+    def __init__(self, session: Session, fps: int = FPS, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.windows: list[ChartWindow] = []
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(int(1000 / fps))
+        self.timer.timeout.connect(self.tick)
+        self.tick_id = 0
+        self.last_tick_ms = 0.0
+        self.budget_s = 0.008
+        self._reported = False
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def tick(self) -> None:
+        t0 = time.perf_counter()
+        self.tick_id += 1
+        try:
+            self.session.pump(self.budget_s)
+            for w in list(self.windows):
+                w.on_frame()
+        except Exception as exc:  # a drawing bug must not stop the clock or flood the terminal
+            if not self._reported:
+                self._reported = True
+                import traceback
+
+                traceback.print_exc()
+            self.session.message(f"display error: {type(exc).__name__}: {exc}")
+        self.last_tick_ms = (time.perf_counter() - t0) * 1000.0
+        self.ticked.emit()
+
+
+# ---------------------------------------------------------------------------------- layouts
+class LayoutStore:
+    """Window geometry and dock state in QSettings, plus named layouts."""
+
+    def __init__(self, settings: QtCore.QSettings | None = None):
+        self.settings = settings or QtCore.QSettings("liqdesk", "liqdesk")
+
+    def save(self, name: str, window: QtWidgets.QMainWindow) -> None:
+        self.settings.setValue(f"windows/{name}/geometry", window.saveGeometry())
+        self.settings.setValue(f"windows/{name}/state", window.saveState(LAYOUT_VERSION))
+        self.settings.sync()
+
+    def restore(self, name: str, window: QtWidgets.QMainWindow) -> str | None:
+        """Restore a saved layout. Returns None when restored or nothing was saved, else the
+        reason it could not be used (the caller then keeps the default layout)."""
+        geometry = self.settings.value(f"windows/{name}/geometry")
+        state = self.settings.value(f"windows/{name}/state")
+        if geometry is None and state is None:
+            return None
+        try:
+            if geometry is not None and (not isinstance(geometry, QtCore.QByteArray)
+                                         or not window.restoreGeometry(geometry)):
+                return "the saved window geometry is unreadable"
+            if state is not None and (not isinstance(state, QtCore.QByteArray)
+                                      or not window.restoreState(state, LAYOUT_VERSION)):
+                return "the saved dock layout is unreadable"
+        except (TypeError, ValueError, RuntimeError) as exc:
+            return f"the saved layout is unreadable ({exc})"
+        return None
+
+    def forget(self, name: str) -> None:
+        self.settings.remove(f"windows/{name}")
+
+    def save_named(self, layout: str, window: QtWidgets.QMainWindow) -> None:
+        self.settings.setValue(f"layouts/{layout}/state", window.saveState(LAYOUT_VERSION))
+        self.settings.setValue(f"layouts/{layout}/geometry", window.saveGeometry())
+        self.settings.sync()
+
+    def named(self) -> list[str]:
+        self.settings.beginGroup("layouts")
+        try:
+            return sorted(self.settings.childGroups())
+        finally:
+            self.settings.endGroup()
+
+    def load_named(self, layout: str, window: QtWidgets.QMainWindow) -> bool:
+        state = self.settings.value(f"layouts/{layout}/state")
+        geometry = self.settings.value(f"layouts/{layout}/geometry")
+        if isinstance(geometry, QtCore.QByteArray):
+            window.restoreGeometry(geometry)
+        return isinstance(state, QtCore.QByteArray) and window.restoreState(state, LAYOUT_VERSION)
+
+
+# ---------------------------------------------------------------------------------- status bar
+class StatusBar(QtWidgets.QStatusBar):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.source = QtWidgets.QLabel()
+        self.rate = QtWidgets.QLabel()
+        self.latency = QtWidgets.QLabel()
+        self.fps = QtWidgets.QLabel()
+        self.mode = QtWidgets.QLabel()
+        self.record = QtWidgets.QLabel()
+        self.memory = QtWidgets.QLabel()
+        self.record.setStyleSheet(f"color: {theme.DANGER}; font-weight: bold")
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self.addWidget(self.progress)
+        for w in (self.source, self.mode, self.rate, self.latency, self.fps, self.memory, self.record):
+            self.addPermanentWidget(w)
+        self._proc = psutil.Process()
+        self._versions: deque = deque()
+        self.fps.setToolTip("frames painted per second; the window repaints only when the data or the view "
+                            "changed (the frame timer runs at 30 per second)")
+
+    def refresh(self, session: Session, clock: FrameClock | None) -> None:
+        eng = session.engine
+        self.source.setText(session.source_state())
+        self.rate.setText(f"{eng.stats.rate(time.monotonic()):,.0f} msg/s")
+        lat = session.latency_ms()
+        if session.is_replay:
+            self.latency.setText("latency n/a (replay)")
+        else:
+            self.latency.setText(f"latency {lat:.0f} ms" if math.isfinite(lat) else "latency -")
+        busy = session.seek or session.warm
+        if busy is not None:
+            frac = busy.fraction if session.seek is not None else busy.fraction(session.source)
+            self.progress.setFormat(("seeking" if session.seek is not None else "history") + " %p%")
+            self.progress.setValue(int(frac * 1000))
+            self.progress.show()
+        else:
+            self.progress.hide()
+        fps = session.fps()
+        now = time.perf_counter()
+        self._versions.append((now, eng.version))
+        while len(self._versions) > 2 and now - self._versions[0][0] > 5.0:
+            self._versions.popleft()
+        t0, v0 = self._versions[0]
+        ups = (eng.version - v0) / (now - t0) if now - t0 > 0.9 else 30.0
+        # the window repaints only when something changed: a slow source means few frames
+        idle = f" · {ups:.0f} updates/s" if fps < 20 and ups < 20 else ""
+        self.fps.setText(f"{fps:.0f} fps{idle}" + (f" · frame {clock.last_tick_ms:.1f} ms" if clock else ""))
+        mode = eng.model.mode
+        self.mode.setText({"oi": "model: OI", "volume": "model: VOLUME-ONLY", "mixed": "model: OI + volume"}[mode])
+        self.mode.setStyleSheet("" if mode == "oi" else f"color: {theme.WARNING}; font-weight: bold")
+        self.record.setText("● REC" if session.recording else "")
+        self.memory.setText(f"{self._proc.memory_info().rss / 2**20:,.0f} MB")
+
+
+# ---------------------------------------------------------------------------------- window
+class ChartWindow(QtWidgets.QMainWindow):
+    """One chart: heatmap, liquidation map, ladder, stats, filters (docks) over a shared session."""
+
+    #: a message for the status bar, from any thread (queued onto the UI thread)
+    messagePosted = QtCore.Signal(str)
+
+    def __init__(self, session: Session, clock: FrameClock | None = None, store: LayoutStore | None = None,
+                 name: str = "main", view: ViewState | None = None, restore: bool = True):
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.store = store or LayoutStore()
+        self.name = name
+        self.view = view or ViewState()
+        self._version = -1
+        self._dirty = True
+        self._last = {"ladder": 0.0, "stats": 0.0, "status": 0.0, "replay": 0.0}
+        self.extra_windows: list[ChartWindow] = []
+        self.layout_message: str | None = None
+        self.setObjectName(f"chartWindow-{name}")
+        sym = session.engine.settings.symbol
+        self.setWindowTitle(f"liqdesk — {sym} — {session.label}" + (f" ({name})" if name != "main" else ""))
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AllowNestedDocks
+                            | QtWidgets.QMainWindow.DockOption.AllowTabbedDocks
+                            | QtWidgets.QMainWindow.DockOption.AnimatedDocks)
+
+        self.heatmap = HeatmapPanel()
+        self.liqmap = LiqMapPanel()
+        self.ladder = LadderPanel()
+        self.stats = StatsPanel()
+        self.filters = FiltersPanel()
+        self.liqmap.link_price_axis(self.heatmap.vb)
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        for key, title, widget in (("heatmap", "Heatmap", self.heatmap), ("liqmap", "Liquidation map", self.liqmap),
+                                   ("ladder", "DOM ladder", self.ladder), ("stats", "Stats", self.stats),
+                                   ("filters", "Filters", self.filters)):
+            dock = QtWidgets.QDockWidget(title, self)
+            dock.setObjectName(f"dock-{key}")
+            dock.setWidget(widget)
+            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
+            self.docks[key] = dock
+        self.liqmap.show_price_axis(False)
+        self.docks["liqmap"].topLevelChanged.connect(self.liqmap.show_price_axis)
+        self.replay_bar: ReplayBar | None = None
+        if session.is_replay:
+            self.replay_bar = ReplayBar(session, self)
+            self.addToolBar(QtCore.Qt.ToolBarArea.BottomToolBarArea, self.replay_bar)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.default_layout()
+        self._default_state = self.saveState(LAYOUT_VERSION)
+
+        self.filters.populate(session.engine.settings, self.view)
+        self.filters.viewChanged.connect(self._filters_changed)
+        self.filters.settingsChanged.connect(self._settings_changed)
+        self.heatmap.scaleChanged.connect(lambda mode: self.set_view(self.view.with_(scale=mode)))
+        self.heatmap.candleChanged.connect(lambda ms: self.set_view(self.view.with_(candle_ms=ms)))
+        self.heatmap.gview.painted.connect(self._painted)
+        self.set_view(self.view)
+        if clock is not None:
+            clock.windows.append(self)
+        if restore:
+            reason = self.store.restore(name, self)
+            if reason:
+                self.reset_layout(save=False)
+                self.layout_message = f"{reason}: the default layout is used"
+                self.status.showMessage(self.layout_message, 15000)
+                session.message(self.layout_message)
+        self.messagePosted.connect(lambda text: self.status.showMessage(text, 10000))
+        session.listeners.append(self._session_message)
+        prev_reset = session.on_reset
+
+        def on_reset():
+            if prev_reset:
+                prev_reset()
+            self._engine_reset()
+        session.on_reset = on_reset
+
+    # ------------------------------------------------------------------ layout
+    def default_layout(self) -> None:
+        d = self.docks
+        for dock in d.values():
+            dock.setFloating(False)
+            dock.show()
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, d["heatmap"])
+        self.splitDockWidget(d["heatmap"], d["liqmap"], QtCore.Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["stats"], d["filters"], QtCore.Qt.Orientation.Vertical)
+        self.resize(1920, 1080)
+        self.resizeDocks([d["heatmap"], d["liqmap"], d["ladder"], d["stats"]], [1130, 190, 290, 310],
+                         QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([d["stats"], d["filters"]], [560, 440], QtCore.Qt.Orientation.Vertical)
+
+    def reset_layout(self, save: bool = True) -> None:
+        """Back to the default dock arrangement (and forget the saved one)."""
+        if not self.restoreState(self._default_state, LAYOUT_VERSION):
+            self.default_layout()
+        for dock in self.docks.values():
+            if dock.isFloating():
+                dock.setFloating(False)
+            dock.show()
+        if save:
+            self.store.forget(self.name)
+            self.status.showMessage("layout reset", 5000)
+
+    def save_layout(self) -> None:
+        self.store.save(self.name, self)
+
+    # ------------------------------------------------------------------ actions and menus
+    def _action(self, text, slot, shortcut=None, checkable=False, tip=None) -> QtGui.QAction:
+        act = QtGui.QAction(text, self)
+        if shortcut:
+            act.setShortcut(QtGui.QKeySequence(shortcut))
+        act.setCheckable(checkable)
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        a = {}
+        a["follow"] = self._action("Follow live edge", lambda on: self.heatmap.set_follow(bool(on)), "F", True)
+        a["follow"].setChecked(True)
+        self.heatmap.followChanged.connect(a["follow"].setChecked)
+        a["home"] = self._action("Reset zoom", self.heatmap.reset_view, "Home")
+        a["recentre"] = self._action("Re-centre ladder", self.ladder.recentre, "C")
+        a["scale"] = self._action("Cycle colour scaling", self._cycle_scale, "L")
+        a["play"] = self._action("Play / pause", self.session.toggle_play, "Space")
+        a["step"] = self._action("Step one column", self.session.step, "Right")
+        a["slower"] = self._action("Slower", lambda: self.replay_bar and self.replay_bar.faster(-1), "[")
+        a["faster"] = self._action("Faster", lambda: self.replay_bar and self.replay_bar.faster(1), "]")
+        for k in ("play", "step", "slower", "faster"):
+            a[k].setEnabled(self.session.is_replay)
+        a["record"] = self._action("● Record", self._toggle_record, "Ctrl+R", True,
+                                   "record every event shown to a session you can replay")
+        a["export_grid"] = self._action("Export grid to CSV/Parquet…", self._export_grid, "Ctrl+E")
+        a["export_heatmap"] = self._action("Export heatmap to PNG…", lambda: self._export_panel("heatmap"), "Ctrl+P")
+        a["new_window"] = self._action("New chart window…", self._new_window, "Ctrl+N")
+        a["reset_layout"] = self._action("Reset layout", self.reset_layout, "Ctrl+Shift+R")
+        a["save_layout"] = self._action("Save layout as…", self._save_named_layout)
+        a["help"] = self._action("Keyboard shortcuts", self._show_shortcuts, "F1")
+        a["quit"] = self._action("Quit", QtWidgets.QApplication.closeAllWindows, "Ctrl+Q")
+        self.actions_ = a
+        # floating docks are windows of their own: give them the shortcuts too
+        for dock in self.docks.values():
+            dock.addActions(list(a.values()))
+
+    def _build_menus(self) -> None:
+        a = self.actions_
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        f.addAction(a["record"])
+        exp = f.addMenu("Export panel to PNG")
+        for key, dock in self.docks.items():
+            exp.addAction(dock.windowTitle(), lambda k=key: self._export_panel(k))
+        exp.addAction("Whole window", lambda: self._export_panel(None))
+        f.addAction(a["export_grid"])
+        f.addSeparator()
+        f.addAction(a["quit"])
+        v = mb.addMenu("&View")
+        for dock in self.docks.values():
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        for k in ("follow", "home", "recentre", "scale"):
+            v.addAction(a[k])
+        if self.session.is_replay:
+            r = mb.addMenu("&Replay")
+            for k in ("play", "step", "slower", "faster"):
+                r.addAction(a[k])
+        w = mb.addMenu("&Window")
+        w.addAction(a["new_window"])
+        w.addSeparator()
+        w.addAction(a["save_layout"])
+        self.load_menu = w.addMenu("Load layout")
+        self.load_menu.aboutToShow.connect(self._fill_load_menu)
+        w.addAction(a["reset_layout"])
+        h = mb.addMenu("&Help")
+        h.addAction(a["help"])
+        h.addAction("About the estimate", self._about)
+
+    def _build_toolbar(self) -> None:
+        tb = QtWidgets.QToolBar("Session", self)
+        tb.setObjectName("sessionBar")
+        tb.setMovable(True)
+        a = self.actions_
+        rec = QtWidgets.QToolButton()
+        rec.setDefaultAction(a["record"])
+        rec.setText("● Record")
+        rec.setToolTip("record every event shown to a session you can replay (Ctrl+R)")
+        rec.setStyleSheet(f"QToolButton:checked {{ background: #5a1f24; border-color: {theme.DANGER}; color: #fff; }}")
+        tb.addWidget(rec)
+        for key, text in (("new_window", "New window"), ("export_grid", "Export grid"), ("reset_layout", "Reset layout")):
+            b = QtWidgets.QToolButton()
+            b.setDefaultAction(a[key])
+            b.setText(text)
+            tb.addWidget(b)
+        self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, tb)
+        self.session_bar = tb
+
+    def _fill_load_menu(self) -> None:
+        self.load_menu.clear()
+        names = self.store.named()
+        if not names:
+            self.load_menu.addAction("(no saved layouts)").setEnabled(False)
+        for n in names:
+            self.load_menu.addAction(n, lambda n=n: self._load_named_layout(n))
+
+    # ------------------------------------------------------------------ view and settings
+    def set_view(self, view: ViewState) -> None:
+        """Apply filters/display choices to every panel; the whole window redraws next frame."""
+        self.view = view
+        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats):
+            panel.set_view(view)
+        self._dirty = True
+
+    def _filters_changed(self, v: ViewState) -> None:
+        self.set_view(self.view.with_(exchanges=v.exchanges, tiers=v.tiers, long=v.long, short=v.short))
+        self.on_frame(force=True)
+
+    def _settings_changed(self, window: str, bin_pct: float, decay: str) -> None:
+        settings = settings_for_window(self.session.engine.settings, window, bin_pct, decay)
+        self.session.apply_settings(settings)
+        self._dirty = True
+
+    def _engine_reset(self) -> None:
+        self.heatmap._ranged = False if self.heatmap.follow else self.heatmap._ranged
+        self.filters.show_settings(self.session.engine.settings)
+        self._dirty = True
+
+    def _cycle_scale(self) -> None:
+        modes = scaling.MODES
+        self.set_view(self.view.with_(scale=modes[(modes.index(self.view.scale) + 1) % len(modes)]))
+
+    # ------------------------------------------------------------------ frame
+    def on_frame(self, force: bool = False, image: tuple | None = None) -> None:
+        """Redraw what changed since the last frame (called by the frame clock). ``force``:
+        every panel, the whole heatmap window (``image``: a ready grid for it, see the bench)."""
+        engine = self.session.engine
+        now = time.perf_counter()
+        changed = force or self._dirty or engine.version != self._version
+        if changed:
+            full = self._dirty or force
+            self._version = engine.version
+            self._dirty = False
+            if self._visible("heatmap"):
+                self.heatmap.refresh(engine, force=full, image=image)
+            if self._visible("liqmap"):
+                self.liqmap.refresh(engine)
+        if (changed and now - self._last["ladder"] >= 0.1) or force:
+            self._last["ladder"] = now
+            if self._visible("ladder"):
+                self.ladder.refresh(engine)
+        if now - self._last["stats"] >= 0.25 or force:
+            self._last["stats"] = now
+            if self._visible("stats"):
+                self.stats.refresh(engine)
+        if self.replay_bar is not None and (now - self._last["replay"] >= 0.1 or force):
+            self._last["replay"] = now
+            self.replay_bar.refresh()
+        if now - self._last["status"] >= 0.5 or force:
+            self._last["status"] = now
+            self.status.refresh(self.session, self.clock)
+
+    def _visible(self, key: str) -> bool:
+        dock = self.docks[key]
+        return not dock.isHidden() and dock.widget().isVisible() or not self.isVisible()
+
+    def _painted(self, t: float) -> None:
+        if self.clock is None or getattr(self, "_painted_tick", None) != self.clock.tick_id:
+            self._painted_tick = self.clock.tick_id if self.clock else None
+            self.session.frame_shown(t)
+
+    def _session_message(self, text: str) -> None:
+        # may come from the recorder's closing thread: a signal queues it onto the UI thread
+        self.messagePosted.emit(text)
+
+    # ------------------------------------------------------------------ commands
+    def _toggle_record(self, on: bool) -> None:
+        if on and not self.session.recording:
+            from platformdirs import user_data_dir
+
+            stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+            sym = self.session.engine.settings.symbol.split(":")[0].replace("/", "")
+            path = Path(user_data_dir("liqdesk")) / "sessions" / f"{sym}-{stamp}.liqs"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.session.start_recording(path)
+            except (OSError, ValueError) as exc:
+                self.actions_["record"].setChecked(False)
+                QtWidgets.QMessageBox.warning(self, "Record", f"cannot record: {exc}")
+                return
+            self.status.showMessage(f"recording to {path}", 10000)
+        elif not on:
+            self.session.stop_recording()
+
+    def _ask_path(self, title: str, suggested: str, filters: str) -> str | None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, suggested, filters)
+        return path or None
+
+    def export_panel_png(self, key: str | None, path) -> bool:
+        widget = self if key is None else self.docks[key].widget()
+        return widget.grab().save(str(path), "PNG")
+
+    def _export_panel(self, key: str | None) -> None:
+        path = self._ask_path("Export panel to PNG", f"liqdesk-{key or 'window'}.png", "PNG image (*.png)")
+        if path:
+            ok = self.export_panel_png(key, path)
+            self.status.showMessage(f"saved {path}" if ok else f"could not write {path}", 8000)
+
+    def _export_grid(self) -> None:
+        path = self._ask_path("Export grid", "liqdesk-grid.csv", "CSV (*.csv);;Parquet (*.parquet)")
+        if not path:
+            return
+        model = self.session.engine.model
+        if not model.bin_width:
+            self.status.showMessage("nothing to export yet", 5000)
+            return
+        table = grid_table(model, self.view)   # computed here, written off the UI thread
+
+        def write():
+            try:
+                from .export import write_table
+                n = write_table(path, table)
+                self._session_message(f"wrote {n:,} cells to {path}")
+            except OSError as exc:
+                self._session_message(f"could not write {path}: {exc}")
+        threading.Thread(target=write, name="liqdesk-export", daemon=True).start()
+
+    def export_grid(self, path) -> int:
+        """Write the displayed grid now (for scripts and tests)."""
+        return write_grid(path, self.session.engine.model, self.view)
+
+    def _new_window(self) -> ChartWindow | None:
+        names = self.session.engine.settings.exchanges
+        dlg = QtWidgets.QDialog(self)
+        dlg.setWindowTitle("New chart window")
+        lay = QtWidgets.QVBoxLayout(dlg)
+        lay.addWidget(QtWidgets.QLabel("Venues to show in the new window:"))
+        checks = []
+        for n in names:
+            cb = QtWidgets.QCheckBox(n)
+            cb.setChecked(True)
+            lay.addWidget(cb)
+            checks.append(cb)
+        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(dlg.accept)
+        bb.rejected.connect(dlg.reject)
+        lay.addWidget(bb)
+        if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return None
+        chosen = tuple(n for n, cb in zip(names, checks) if cb.isChecked())
+        return self.open_window(chosen or None)
+
+    def open_window(self, exchanges: tuple[str, ...] | None = None) -> ChartWindow:
+        """A second chart window on the same session, showing ``exchanges`` (None = all)."""
+        n = len(self.extra_windows) + 2
+        view = ViewState(exchanges=None if not exchanges or len(exchanges) == len(
+            self.session.engine.settings.exchanges) else tuple(exchanges))
+        win = ChartWindow(self.session, self.clock, self.store, name=f"chart{n}", view=view, restore=False)
+        win.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        win.resize(1400, 850)
+        self.extra_windows.append(win)
+        win.destroyed.connect(lambda *_: self._forget_window(win))
+        win.show()
+        return win
+
+    def _forget_window(self, win) -> None:
+        if win in self.extra_windows:
+            self.extra_windows.remove(win)
+        if self.clock is not None and win in self.clock.windows:
+            self.clock.windows.remove(win)
+
+    def _save_named_layout(self) -> None:
+        name, ok = QtWidgets.QInputDialog.getText(self, "Save layout", "Layout name:")
+        if ok and name.strip():
+            self.store.save_named(name.strip().replace("/", "-"), self)
+            self.status.showMessage(f"layout '{name.strip()}' saved", 5000)
+
+    def _load_named_layout(self, name: str) -> None:
+        if not self.store.load_named(name, self):
+            self.status.showMessage(f"layout '{name}' could not be read", 8000)
+
+    def _show_shortcuts(self) -> None:
+        text = "<table>" + "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS) + "</table>"
+        QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", text)
+
+    def _about(self) -> None:
+        QtWidgets.QMessageBox.information(
+            self, "About the estimate",
+            "The heatmap is an <b>estimate</b>: exchanges publish no positions. When open interest rises, "
+            "new positions are placed on both sides at the traded prices, spread over a leverage prior and put "
+            "at each exchange's liquidation price; falling OI shrinks them; the mark price crossing a level "
+            "removes it. Without open interest the estimate is volume-only (shown in the status bar and the "
+            "stats panel). Bubbles are real, reported liquidations.")
+
+    # ------------------------------------------------------------------ close
+    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
+        try:
+            self.save_layout()
+        finally:
+            if self.clock is not None and self in self.clock.windows:
+                self.clock.windows.remove(self)
+            if self._session_message in self.session.listeners:
+                self.session.listeners.remove(self._session_message)
+            if self.name == "main":
+                for w in list(self.extra_windows):
+                    w.close()
+        super().closeEvent(ev)

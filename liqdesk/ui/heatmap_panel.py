@@ -1,0 +1,687 @@
+"""The heatmap panel: the level model's time × price window (``core/levels.py``) as an image, with
+candles, the mark-price line, real liquidations as bubbles, a crosshair read-out and a colour bar
+in dollars.
+
+Drawing is split so that a frame costs little: the closed columns are one contiguous float32
+row-major image rebuilt only when a column closes, the grid re-centres or a filter changes; the
+live column (the one in progress) is a one-column image updated every frame. Both share the
+levels and the lookup table, so pyqtgraph takes its indexed-colour fast path.
+
+x is Unix time in seconds (UTC), y is price in quote currency; column ``c`` covers
+``[c·column_ms, (c+1)·column_ms)`` and bin ``k`` covers ``[k·w, (k+1)·w)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from liqdesk.core.events import EXCHANGE_ID
+
+from . import scaling, theme
+from .candles_item import CandlesItem
+from .view_state import CANDLE_INTERVALS_MS, ViewState, auto_candle_ms, interval_label, live_level_map
+
+
+# ------------------------------------------------------------------------------------ read-out
+@dataclass
+class Readout:
+    """Estimated notional (quote currency) at one heatmap cell, filtered as the view is."""
+
+    time_ms: int
+    column: int
+    live: bool
+    price_low: float
+    price_high: float
+    long: float = 0.0
+    short: float = 0.0
+    by_tier: list = field(default_factory=list)       # [(leverage, long, short)]
+    by_exchange: list = field(default_factory=list)   # [(name, long, short)]
+
+    @property
+    def total(self) -> float:
+        return self.long + self.short
+
+
+def cell_breakdown(model, column: int, row_abs: int, origin: int) -> np.ndarray:
+    """``[E, T, 2]`` notional of absolute bin ``row_abs`` in ``column`` (the live column reads
+    the model's live state; a column never stored reads zero)."""
+    s = model.settings
+    live_col = (model.watermark // s.column_ms) if model.watermark is not None else None
+    out = np.zeros((model.E, model.T, 2))
+    if column == live_col:
+        for e, name in enumerate(s.exchanges):
+            for t, lev in enumerate(model.leverages):
+                out[e, t] = model.level_map([name], [float(lev)], row_abs, 1)[:, 0]
+        return out
+    cell = model.grid.cell(column, row_abs - origin, origin)
+    return out if cell is None else cell
+
+
+def readout_for(model, view: ViewState, time_s: float, price: float, origin: int) -> Readout | None:
+    """The read-out of the cell under (time, price), or None when the model has no axis yet."""
+    if not model.bin_width or not math.isfinite(time_s) or not math.isfinite(price):
+        return None
+    s = model.settings
+    column = int(math.floor(time_s * 1000.0 / s.column_ms))
+    row_abs = int(math.floor(price / model.bin_width))
+    cell = cell_breakdown(model, column, row_abs, origin)
+    ex_mask, tier_mask = view.masks(model)
+    sides = np.array([view.long, view.short], dtype=float)
+    sel = cell * ex_mask[:, None, None] * tier_mask[None, :, None] * sides[None, None, :]
+    live_col = (model.watermark // s.column_ms) if model.watermark is not None else None
+    by_tier = [(float(lev), float(sel[:, t, 0].sum()), float(sel[:, t, 1].sum()))
+               for t, lev in enumerate(model.leverages) if tier_mask[t]]
+    by_ex = [(name, float(sel[e, :, 0].sum()), float(sel[e, :, 1].sum()))
+             for e, name in enumerate(s.exchanges) if ex_mask[e]]
+    return Readout(time_ms=int(time_s * 1000), column=column, live=column == live_col,
+                   price_low=row_abs * model.bin_width, price_high=(row_abs + 1) * model.bin_width,
+                   long=float(sel[..., 0].sum()), short=float(sel[..., 1].sum()),
+                   by_tier=by_tier, by_exchange=by_ex)
+
+
+def readout_html(r: Readout, step: float) -> str:
+    from liqdesk.app.timefmt import format_time
+
+    live = f"  <span style='color:{theme.WARNING}'>live column</span>" if r.live else ""
+    lines = [
+        f"<b>{format_time(r.time_ms)}</b>{live}",
+        f"price {scaling.fmt_price(r.price_low, step)} – {scaling.fmt_price(r.price_high, step)}",
+        f"<span style='color:{theme.LONG}'>long&nbsp; {scaling.fmt_usd(r.long):>8}</span>  "
+        f"<span style='color:{theme.SHORT}'>short {scaling.fmt_usd(r.short):>8}</span>",
+    ]
+    if r.total > 0:
+        tiers = "  ".join(f"{lev:g}x {scaling.fmt_usd(lo + sh)}" for lev, lo, sh in r.by_tier if lo + sh > 0)
+        if tiers:
+            lines.append(f"<span style='color:{theme.TEXT_DIM}'>{tiers}</span>")
+        exs = "  ".join(f"{name} {scaling.fmt_usd(lo + sh)}" for name, lo, sh in r.by_exchange if lo + sh > 0)
+        if exs:
+            lines.append(f"<span style='color:{theme.TEXT_DIM}'>{exs}</span>")
+    return "<pre style='margin:0'>" + "<br>".join(lines) + "</pre>"
+
+
+# ------------------------------------------------------------------------------------ axes
+class PriceAxis(pg.AxisItem):
+    """Prices with thousands separators and only the decimals the tick spacing needs."""
+
+    def __init__(self, orientation="right", **kw):
+        super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values, scale, spacing):
+        decimals = max(0, min(8, -math.floor(math.log10(spacing)))) if 0 < spacing < 1 else 0
+        return [f"{v:,.{decimals}f}" for v in values]
+
+
+class DollarAxis(pg.AxisItem):
+    """Dollar amounts ($12.5M); in log mode the values are log10(1 + $)."""
+
+    def __init__(self, orientation="right", **kw):
+        super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)
+        self.log = False
+
+    def tickStrings(self, values, scale, spacing):
+        return [scaling.fmt_usd(scaling.to_dollars(v, "log" if self.log else "linear")) for v in values]
+
+    def tickValues(self, minVal, maxVal, size):
+        # dollar labels are wide: about one per 80 px, so a narrow panel does not run them together
+        n = max(1, int(size / 80))
+        values = [v for v in scaling.nice_ticks(minVal, maxVal, n) if minVal <= v <= maxVal]
+        spacing = values[1] - values[0] if len(values) > 1 else (maxVal - minVal or 1.0)
+        return [(spacing, values)]
+
+
+class ColorBar(pg.PlotItem):
+    """A vertical strip of the lookup table with a dollar axis: what each colour means.
+
+    The strip and the view range stay fixed at 0 … 1 (so a change of levels re-lays nothing
+    out); only the tick labels move: the tick for $v sits at (display(v) − low) / (high − low).
+    """
+
+    def __init__(self, lut: np.ndarray):
+        self.axis = pg.AxisItem("right")
+        super().__init__(axisItems={"right": self.axis})
+        self.hideAxis("left")
+        self.showAxis("right")
+        # an empty bottom axis as tall as the heatmap's time axis keeps the two vertically aligned
+        bottom = self.getAxis("bottom")
+        bottom.setStyle(showValues=False, tickLength=0)
+        bottom.setPen(pg.mkPen(None))
+        bottom.setLabel(" ")
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.strip = pg.ImageItem(np.arange(256, dtype=np.float32).reshape(256, 1), axisOrder="row-major")
+        self.strip.setLookupTable(lut)
+        self.strip.setLevels((0, 255))
+        self.strip.setRect(QtCore.QRectF(0.0, 0.0, 1.0, 1.0))
+        self.addItem(self.strip)
+        self.axis.setLabel("est. liquidation notional per bin (USD)")
+        self.axis.setWidth(62)
+        self.setTitle("USD", size="8pt")
+        self.setXRange(0, 1, padding=0)
+        self.setYRange(0, 1, padding=0)
+        self._levels = None
+        self._ticks = None
+
+    def set_levels(self, lo: float, hi: float, mode: str) -> None:
+        if self._levels == (lo, hi, mode):
+            return
+        self._levels = (lo, hi, mode)
+        hi = hi if hi > lo else lo + 1.0
+        if mode == "log":
+            ticks = [(math.log10(1 + v), scaling.fmt_usd(v)) for v in scaling.log_ticks(lo, hi)]
+        else:
+            ticks = [(v, scaling.fmt_usd(v)) for v in scaling.nice_ticks(lo, hi, 5)]
+            if mode == "percentile" and ticks:
+                ticks.append((hi, "≥" + scaling.fmt_usd(hi)))
+        ticks = [(round((v - lo) / (hi - lo), 4), text) for v, text in ticks if lo - 1e-9 <= v <= hi + 1e-9]
+        if ticks != self._ticks:
+            self._ticks = ticks
+            self.axis.setTicks([ticks, []])
+
+
+class HeatmapView(pg.GraphicsLayoutWidget):
+    """The graphics view; reports when a frame has been painted (for latency and FPS)."""
+
+    painted = QtCore.Signal(float)
+
+    def paintEvent(self, ev):
+        super().paintEvent(ev)
+        self.painted.emit(time.perf_counter())
+
+
+# ------------------------------------------------------------------------------------ panel
+class HeatmapPanel(QtWidgets.QWidget):
+    """Heatmap + candles + mark line + liquidation bubbles + crosshair + colour bar."""
+
+    followChanged = QtCore.Signal(bool)
+    scaleChanged = QtCore.Signal(str)
+    candleChanged = QtCore.Signal(int)
+
+    DEFAULT_SPAN_S = 3600.0
+
+    def __init__(self, parent=None, interactive: bool = True):
+        super().__init__(parent)
+        self.setObjectName("heatmapPanel")
+        self.lut = scaling.colormap_lut(gamma=scaling.GAMMA["percentile"])
+        self.view = ViewState()
+        self.follow = True
+        self._key = None
+        self._levels = (0.0, 1.0)
+        self._log_buf = None
+        self._live_buf = None
+        self._liq_key = None
+        self._candle_key = None
+        self._title = None
+        self._origin = 0
+        self._disp = None
+        self._live_disp = None
+        self._slice = None
+        self._model = None
+        self._engine = None
+        self._step = 0.0
+        self._ranged = False
+        self._following_now = False
+        self.last_image: np.ndarray | None = None       # closed columns, dollars [rows, W]
+        self.last_columns: np.ndarray | None = None
+        self.last_live: np.ndarray | None = None         # live column, dollars [rows]
+        self.candle_interval_ms = 60_000
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        if interactive:
+            layout.addWidget(self._build_header())
+        self.gview = HeatmapView()
+        self.gview.ci.layout.setContentsMargins(4, 2, 2, 2)
+        layout.addWidget(self.gview, 1)
+
+        self.plot = pg.PlotItem(axisItems={"bottom": pg.DateAxisItem("bottom", utcOffset=0),
+                                           "right": PriceAxis("right")})
+        self.plot.hideAxis("left")
+        self.plot.showAxis("right")
+        self.plot.setLabel("bottom", "time (UTC)")
+        self.plot.setLabel("right", "price (quote)")
+        self.plot.getAxis("right").setWidth(78)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.vb = self.plot.getViewBox()
+        self.vb.setDefaultPadding(0.0)
+        self.gview.addItem(self.plot, row=0, col=0)
+        self.colorbar = ColorBar(self.lut)
+        self.gview.addItem(self.colorbar, row=0, col=1)
+        self.gview.ci.layout.setColumnFixedWidth(1, 96)
+        self.gview.ci.layout.setColumnStretchFactor(0, 1)
+
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(self.lut)
+        self.image.setZValue(0)
+        self.live_image = pg.ImageItem(axisOrder="row-major")
+        self.live_image.setLookupTable(self.lut)
+        self.live_image.setZValue(1)
+        self.plot.addItem(self.image)
+        self.plot.addItem(self.live_image)
+        self.candles = CandlesItem()
+        self.plot.addItem(self.candles)
+        mark_pen = pg.mkPen(theme.MARK, width=1, style=QtCore.Qt.PenStyle.DashLine)
+        self.mark_line = pg.InfiniteLine(angle=0, movable=False, pen=mark_pen, label="{value:,.2f}",
+                                         labelOpts={"position": 0.985, "color": "#000000",
+                                                    "fill": pg.mkBrush(theme.MARK), "anchors": [(1, 1), (1, 1)]})
+        self.mark_line.setZValue(20)
+        self.mark_line.hide()
+        self.plot.addItem(self.mark_line, ignoreBounds=True)
+        self.bubbles = pg.ScatterPlotItem(pxMode=True, pen=pg.mkPen(0, 0, 0, 160, width=1))
+        self.bubbles.setZValue(8)
+        self.plot.addItem(self.bubbles)
+        self._liq_brushes = (pg.mkBrush(QtGui.QColor(theme.LONG).lighter(110)),
+                             pg.mkBrush(QtGui.QColor(theme.SHORT).lighter(110)))
+        for b, c in zip(self._liq_brushes, (theme.LONG, theme.SHORT)):
+            col = QtGui.QColor(c)
+            col.setAlpha(150)
+            b.setColor(col)
+        cross_pen = pg.mkPen(theme.CROSSHAIR, width=1, style=QtCore.Qt.PenStyle.DotLine)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=cross_pen)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=cross_pen)
+        for line in (self.vline, self.hline):
+            line.setZValue(30)
+            line.hide()
+            self.plot.addItem(line, ignoreBounds=True)
+
+        self.readout_label = QtWidgets.QLabel(self.gview)
+        self.readout_label.setFont(theme.mono_font(9))
+        self.readout_label.setStyleSheet(
+            f"background: rgba(11,14,20,215); color: {theme.TEXT}; border: 1px solid {theme.BORDER}; padding: 4px;")
+        self.readout_label.move(12, 40)
+        self.readout_label.hide()
+        self.readout_label.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.message_label = QtWidgets.QLabel("waiting for data …", self.gview)
+        self.message_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 14pt; background: transparent;")
+        self.message_label.move(40, 60)
+        self.message_label.adjustSize()
+        self.readout: Readout | None = None
+
+        if interactive:
+            self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60, slot=self._mouse_moved)
+            self.vb.sigRangeChangedManually.connect(self._range_changed_manually)
+        self.vb.sigXRangeChanged.connect(lambda *_: self._update_candles())
+        self.vb.sigYRangeChanged.connect(self._show_rows)
+
+    # ------------------------------------------------------------------ header
+    def _build_header(self) -> QtWidgets.QWidget:
+        bar = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(bar)
+        row.setContentsMargins(6, 2, 6, 2)
+        row.setSpacing(6)
+        self.follow_button = QtWidgets.QPushButton("Follow live ▶")
+        self.follow_button.setCheckable(True)
+        self.follow_button.setChecked(True)
+        self.follow_button.setToolTip("Keep the live edge in view (F). Panning back in time turns it off.")
+        self.follow_button.toggled.connect(self.set_follow)
+        row.addWidget(self.follow_button)
+        row.addWidget(QtWidgets.QLabel("scale"))
+        self.scale_combo = QtWidgets.QComboBox()
+        self.scale_combo.addItems(scaling.MODES)
+        self.scale_combo.setToolTip("colour scaling: clipped at the 99.5th percentile, linear to the max, or log")
+        self.scale_combo.currentTextChanged.connect(self.scaleChanged.emit)
+        row.addWidget(self.scale_combo)
+        row.addWidget(QtWidgets.QLabel("candles"))
+        self.candle_combo = QtWidgets.QComboBox()
+        self.candle_combo.addItem("auto", 0)
+        for ms in CANDLE_INTERVALS_MS:
+            self.candle_combo.addItem(interval_label(ms), ms)
+        self.candle_combo.currentIndexChanged.connect(
+            lambda i: self.candleChanged.emit(int(self.candle_combo.itemData(i))))
+        row.addWidget(self.candle_combo)
+        legend = QtWidgets.QLabel(
+            f"<span style='color:{theme.LONG}'>●</span> liquidated long &nbsp;"
+            f"<span style='color:{theme.SHORT}'>●</span> liquidated short &nbsp;"
+            f"<span style='color:{theme.TEXT_DIM}'>(size ∝ notional)</span>")
+        row.addWidget(legend)
+        row.addStretch(1)
+        return bar
+
+    # ------------------------------------------------------------------ view control
+    def set_view(self, view: ViewState) -> None:
+        """New filters / display choices: the next refresh redraws the whole window."""
+        if view.scale != self.view.scale:
+            self.lut = scaling.colormap_lut(gamma=scaling.GAMMA.get(view.scale, 1.0))
+            for item in (self.image, self.live_image, self.colorbar.strip):
+                item.setLookupTable(self.lut)
+        self.view = view
+        if hasattr(self, "scale_combo") and self.scale_combo.currentText() != view.scale:
+            self.scale_combo.blockSignals(True)
+            self.scale_combo.setCurrentText(view.scale)
+            self.scale_combo.blockSignals(False)
+        self._key = None
+        self._liq_key = None
+        self._candle_key = None
+
+    def set_follow(self, on: bool) -> None:
+        if on == self.follow:
+            return
+        self.follow = on
+        if hasattr(self, "follow_button") and self.follow_button.isChecked() != on:
+            self.follow_button.blockSignals(True)
+            self.follow_button.setChecked(on)
+            self.follow_button.blockSignals(False)
+        if on and self._engine is not None:
+            self._follow(self._engine, recentre_y=True)
+        self.followChanged.emit(on)
+
+    def _range_changed_manually(self, mask) -> None:
+        if not self.follow or self._engine is None or self._model is None:
+            return
+        live_end = self._live_end_s()
+        if live_end is None:
+            return
+        (x0, x1), _ = self.vb.viewRange()
+        # panned back so the live edge left the view: stop following (a zoom keeps following)
+        if x1 < live_end - 0.02 * (x1 - x0):
+            self.set_follow(False)
+
+    def reset_view(self) -> None:
+        """Back to the last hour around the price, following."""
+        self._ranged = False
+        self.set_follow(True)
+        if self._engine is not None:
+            self._initial_range(self._engine)
+
+    # ------------------------------------------------------------------ refresh
+    def refresh(self, engine, force: bool = False, image: tuple | None = None) -> None:
+        """Redraw from the engine: the whole window when a column closed, the grid re-centred or a
+        filter changed; else only the live column, candles, mark and new liquidations.
+
+        ``image``: an already computed ``model.image(..., include_live=False)`` result to show
+        (the benchmark hands the same grid to this panel and to a bare image item)."""
+        self._engine = engine
+        model = engine.model
+        if self._model is not model:
+            self._model = model
+            self._key = None
+            self._liq_key = None
+            self._candle_key = None
+        if not model.bin_width or model.watermark is None:
+            self.message_label.setText("waiting for data …")
+            self.message_label.adjustSize()
+            self.message_label.show()
+            self.image.clear()
+            self.live_image.clear()
+            self.candles.set_candles(np.empty(0, dtype=engine.candles.candles.dtype), 1000)
+            self.bubbles.clear()
+            self.mark_line.hide()
+            return
+        self.message_label.hide()
+        s = model.settings
+        w = model.bin_width
+        self._step = w
+        col_s = s.column_ms / 1000.0
+        exchanges = self.view.model_exchanges(model)
+        tiers = self.view.tiers
+        # before the first column closes the model would centre the grid on the current price
+        origin, live_map = live_level_map(engine, self.view)
+        key = (model.grid.last_column, origin, self.view.filter_key, self.view.scale, w)
+        full = force or key != self._key or image is not None
+        live = np.zeros(s.rows, np.float32)
+        if self.view.long:
+            live += live_map[0]
+        if self.view.short:
+            live += live_map[1]
+        self.last_live = live
+        if full:
+            self._key = key
+            img, cols, _ = image if image is not None else model.image(
+                exchanges, tiers, self.view.long, self.view.short, include_live=False)
+            self._origin = origin
+            self.last_image, self.last_columns = img, cols
+            self._levels = scaling.display_levels(img, self.view.scale, extra=live)
+            disp = scaling.to_display(img, self.view.scale, out=self._log_buf)
+            if self.view.scale == "log":
+                self._log_buf = disp
+            self._disp = disp
+            self._disp_geom = (float(cols[0]) * col_s, len(cols) * col_s, origin, w)
+            self._slice = None
+            self._show_rows()
+            self.colorbar.set_levels(*self._levels, self.view.scale)
+        live_disp = scaling.to_display(live.reshape(-1, 1), self.view.scale, out=self._live_buf)
+        if self.view.scale == "log":
+            self._live_buf = live_disp
+        live_col = int(model.watermark // s.column_ms)
+        self._live_disp, self._live_col_x = live_disp, (live_col * col_s, col_s)
+        self._show_live()
+
+        mark = model.mark_price()
+        if math.isfinite(mark):
+            if not self.mark_line.isVisible():
+                self.mark_line.show()
+                self.mark_line.label.show()
+            self.mark_line.setValue(mark)
+            self.mark_line.label.valueChanged()
+        self._update_title(engine)
+        if not self._ranged:
+            self._initial_range(engine)
+        elif self.follow:
+            self._follow(engine)
+        self._update_candles()
+        self._update_liquidations(engine, full)
+
+    def _rows_in_view(self) -> tuple[int, int]:
+        """Grid rows covering the visible price range and half a view more on each side."""
+        x0, width, origin, w = self._disp_geom
+        rows = self._disp.shape[0]
+        y0, y1 = self.vb.viewRange()[1]
+        h = max(y1 - y0, w)
+        r0 = int(math.floor((y0 - 0.5 * h) / w)) - origin
+        r1 = int(math.ceil((y1 + 0.5 * h) / w)) - origin
+        return max(0, min(r0, rows)), max(0, min(r1, rows))
+
+    def _show_rows(self, *_) -> None:
+        """Hand the image item the rows in view only: a row slice of the C-contiguous display
+        array is itself contiguous (no copy), and the item renders a fraction of the grid."""
+        if getattr(self, "_disp", None) is None:
+            return
+        x0, width, origin, w = self._disp_geom
+        if self._slice is not None:
+            r0, r1 = self._slice
+            y0, y1 = self.vb.viewRange()[1]
+            lo, hi = (origin + r0) * w, (origin + r1) * w
+            rows = self._disp.shape[0]
+            if (lo <= y0 or r0 == 0) and (y1 <= hi or r1 == rows):
+                return
+        r0, r1 = self._rows_in_view()
+        if r1 <= r0:
+            self.image.clear()
+            self._slice = (r0, r1)
+            return
+        part = self._disp[r0:r1]
+        self.image.setImage(part, autoLevels=False, levels=self._levels)
+        self.image.setRect(QtCore.QRectF(x0, (origin + r0) * w, width, (r1 - r0) * w))
+        self._slice = (r0, r1)
+        self._show_live()
+
+    def _show_live(self) -> None:
+        if getattr(self, "_live_disp", None) is None or self._slice is None:
+            return
+        r0, r1 = self._slice
+        x, col_s = self._live_col_x
+        _, _, origin, w = self._disp_geom
+        if r1 <= r0:
+            self.live_image.clear()
+            return
+        self.live_image.setImage(self._live_disp[r0:r1], autoLevels=False, levels=self._levels)
+        self.live_image.setRect(QtCore.QRectF(x, (origin + r0) * w, col_s, (r1 - r0) * w))
+
+    def _live_end_s(self) -> float | None:
+        m = self._model
+        if m is None or m.watermark is None:
+            return None
+        cm = m.settings.column_ms
+        return (m.watermark // cm + 1) * cm / 1000.0
+
+    def _initial_range(self, engine) -> None:
+        model = engine.model
+        end = self._live_end_s()
+        mark = model.mark_price()
+        if end is None or not math.isfinite(mark):
+            return
+        span = min(self.DEFAULT_SPAN_S, model.settings.column_ms * model.settings.window_columns / 1000.0)
+        self.vb.setXRange(end - span, end + 0.04 * span, padding=0)
+        half = max(mark * 0.015, model.bin_width * 20)
+        self.vb.setYRange(mark - half, mark + half, padding=0)
+        self._ranged = True
+
+    def _follow(self, engine, recentre_y: bool = False) -> None:
+        end = self._live_end_s()
+        if end is None:
+            return
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        span = max(x1 - x0, 1.0)
+        margin = 0.04 * span
+        target0 = end + margin - span
+        if abs(x0 - target0) > 1e-6 * span:
+            self.vb.setXRange(target0, end + margin, padding=0)
+        mark = engine.model.mark_price()
+        if math.isfinite(mark):
+            h = y1 - y0
+            if recentre_y or not (y0 + 0.1 * h <= mark <= y1 - 0.1 * h):
+                self.vb.setYRange(mark - h / 2, mark + h / 2, padding=0)
+
+    def _update_title(self, engine) -> None:
+        model = engine.model
+        s = model.settings
+        mode = model.mode
+        if mode == "oi":
+            mode_html = f"<span style='color:{theme.TEXT_DIM}'>estimate from open interest</span>"
+        else:
+            names = ", ".join(n for n, m in model.modes.items() if m == "volume")
+            mode_html = (f"<span style='color:{theme.WARNING}'><b>VOLUME-ONLY estimate</b> "
+                         f"(no open interest: {names})</span>")
+        title = (f"<span style='color:{theme.TEXT}'><b>{s.symbol}</b></span>"
+                 f"<span style='color:{theme.TEXT_DIM}'> · estimated liquidation levels · "
+                 f"bin {scaling.fmt_price(model.bin_width, model.bin_width)} · "
+                 f"{interval_label(s.column_ms) if s.column_ms % 1000 == 0 else f'{s.column_ms} ms'} columns · </span>"
+                 + mode_html)
+        if title != self._title:
+            self._title = title
+            self.plot.setTitle(title, size="9pt")
+            quote = s.symbol.split("/")[-1].split(":")[0] if "/" in s.symbol else "quote"
+            self.plot.setLabel("right", f"price ({quote})")
+
+    def _update_candles(self) -> None:
+        engine = self._engine
+        if engine is None or self._model is None or self._model.watermark is None:
+            return
+        (x0, x1), _ = self.vb.viewRange()
+        width_px = max(self.vb.width(), 100.0)
+        ms = self.view.candle_ms or auto_candle_ms(x1 - x0, width_px)
+        self.candle_interval_ms = ms
+        start = int(x0 * 1000) - ms
+        end = int(x1 * 1000) + ms
+        key = (ms, start // ms, end // ms, engine.version)
+        if key == self._candle_key:
+            return
+        self._candle_key = key
+        self.candles.set_candles(engine.candles.window(start, end, ms), ms)
+
+    def _update_liquidations(self, engine, full: bool) -> None:
+        liq = engine.liquidations
+        key = (len(liq), self.view.filter_key, self._key)
+        if key == self._liq_key:
+            return
+        self._liq_key = key
+        if not len(liq) or self.last_columns is None:
+            self.bubbles.clear()
+            return
+        s = self._model.settings
+        start_ms = int(self.last_columns[0]) * s.column_ms
+        sel = liq["time_ms"] >= start_ms
+        if self.view.exchanges is not None:
+            ids = [EXCHANGE_ID[e] for e in self.view.exchanges if e in EXCHANGE_ID]
+            sel &= np.isin(liq["exchange"], ids)
+        if not self.view.long:
+            sel &= liq["side"] != 1
+        if not self.view.short:
+            sel &= liq["side"] != -1
+        ev = liq[sel][-5000:]
+        if not len(ev):
+            self.bubbles.clear()
+            return
+        size = bubble_size(ev["notional"])
+        brushes = [self._liq_brushes[0] if sd > 0 else self._liq_brushes[1] for sd in ev["side"].tolist()]
+        self.bubbles.setData(x=ev["time_ms"] / 1000.0, y=ev["price"], size=size, brush=brushes,
+                             data=np.arange(len(ev)))
+
+    # ------------------------------------------------------------------ crosshair
+    def _mouse_moved(self, args) -> None:
+        pos = args[0]
+        if not self.plot.sceneBoundingRect().contains(pos) or self._model is None:
+            self.hide_crosshair()
+            return
+        p = self.vb.mapSceneToView(pos)
+        self.show_crosshair_at(p.x(), p.y())
+
+    def show_crosshair_at(self, time_s: float, price: float) -> Readout | None:
+        """Move the crosshair to (time, price) and fill the read-out; returns the read-out."""
+        if self._model is None:
+            return None
+        r = readout_for(self._model, self.view, time_s, price, self._origin)
+        self.readout = r
+        if r is None:
+            self.hide_crosshair()
+            return None
+        self.vline.setValue(time_s)
+        self.hline.setValue(price)
+        self.vline.show()
+        self.hline.show()
+        self.readout_label.setText(readout_html(r, self._step))
+        self.readout_label.adjustSize()
+        self.readout_label.show()
+        return r
+
+    def hide_crosshair(self) -> None:
+        self.vline.hide()
+        self.hline.hide()
+        self.readout_label.hide()
+
+    # ------------------------------------------------------------------ helpers for tests/export
+    def displayed_value(self, time_s: float, price: float) -> float | None:
+        """The dollars the image shows at (time, price) (None outside the window)."""
+        m = self._model
+        if m is None or self.last_image is None:
+            return None
+        s = m.settings
+        column = int(math.floor(time_s * 1000.0 / s.column_ms))
+        row = int(math.floor(price / m.bin_width)) - self._origin
+        if not 0 <= row < s.rows:
+            return None
+        if m.watermark is not None and column == m.watermark // s.column_ms:
+            return float(self.last_live[row])
+        idx = column - int(self.last_columns[0])
+        if not 0 <= idx < self.last_image.shape[1]:
+            return None
+        return float(self.last_image[row, idx])
+
+    def heatmap_rect(self) -> QtCore.QRect:
+        """The image area in the panel's pixel coordinates."""
+        r = self.vb.sceneBoundingRect().toRect()
+        return QtCore.QRect(self.gview.mapTo(self, r.topLeft()), r.size())
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        return self._levels
+
+
+def bubble_size(notional: np.ndarray) -> np.ndarray:
+    """Bubble diameter in pixels, growing with notional: $10k → 4, $100k → 9, $1M → 16, $10M → 25."""
+    n = np.maximum(np.asarray(notional, dtype=float), 1.0)
+    x = np.log10(np.maximum(n / 10_000.0, 1.0))
+    return np.clip(4.0 + 4.5 * x + 0.75 * x * x, 4.0, 36.0)
+
+
+__all__ = ["HeatmapPanel", "Readout", "readout_for", "cell_breakdown", "bubble_size"]

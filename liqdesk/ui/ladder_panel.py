@@ -1,0 +1,318 @@
+"""The DOM ladder (``core/book.py``): price rows around the mid with bid and ask sizes summed over
+the view's exchanges, the estimated liquidation notional of each row (the heatmap's live column,
+same bins), large resting orders marked, and the last trades underneath.
+
+Painted by hand (one ``paintEvent``, no item per cell) so it stays cheap and legible: sizes as
+bars with numbers, the best bid/ask rows and the mark highlighted. Rows are the model's price
+bins. The ladder keeps its centre until the price leaves the middle of it, or re-centres on C.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from liqdesk.core.events import EXCHANGE_ID, EXCHANGES
+
+from . import scaling, theme
+from .view_state import ViewState, live_level_map
+
+_SHORT_NAMES = {"binance": "BIN", "bybit": "BYB", "okx": "OKX", "hyperliquid": "HYP", "bitget": "BGT"}
+
+
+def fmt_size(v: float) -> str:
+    if v <= 0 or not math.isfinite(v):
+        return ""
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3f}"
+
+
+def large_orders(bids: np.ndarray, asks: np.ndarray, factor: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose resting size is at least ``factor`` × the median non-empty size on the ladder."""
+    sizes = np.concatenate([bids[bids > 0], asks[asks > 0]])
+    if len(sizes) < 4:
+        return np.zeros(len(bids), bool), np.zeros(len(asks), bool)
+    thr = factor * float(np.median(sizes))
+    return bids >= thr, asks >= thr
+
+
+class LadderView(QtWidgets.QWidget):
+    """The price rows."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumWidth(300)
+        self.setMinimumHeight(200)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Expanding)
+        self.font_ = theme.mono_font(9)
+        self.bold = theme.mono_font(9, bold=True)
+        self.data = None
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
+        self.scroll_rows = 0
+
+    @property
+    def row_h(self) -> int:
+        return QtGui.QFontMetrics(self.font_).lineSpacing()
+
+    @property
+    def rows(self) -> int:
+        return max(8, (self.height() - self.row_h) // self.row_h)
+
+    def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:
+        self.scroll_rows += 3 if ev.angleDelta().y() > 0 else -3
+        ev.accept()
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        try:
+            self._paint(p)
+        finally:
+            p.end()
+
+    def _paint(self, p: QtGui.QPainter) -> None:
+        """Backgrounds and bars row by row; text one column at a time (multi-line drawText, rows
+        one line apart), which keeps a full ladder to a handful of text layouts."""
+        rh = self.row_h
+        p.fillRect(self.rect(), QtGui.QColor(theme.BACKGROUND))
+        w = self.width()
+        cols = self._columns(w)
+        p.setFont(self.font_)
+        p.setPen(QtGui.QColor(theme.TEXT_DIM))
+        heads = (("est. liq", cols["liq"]), ("bid", cols["bid"]), ("price", cols["price"]), ("ask", cols["ask"]))
+        for text, (x0, x1) in heads:
+            p.drawText(QtCore.QRectF(x0, 0, x1 - x0, rh), QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        p.setPen(QtGui.QColor(theme.BORDER))
+        p.drawLine(0, rh - 1, w, rh - 1)
+        d = self.data
+        if d is None:
+            p.setPen(QtGui.QColor(theme.TEXT_DIM))
+            p.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, "no order book yet")
+            return
+        edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask, mark, step = d
+        n = len(edges)
+        bmax = max(float(np.max(bids, initial=0)), float(np.max(asks, initial=0)), 1e-12)
+        lmax = max(float(np.max(liq, initial=0)), 1e-12)
+        lo_l = edges.tolist()
+        mark_row = int(np.searchsorted(-edges, -mark, "left")) if math.isfinite(mark) else -1
+        mark_row = mark_row if 0 <= mark_row < n and lo_l[mark_row] <= mark else -1
+        best = set()
+        for b in (best_bid, best_ask):
+            if math.isfinite(b):
+                i = int(np.argmin(np.abs(edges - b + step / 2)))
+                if lo_l[i] <= b < lo_l[i] + step:
+                    best.add(i)
+        long_c, short_c = QtGui.QColor(theme.LONG), QtGui.QColor(theme.SHORT)
+        bid_c, ask_c = QtGui.QColor(theme.BID), QtGui.QColor(theme.ASK)
+        for c in (long_c, short_c, bid_c, ask_c):
+            c.setAlpha(110)
+        stripe = QtGui.QColor(theme.PANEL)
+        y0 = rh
+        for i in range(1, n, 2):
+            p.fillRect(QtCore.QRectF(0, y0 + i * rh, w, rh), stripe)
+        if mark_row >= 0:
+            px0, px1 = cols["price"]
+            p.fillRect(QtCore.QRectF(px0, y0 + mark_row * rh, px1 - px0, rh), QtGui.QColor("#33405a"))
+        # bars
+        x0, x1 = cols["liq"]
+        span = x1 - x0 - 4
+        for i in np.flatnonzero(liq > 0).tolist():
+            bw = span * min(1.0, liq[i] / lmax)
+            p.fillRect(QtCore.QRectF(x1 - 2 - bw, y0 + i * rh + 2, bw, rh - 4), long_c if liq_side[i] > 0 else short_c)
+        for side, vals, big, colour in (("bid", bids, big_b, bid_c), ("ask", asks, big_a, ask_c)):
+            x0, x1 = cols[side]
+            span = x1 - x0 - 4
+            strong = QtGui.QColor(colour)
+            strong.setAlpha(235)
+            for i in np.flatnonzero(vals > 0).tolist():
+                bw = span * min(1.0, vals[i] / bmax)
+                rect = QtCore.QRectF(x1 - 2 - bw if side == "bid" else x0 + 2, y0 + i * rh + 2, bw, rh - 4)
+                p.fillRect(rect, strong if big[i] else colour)
+        # text, one column at a time
+        right = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignTop
+        left = QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop
+        centre = QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop
+        text_c = QtGui.QColor(theme.TEXT)
+
+        def column(key, lines, align, pad=4):
+            cx0, cx1 = cols[key]
+            p.drawText(QtCore.QRectF(cx0 + pad, y0, cx1 - cx0 - 2 * pad, n * rh + rh), align, "\n".join(lines))
+
+        p.setPen(text_c)
+        column("liq", [scaling.fmt_usd(v) if v > 0 else "" for v in liq.tolist()], right, 6)
+        big_b_l, big_a_l = big_b.tolist(), big_a.tolist()
+        column("bid", [fmt_size(v) if not bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
+        column("ask", [fmt_size(v) if not bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
+        special = best | ({mark_row} if mark_row >= 0 else set())
+        p.setPen(QtGui.QColor(theme.TEXT_DIM))
+        column("price", ["" if i in special else scaling.fmt_price(lo_l[i], step) for i in range(n)], centre, 0)
+        # emphasised rows: large resting orders, best bid/ask and the mark
+        p.setFont(self.bold)
+        p.setPen(QtGui.QColor("#ffffff"))
+        column("bid", [("◆ " + fmt_size(v)) if bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
+        column("ask", [(fmt_size(v) + " ◆") if bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
+        column("price", [scaling.fmt_price(lo_l[i], step) if i in special else "" for i in range(n)], centre, 0)
+        p.setFont(self.font_)
+
+    @staticmethod
+    def _columns(w: int) -> dict[str, tuple[float, float]]:
+        liq = (0.0, w * 0.27)
+        bid = (liq[1], w * 0.50)
+        price = (bid[1], w * 0.73)
+        ask = (price[1], float(w))
+        return {"liq": liq, "bid": bid, "price": price, "ask": ask}
+
+
+class TradesView(QtWidgets.QWidget):
+    """The last trades, newest first."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.font_ = theme.mono_font(8.5)
+        self.trades = None
+        self.step = 0.0
+        self.setMinimumHeight(90)
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        try:
+            self._paint(p)
+        finally:
+            p.end()
+
+    def _paint(self, p: QtGui.QPainter) -> None:
+        from datetime import UTC, datetime
+
+        p.fillRect(self.rect(), QtGui.QColor(theme.BACKGROUND))
+        p.setFont(self.font_)
+        p.setPen(QtGui.QColor(theme.TEXT_DIM))
+        p.drawText(QtCore.QRectF(4, 0, self.width(), 15), QtCore.Qt.AlignmentFlag.AlignVCenter, "last trades")
+        tr = self.trades
+        if tr is None or not len(tr):
+            return
+        lh = QtGui.QFontMetrics(self.font_).lineSpacing()
+        n = max(0, (self.height() - 16) // lh)
+        rows = tr[::-1][:n]
+        if not len(rows):
+            return
+        notional = rows["price"] * rows["size"]
+        big = float(np.quantile(tr["price"] * tr["size"], 0.9)) if len(tr) > 10 else math.inf
+        w = self.width()
+        top = QtCore.Qt.AlignmentFlag.AlignTop
+        right = QtCore.Qt.AlignmentFlag.AlignRight | top
+        times = [datetime.fromtimestamp(t / 1000, tz=UTC).strftime("%H:%M:%S.%f")[:-3] for t in rows["time_ms"].tolist()]
+        exs = [_SHORT_NAMES.get(EXCHANGES[e], "?") for e in rows["exchange"].tolist()]
+        p.setPen(QtGui.QColor(theme.TEXT_DIM))
+        h = n * lh + lh
+        p.drawText(QtCore.QRectF(4, 16, w * 0.3, h), top, "\n".join(times))
+        p.drawText(QtCore.QRectF(w * 0.30, 16, w * 0.1, h), top, "\n".join(exs))
+        prices = [scaling.fmt_price(x, self.step) for x in rows["price"].tolist()]
+        sizes = [fmt_size(x) for x in rows["size"].tolist()]
+        side = rows["side"].tolist()
+        is_big = (notional >= big).tolist()
+        bold = QtGui.QFont(self.font_)
+        bold.setBold(True)
+        for want_side, colour in ((1, theme.BID), (-1, theme.ASK)):
+            p.setPen(QtGui.QColor(colour))
+            for want_big, font in ((False, self.font_), (True, bold)):
+                sel = [sd == want_side and bg == want_big for sd, bg in zip(side, is_big)]
+                if not any(sel):
+                    continue
+                p.setFont(font)
+                p.drawText(QtCore.QRectF(w * 0.42, 16, w * 0.28, h), right,
+                           "\n".join(x if k else "" for x, k in zip(prices, sel)))
+                p.drawText(QtCore.QRectF(w * 0.70, 16, w * 0.28, h), right,
+                           "\n".join(x if k else "" for x, k in zip(sizes, sel)))
+        p.setFont(self.font_)
+
+
+class LadderPanel(QtWidgets.QWidget):
+    """DOM ladder + last trades. ``recentre()`` (key C) puts the mid back in the middle."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("ladderPanel")
+        self.view = ViewState()
+        self.centre: float | None = None
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        head = QtWidgets.QHBoxLayout()
+        head.setContentsMargins(6, 2, 6, 0)
+        self.info = QtWidgets.QLabel("")
+        self.info.setStyleSheet(f"color: {theme.TEXT_DIM}")
+        head.addWidget(self.info, 1)
+        btn = QtWidgets.QPushButton("Re-centre (C)")
+        btn.clicked.connect(self.recentre)
+        head.addWidget(btn)
+        layout.addLayout(head)
+        self.ladder = LadderView()
+        layout.addWidget(self.ladder, 3)
+        self.trades = TradesView()
+        layout.addWidget(self.trades, 1)
+        self.last = None
+
+    def set_view(self, view: ViewState) -> None:
+        self.view = view
+
+    def recentre(self) -> None:
+        self.centre = None
+        self.ladder.scroll_rows = 0
+
+    def refresh(self, engine) -> None:
+        model = engine.model
+        w = model.bin_width
+        if not w:
+            self.ladder.data = None
+            self.ladder.update()
+            return
+        books = engine.books
+        exchanges = self.view.model_exchanges(model)
+        ids = None if self.view.exchanges is None else [EXCHANGE_ID[e] for e in self.view.exchanges if e in EXCHANGE_ID]
+        bests = [(b, a) for e, book in books.books.items() if ids is None or e in ids for b, a in [book.best()]]
+        best_bid = max((b for b, _ in bests if math.isfinite(b)), default=math.nan)
+        best_ask = min((a for _, a in bests if math.isfinite(a)), default=math.nan)
+        mark = model.mark_price()
+        mid = (best_bid + best_ask) / 2 if math.isfinite(best_bid) and math.isfinite(best_ask) else mark
+        if not math.isfinite(mid):
+            return
+        rows = self.ladder.rows
+        if self.centre is None or abs(mid - self.centre) > 0.35 * rows * w:
+            self.centre = mid
+            self.ladder.scroll_rows = 0
+        centre = self.centre + self.ladder.scroll_rows * w
+        edges, bids, asks = books.ladder(ids, centre, w, rows)
+        k_hi = int(round(edges[0] / w))
+        k_lo = int(round(edges[-1] / w))
+        origin, full = live_level_map(engine, self.view)
+        if origin <= k_lo and k_hi < origin + full.shape[1]:
+            lm = full[:, k_lo - origin: k_hi - origin + 1][:, ::-1]
+        else:
+            lm = model.level_map(exchanges, self.view.tiers, k_lo, k_hi - k_lo + 1)[:, ::-1]
+        long = lm[0] if self.view.long else np.zeros(rows)
+        short = lm[1] if self.view.short else np.zeros(rows)
+        liq = long + short
+        liq_side = np.where(long >= short, 1, -1)
+        big_b, big_a = large_orders(bids, asks)
+        self.last = {"edges": edges, "bids": bids, "asks": asks, "liq": liq}
+        self.ladder.data = (edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask,
+                            mark if math.isfinite(mark) else mid, w)
+        spread = best_ask - best_bid if math.isfinite(best_bid) and math.isfinite(best_ask) else math.nan
+        partial = [name for name, (_, _, part) in books.summary().items() if part]
+        if math.isfinite(spread) and spread < 0:
+            spread_s = "venues crossed"      # best bid of one venue above the best ask of another
+        else:
+            spread_s = f"spread {scaling.fmt_price(spread, w)}"
+        self.info.setText(f"tick {scaling.fmt_price(w, w)} · {spread_s}"
+                          + (f" · partial: {', '.join(partial)}" if partial else ""))
+        self.ladder.update()
+        tr = engine.recent_trades
+        if ids is not None and len(tr):
+            tr = tr[np.isin(tr["exchange"], ids)]
+        self.trades.trades = tr
+        self.trades.step = w
+        self.trades.update()

@@ -1,0 +1,75 @@
+"""Headless pictures: the heatmap panel (the window's own drawing code) for a session at a time,
+rendered offscreen to a PNG."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from .heatmap_panel import HeatmapPanel
+
+
+def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: int | None = None) -> bool:
+    """Draw ``engine``'s heatmap panel (candles, bubbles, mark line, axes, colour bar) to ``out``.
+
+    The time range shown ends at the engine's newest event and covers ``span_ms`` (default:
+    everything the window holds that has data); the price range fits the candles of that span.
+    """
+    from .app import application
+
+    application()
+    panel = HeatmapPanel(interactive=False)
+    panel.resize(width, height)
+    panel.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    panel.show()
+    QtWidgets.QApplication.processEvents()
+    panel.refresh(engine, force=True)
+    model = engine.model
+    if model.watermark is not None and model.bin_width:
+        s = model.settings
+        end_s = (model.watermark // s.column_ms + 1) * s.column_ms / 1000.0
+        candles = engine.candles.candles
+        first_ms = int(candles["time_ms"][0]) if len(candles) else model.watermark - s.column_ms
+        window_start = (model.watermark // s.column_ms + 1 - s.window_columns) * s.column_ms
+        start_ms = max(first_ms, window_start) if span_ms is None else model.watermark - span_ms
+        start_s = start_ms / 1000.0
+        panel.set_follow(False)
+        panel._ranged = True
+        margin = 0.03 * (end_s - start_s)
+        panel.vb.setXRange(start_s, end_s + margin, padding=0)
+        c = candles[(candles["time_ms"] >= start_ms)] if len(candles) else candles
+        mark = model.mark_price()
+        if len(c):
+            lo, hi = float(c["low"].min()), float(c["high"].max())
+        else:
+            lo = hi = mark
+        if math.isfinite(mark):
+            lo, hi = min(lo, mark), max(hi, mark)
+        pad = max((hi - lo) * 0.35, (hi + lo) / 2 * 0.006)
+        panel.vb.setYRange(lo - pad, hi + pad, padding=0)
+        panel.refresh(engine, force=True)
+    QtWidgets.QApplication.processEvents()
+    ok = panel.grab().save(str(out), "PNG")
+    panel.close()
+    panel.deleteLater()
+    return ok
+
+
+def heatmap_area_stats(png_path, rect: tuple[int, int, int, int] | None = None) -> dict:
+    """Distinct colours and the share of non-background pixels in an image (or a part of it)."""
+    from PySide6 import QtGui
+
+    img = QtGui.QImage(str(png_path)).convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    w, h = img.width(), img.height()
+    ptr = img.constBits()
+    arr = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes()).reshape(h, img.bytesPerLine() // 4, 4)[:, :w, :3]
+    if rect is not None:
+        x, y, rw, rh = rect
+        arr = arr[y:y + rh, x:x + rw]
+    flat = arr.reshape(-1, 3)
+    colours = np.unique(flat[:: max(1, len(flat) // 200_000)], axis=0)
+    bg = np.array([20, 14, 11])  # BGR of the background #0b0e14
+    non_bg = float(np.mean(np.abs(flat.astype(int) - bg).sum(axis=1) > 30))
+    return {"width": w, "height": h, "colours": int(len(colours)), "non_background": non_bg}

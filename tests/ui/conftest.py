@@ -1,0 +1,66 @@
+"""Window tests: pytest-qt on Qt's offscreen platform, with a synthetic session (test data)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from .helpers import write_session  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def session_path(tmp_path_factory):
+    """A 40-minute three-exchange session with books and liquidations."""
+    return write_session(tmp_path_factory.mktemp("ui") / "walk.liqs", hours=40 / 60, seed=3)
+
+
+@pytest.fixture
+def themed(qapp):
+    from liqdesk.ui import theme
+
+    theme.apply(qapp)
+    return qapp
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Layouts in a private ini file (never the user's settings)."""
+    from PySide6 import QtCore
+
+    from liqdesk.ui.chart_window import LayoutStore
+
+    return LayoutStore(QtCore.QSettings(str(tmp_path / "layout.ini"), QtCore.QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def replay_engine(session_path):
+    """(engine, reader) with the first 30 minutes of the session ingested, directly."""
+    from liqdesk.app.engine import Engine
+    from liqdesk.main import open_reader, replay_settings
+
+    reader = open_reader(session_path)
+    engine = Engine(replay_settings(reader, window="1h"))
+    start = reader.start_ms
+    for batch in reader.iter_batches(600_000, start, start + 30 * 60_000):
+        engine.ingest(batch)
+    return engine, reader
+
+
+@pytest.fixture
+def window(themed, qtbot, replay_engine, store):
+    """A chart window (not threaded, no frame timer) on the ingested engine."""
+    from liqdesk.sources.replay import ReplaySource
+    from liqdesk.ui.chart_window import ChartWindow
+    from liqdesk.ui.session import Session
+
+    engine, reader = replay_engine
+    source = ReplaySource(reader)
+    session = Session(engine, source, "replay", label="test", threaded=False)
+    win = ChartWindow(session, None, store, restore=False)
+    qtbot.addWidget(win)
+    win.resize(1600, 900)
+    win.on_frame(force=True)
+    return win

@@ -1,0 +1,198 @@
+"""The chart window: docks and layouts, the replay bar, second windows, exports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_docks_float_and_the_layout_round_trips_through_save_and_restore(window, store, qtbot):
+    from liqdesk.ui.chart_window import ChartWindow
+
+    assert set(window.docks) == {"heatmap", "liqmap", "ladder", "stats", "filters"}
+    window.show()
+    qtbot.waitExposed(window)
+    ladder = window.docks["ladder"]
+    ladder.setFloating(True)
+    assert ladder.isFloating() and ladder.isWindow()
+    ladder.move(60, 40)
+    window.docks["stats"].hide()
+    window.save_layout()
+
+    again = ChartWindow(window.session, None, store, restore=True)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.layout_message is None
+    assert again.docks["ladder"].isFloating()
+    assert again.docks["stats"].isHidden()
+    assert not again.docks["heatmap"].isFloating()
+    # reset layout: everything docked and visible again, the saved layout forgotten
+    again.reset_layout()
+    assert not again.docks["ladder"].isFloating()
+    assert all(not d.isHidden() for d in again.docks.values())
+    assert store.settings.value("windows/main/state") is None
+
+
+@pytest.mark.parametrize("bad", ["bytes", "type"])
+def test_a_corrupt_saved_layout_falls_back_to_the_default_with_a_message(themed, qtbot, window, store, bad):
+    from PySide6 import QtCore
+
+    from liqdesk.ui.chart_window import ChartWindow
+
+    if bad == "bytes":
+        store.settings.setValue("windows/main/state", QtCore.QByteArray(b"\x00\xffnot a layout\x13" * 7))
+        store.settings.setValue("windows/main/geometry", QtCore.QByteArray(b"garbage"))
+    else:
+        store.settings.setValue("windows/main/state", "a string where bytes belong")
+    store.settings.sync()
+    messages = []
+    window.session.on_message = messages.append
+    win = ChartWindow(window.session, None, store, restore=True)
+    qtbot.addWidget(win)
+    assert win.layout_message and "default layout" in win.layout_message
+    assert any("default layout" in m for m in window.session.messages)
+    assert win.statusBar().currentMessage() == win.layout_message
+    assert all(not d.isFloating() and not d.isHidden() for d in win.docks.values())
+
+
+def test_the_replay_bars_seek_changes_the_displayed_time(themed, qtbot, session_path, store):
+    from liqdesk.app.timefmt import format_time
+    from liqdesk.main import replay_session
+    from liqdesk.ui.chart_window import ChartWindow, FrameClock
+
+    session = replay_session(session_path, speed=1.0)
+    clock = FrameClock(session)
+    win = ChartWindow(session, clock, store, restore=False)
+    qtbot.addWidget(win)
+    win.show()
+    session.start()
+    clock.start()
+    try:
+        bar = win.replay_bar
+        start, end = bar.start_ms, bar.end_ms
+        target = start + int((end - start) * 0.6)
+        bar.seek(target)
+        qtbot.waitUntil(lambda: session.seek is None and session.engine.now_ms is not None
+                        and session.engine.now_ms >= target - 5_000, timeout=30_000)
+        qtbot.wait(150)
+        now = session.engine.now_ms
+        assert target - 5_000 <= now < target
+        assert bar.time_label.text() == format_time(now)
+        assert abs(bar.slider_time() - now) <= (end - start) / 1000
+        # the heatmap's live column is at the new time
+        live_x = win.heatmap.live_image.mapRectToParent(win.heatmap.live_image.boundingRect()).left()
+        assert abs(live_x - (now // session.engine.settings.column_ms) * session.engine.settings.column_ms / 1000) < 1
+        # and back in time: the engine is rebuilt from the start
+        early = start + int((end - start) * 0.2)
+        bar.seek(early)
+        qtbot.waitUntil(lambda: session.seek is None and session.engine.now_ms is not None
+                        and abs(session.engine.now_ms - early) <= 5_000, timeout=30_000)
+        qtbot.wait(150)
+        assert bar.time_label.text() == format_time(session.engine.now_ms)
+    finally:
+        clock.stop()
+        session.stop()
+
+
+def test_settings_change_rebuilds_the_replay_window(themed, qtbot, session_path, store):
+    from liqdesk.main import replay_session
+    from liqdesk.ui.chart_window import ChartWindow, FrameClock
+
+    session = replay_session(session_path)
+    clock = FrameClock(session)
+    win = ChartWindow(session, clock, store, restore=False)
+    qtbot.addWidget(win)
+    session.start()
+    clock.start()
+    try:
+        start = session.source.start_ms
+        session.seek_to(start + 20 * 60_000)
+        qtbot.waitUntil(lambda: session.seek is None and session.engine.now_ms is not None, timeout=30_000)
+        before = session.engine.now_ms
+        win.filters.bin_combo.setCurrentIndex(win.filters.bin_combo.findData(0.1))
+        qtbot.waitUntil(lambda: session.seek is None and session.engine.settings.bin_width_pct == 0.1
+                        and session.engine.now_ms is not None and session.engine.now_ms >= before - 2_000,
+                        timeout=30_000)
+        assert session.engine.settings.rows == 400
+        qtbot.wait(100)
+        assert win.heatmap.last_image.shape[0] == 400
+    finally:
+        clock.stop()
+        session.stop()
+
+
+def test_second_chart_window_on_another_venue_set(window, qtbot):
+    second = window.open_window(("binance",))     # deletes itself on close
+    assert second.view.exchanges == ("binance",)
+    assert not second.filters.ex_checks["bybit"].isChecked()
+    second.on_frame(force=True)
+    model = window.session.engine.model
+    np.testing.assert_array_equal(second.heatmap.last_image, model.image(["binance"], None, include_live=False)[0])
+    assert second in window.extra_windows
+    second.close()
+
+
+def test_export_grid_csv_and_panel_png(window, tmp_path):
+    n = window.export_grid(tmp_path / "grid.csv")
+    lines = (tmp_path / "grid.csv").read_text().splitlines()
+    assert lines[0] == "time_ms,price_low,price_high,long_usd,short_usd" and len(lines) == n + 1 and n > 100
+    t, lo, hi, lu, su = lines[1].split(",")
+    assert float(hi) > float(lo) and float(lu) + float(su) > 0
+    assert window.export_panel_png("liqmap", tmp_path / "liqmap.png")
+    assert (tmp_path / "liqmap.png").stat().st_size > 1000
+
+
+def test_stats_panel_shows_the_estimate_mode_and_clusters(window):
+    stats = window.stats
+    window.on_frame(force=True)
+    assert "open interest" in stats.mode_label.text()
+    assert stats.summary is not None
+    text = stats.body.text()
+    assert "long : short" in text and "nearest above" in text and "%" in text
+
+
+def test_record_writes_the_events_shown_to_a_replayable_session(window, tmp_path, qtbot):
+    from liqdesk.store import SessionReader
+
+    session = window.session
+    path = tmp_path / "rec.liqs"
+    session.start_recording(path)
+    assert session.recording
+    session.seek_to(session.source.start_ms + 5 * 60_000)      # unthreaded: queued at once
+    while session.seek is not None:
+        session.pump(0.05)
+    closer = session.stop_recording()
+    closer.join(timeout=30)
+    reader = SessionReader(path)
+    assert reader.closed and reader.start_ms == session.source.start_ms
+    assert sum(reader.counts()["trades"].values()) > 1000
+
+
+def test_simulator_window_opens_on_history_and_rebuilds_on_new_settings(themed, qtbot, store):
+    from liqdesk.main import sim_session
+    from liqdesk.ui.chart_window import ChartWindow, FrameClock
+
+    session = sim_session(warm_up_ms=10 * 60_000)
+    assert session.kind == "sim" and session.warm is not None
+    clock = FrameClock(session)
+    win = ChartWindow(session, clock, store, restore=False)
+    qtbot.addWidget(win)
+    session.start()
+    clock.start()
+    try:
+        qtbot.waitUntil(lambda: session.warm is None, timeout=30_000)
+        qtbot.wait(100)
+        engine = session.engine
+        assert engine.now_ms is not None and engine.model.bin_width
+        assert "sim:" in session.source_state()
+        assert float(win.heatmap.last_live.sum()) > 0
+        old_source = session.source
+        win.filters.decay_combo.setCurrentText("1h")
+        assert session.engine.settings.decay_half_life_s == 3600.0
+        assert session.source is not old_source and session.warm is not None
+        qtbot.waitUntil(lambda: session.warm is None, timeout=30_000)
+        assert session.engine.now_ms is not None
+    finally:
+        clock.stop()
+        session.stop()
