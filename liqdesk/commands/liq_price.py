@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 
+from liqdesk.commands import positive_float
 from liqdesk.errors import UserError
 
 HELP = "liquidation price of one isolated-margin position (prints the price on the last line)"
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exchange", required=True, choices=["binance", "bybit", "okx", "hyperliquid"])
     parser.add_argument("--side", required=True, choices=["long", "short"])
-    parser.add_argument("--entry", required=True, type=_positive, help="entry price, quote currency")
-    parser.add_argument("--leverage", required=True, type=_positive, help="leverage multiple, e.g. 50")
-    parser.add_argument("--size", required=True, type=_positive, help="position size in base currency")
+    parser.add_argument("--entry", required=True, type=positive_float("a price"), help="entry price, quote currency")
+    parser.add_argument("--leverage", required=True, type=positive_float("a leverage"), help="leverage multiple, e.g. 50")
+    parser.add_argument("--size", required=True, type=positive_float("a size"), help="position size in base currency")
     parser.add_argument("--symbol", default="BTC/USDT:USDT", help="market (default BTC/USDT:USDT)")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
 

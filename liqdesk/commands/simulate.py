@@ -14,20 +14,12 @@ import math
 import sys
 import time
 
+from liqdesk.commands import positive_float
+
 HELP = "write a simulated multi-exchange session (public events plus the true liquidation map)"
 
 #: simulated time per chunk handed to the session writer
 CHUNK_MS = 15 * 60_000
-
-
-def _hours(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a finite number of hours > 0, not {text!r}")
-    return value
 
 
 def _seed(text: str) -> int:
@@ -50,7 +42,7 @@ def _venues(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from liqdesk.sim.params import DEFAULT_LEVERAGE_PRIOR
 
-    parser.add_argument("--hours", type=_hours, required=True, help="simulated hours (> 0)")
+    parser.add_argument("--hours", type=positive_float("a number of hours"), required=True, help="simulated hours (> 0)")
     parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0); same seed, same session")
     parser.add_argument("--out", required=True, metavar="SESSION", help="session directory to create (NAME.liqs)")
     parser.add_argument("--venues", type=_venues, default=3,

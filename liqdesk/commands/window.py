@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from liqdesk.commands import positive_float
+
 HELP = "open the liquidation heatmap window (the simulator by default, or --replay SESSION)"
 
 
@@ -23,16 +25,6 @@ def _speed(text: str) -> float:
     return v
 
 
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError("must be > 0 seconds")
-    return v
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replay", metavar="SESSION", help="replay a recorded or imported session (NAME.liqs)")
     parser.add_argument("--speed", type=_speed, default=1.0,
@@ -42,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="venues to show (default: all of the source's)")
     parser.add_argument("--screenshot", metavar="FILE.png",
                         help="save a screenshot of the whole window, then exit (needs --quit-after)")
-    parser.add_argument("--quit-after", type=_seconds, metavar="SECONDS",
+    parser.add_argument("--quit-after", type=positive_float("seconds"), metavar="SECONDS",
                         help="close the window after this many seconds")
 
 
