@@ -109,6 +109,14 @@ class ModelSettings:
     #: ... or an absolute width in quote currency, which wins when set.
     bin_width: float | None = None
     aggressor_weight: float = 0.5
+    #: share of each interval's traded volume (relative to OI) that closes existing positions
+    #: and, unless OI fell, reopens as much at the interval's prices
+    turnover: float = 0.25
+    #: each tier stands for leverages within a factor (1 + spread) of its own, log-spaced over
+    #: ``spread_points``: nobody's leverage is exactly 25x, and a sharp line per tier would sit
+    #: between the bands of the leverages people really use
+    leverage_spread: float = 0.0
+    spread_points: int = 5
     #: notional of a typical position, for the tier lookup (quote currency)
     typical_position: float = 10_000.0
     decay_half_life_s: float = 0.0
@@ -132,6 +140,10 @@ class ModelSettings:
             raise ValueError("leverage prior: leverages > 1, weights >= 0 summing to > 0")
         if not 0 <= self.aggressor_weight <= 1:
             raise ValueError("aggressor_weight must be within [0, 1]")
+        if not 0 <= self.turnover <= 10:
+            raise ValueError("turnover must be within [0, 10]")
+        if not 0 <= self.leverage_spread < 1 or not 1 <= self.spread_points <= 25:
+            raise ValueError("leverage_spread must be within [0, 1) and spread_points within 1..25")
         if not (self.bin_width_pct > 0 or (self.bin_width or 0) > 0):
             raise ValueError("bin width must be > 0")
         if self.column_ms < 1 or self.volume_step_ms < 1 or self.window_columns < 2 or self.rows < 8:
@@ -180,8 +192,9 @@ class _Plan:
 
     oi: np.ndarray
     first_is_base: bool
-    delta: np.ndarray = None
-    factor: np.ndarray = None
+    delta: list = None
+    factor: list = None           # shrink applied first
+    opened: list = None           # base units opened (then added)
     adds: _Additions = None
     next_op: int = 0
     trades_used: int = 0
@@ -431,19 +444,25 @@ class LevelModel:
         self._lp_ratio = self._liquidation_ratios(price)
 
     def _liquidation_ratios(self, price: float) -> np.ndarray:
-        """Liquidation price over entry price, ``[E, 2 (long, short), T]``.
+        """Liquidation price over entry price, ``[E, 2 (long, short), T, K]`` for the K leverages
+        each tier stands for (see ``leverage_spread``).
 
         Positions are modelled at ``typical_position`` notional, so ``Q = typical / EP`` and every
         term of each exchange's formula scales with EP: the ratio is a constant per exchange,
         side and leverage (the tier is looked up at the liquidation notional once, here).
         """
-        ratios = np.empty((self.E, 2, self.T))
-        size = self.settings.typical_position / price
-        for e, name in enumerate(self.settings.exchanges):
-            lp, _ = liquidation_price(self.tiers[name], np.array([1, -1])[:, None], price,
-                                      self.leverages[None, :], size)
+        s = self.settings
+        k = s.spread_points if s.leverage_spread > 0 else 1
+        span = np.log1p(s.leverage_spread)
+        lev = self.leverages[:, None] * np.exp(np.linspace(-span, span, k))[None, :]     # [T, K]
+        lev = np.maximum(lev, 1.01)
+        ratios = np.empty((self.E, 2, self.T, k))
+        size = s.typical_position / price
+        for e, name in enumerate(s.exchanges):
+            lp, _ = liquidation_price(self.tiers[name], np.array([1, -1])[:, None, None], price, lev[None], size)
             ratios[e] = lp / price
         return ratios
+
     # ------------------------------------------------------------------ the sequential core
     def _run(self, trades, marks, oi, hi: int, final: bool) -> None:
         oi = np.concatenate([self._deferred_oi, oi]) if len(self._deferred_oi) else oi
@@ -652,7 +671,7 @@ class LevelModel:
             first = 1 if plan.first_is_base else 0
             prev = np.concatenate([[st.oi if not plan.first_is_base else oi_base[0]], oi_base[:-1]])
             plan.delta = oi_base - prev
-            plan.factor = np.where((plan.delta < 0) & (prev > 0), oi_base / np.where(prev > 0, prev, 1), 1.0).tolist()
+            shrink = np.where((plan.delta < 0) & (prev > 0), oi_base / np.where(prev > 0, prev, 1), 1.0)
             # trades of each interval: after the previous observation, up to and at this one
             if tr_ex is not None and len(tr_ex[e][0]):
                 t_e, p_e, q_e, side_e = tr_ex[e]
@@ -672,18 +691,28 @@ class LevelModel:
             else:
                 price = size = np.empty(0)
                 taker, seg = np.empty(0, np.int8), np.empty(0, np.int64)
-            amount = np.where(np.arange(len(times)) >= first, plan.delta, 0.0)
+            opened = np.maximum(plan.delta, 0.0)
+            if self.settings.turnover > 0:
+                # positions also change hands without moving OI: a share of the interval's volume
+                # closes existing ones (all levels in proportion) and, unless OI fell, reopens
+                # as much at the interval's prices
+                churn = self.settings.turnover * np.bincount(seg, size, len(times))
+                shrink *= np.clip(1 - churn / np.where(prev > 0, prev, np.inf), 0.0, 1.0)
+                opened = np.where(plan.delta >= 0, opened + churn, 0.0)
+            amount = np.where(np.arange(len(times)) >= first, opened, 0.0)
+            plan.factor = shrink.tolist()
             plan.adds = self._plan_additions(e, price, size, taker, seg, len(times), amount, marks_at, False)
+            plan.opened = amount.tolist()
             plan.delta = plan.delta.tolist()
             plan.oi = oi_base.tolist()
         return plans
 
     def _apply_planned(self, e: int, plan: _Plan, j: int) -> None:
         st = self.ex[e]
-        if plan.delta[j] > 0:
-            self._apply_additions(e, plan.adds, j)
-        elif plan.factor[j] != 1.0:
+        if plan.factor[j] != 1.0:
             self._scale(e, plan.factor[j])
+        if plan.opened[j] > 0:
+            self._apply_additions(e, plan.adds, j)
         st.oi = float(plan.oi[j])
 
     def _scale(self, e: int, factor: float) -> None:
@@ -753,13 +782,15 @@ class LevelModel:
         a = self.settings.aggressor_weight
         side_total = np.stack([(1 - a) + 2 * a * buy, (1 - a) + 2 * a * (1 - buy)]) * new   # [2, n_seg]
         # key-major [n, 2, T], so that the result comes out grouped by interval
-        amt = side_total.T[key_seg][:, :, None] * self.prior[None, None, :] * share[:, None, None]
-        lp = self._lp_ratio[e][None, :, :] * entries[:, None, None]
-        mk = marks_at[key_seg][:, None, None]
-        born = np.where(np.isnan(mk), True, np.where(_SIDE_SIGN > 0, lp < mk, lp > mk))
+        ratio = self._lp_ratio[e]                                                # [2, T, K]
+        k_pts = ratio.shape[-1]
+        amt = (side_total.T[key_seg][:, :, None] * self.prior[None, None, :] * share[:, None, None])[..., None] / k_pts
+        lp = ratio[None] * entries[:, None, None, None]                          # [n, 2, T, K]
+        mk = marks_at[key_seg][:, None, None, None]
+        born = np.where(np.isnan(mk), True, np.where(_SIDE_SIGN[..., None] > 0, lp < mk, lp > mk))
         ok = (amt > 0) & (lp > 0) & born
-        ki, si, ti = np.nonzero(ok)
-        lp_ok, amt_ok = lp[ok], amt[ok]
+        ki, si, ti, _ = np.nonzero(ok)
+        lp_ok, amt_ok = lp[ok], np.broadcast_to(amt, lp.shape)[ok]
         seg_ok = key_seg[ki]
         bounds = np.searchsorted(seg_ok, np.arange(n_seg + 1), "left").tolist()
         k_abs = np.floor(lp_ok / w).astype(np.int64)

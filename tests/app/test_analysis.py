@@ -59,9 +59,10 @@ def test_export_csv_parquet_npz_and_at(hand_session, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert set(rows[0]) == {"time_ms", "price_low", "price_high", "long_usd", "short_usd"}
     last = [x for x in rows if int(x["time_ms"]) == max(int(y["time_ms"]) for y in rows)]
-    assert sum(float(x["long_usd"]) for x in last) == pytest.approx(600_000, rel=1e-6)
+    # 10 BTC OI rise + the default turnover (0.25 x 2 BTC traded) at 60,000, on the long side
+    assert sum(float(x["long_usd"]) for x in last) == pytest.approx(630_000, rel=1e-6)
     hit = [x for x in last if float(x["price_low"]) <= LEVELS_100X_LONG < float(x["price_high"])]
-    assert len(hit) == 1 and float(hit[0]["long_usd"]) == pytest.approx(600_000 * 0.1, rel=1e-6)
+    assert len(hit) == 1 and float(hit[0]["long_usd"]) == pytest.approx(630_000 * 0.1, rel=1e-6)
     grid = grid_for_session(SessionReader(hand_session))
     npz = tmp_path / "g.npz"
     pq = tmp_path / "g.parquet"

@@ -12,7 +12,8 @@ from liqdesk.core.levels import LevelModel, ModelSettings, nice_bin_width, parse
 from liqdesk.core.synthetic import random_walk_stream
 
 T0 = 1_700_000_000_000
-SETTINGS = ModelSettings(exchanges=("binance", "bybit", "okx"), column_ms=10_000, window_columns=64, rows=400)
+SETTINGS = ModelSettings(exchanges=("binance", "bybit", "okx"), column_ms=10_000, window_columns=64, rows=400,
+                         turnover=0.0)   # exact OI mechanics; turnover has its own test
 
 
 def batch(trades=(), marks=(), oi=()):
@@ -123,7 +124,8 @@ def test_malformed_batch_raises_clearly_and_changes_nothing():
 
 
 def test_decay_halves_levels_over_a_half_life():
-    s = ModelSettings(exchanges=("binance",), column_ms=10_000, window_columns=64, rows=400, decay_half_life_s=60)
+    s = ModelSettings(exchanges=("binance",), column_ms=10_000, window_columns=64, rows=400, decay_half_life_s=60,
+                      turnover=0.0)
     m = opened_at(60_000.0, model=LevelModel(s))
     m.ingest(batch(marks=[(9_000, 0, 60_000.0)]))
     before = m.total_notional()  # column end at 10 s not yet passed
@@ -237,3 +239,27 @@ def test_an_absolute_bin_width_is_used_as_given():
     m = opened_at(60_000.0, model=LevelModel(s))
     assert m.bin_width == 7.5 and len(m.levels()) == 2 * len(s.leverages)
     assert np.all(m.levels()["bin"] == np.floor(m.levels()["price"] / 7.5))
+
+
+def test_turnover_closes_in_proportion_to_volume_and_reopens_at_current_prices():
+    s = ModelSettings(exchanges=("binance",), column_ms=10_000, window_columns=64, rows=400, turnover=0.5)
+    m = opened_at(60_000.0, model=LevelModel(s))       # OI 1,000 -> 1,010 with 2 BTC traded
+    first = m.levels()
+    # 0.5 x 2 BTC churn is opened on top of the 10 BTC OI rise
+    assert first["notional"].sum() == pytest.approx(2 * 11 * 60_000)
+    # flat OI, 20 BTC traded at 60,100 (no level crossed): 0.5 x 20 / 1,010 of every level
+    # closes, and 10 BTC reopens there
+    m.ingest(batch(trades=[(3_000, 0, 1, 60_100.0, 10.0), (3_500, 0, -1, 60_100.0, 10.0)],
+                   marks=[(2_900, 0, 60_100.0)], oi=[(4_000, 0, 1_010.0)]))
+    m.flush()
+    after = m.levels()
+    old = after[np.isin(after["bin"], first["bin"])]
+    kept = 1 - 0.5 * 20 / 1_010
+    assert old["notional"].sum() == pytest.approx(first["notional"].sum() * kept, rel=1e-9)
+    assert len(m.swept()) == 0
+    assert after["notional"].sum() - old["notional"].sum() == pytest.approx(2 * 10 * 60_100, rel=1e-9)
+    # an OI fall still creates nothing, whatever the volume
+    bins = set(after["bin"])
+    m.ingest(batch(trades=[(5_000, 0, 1, 62_000.0, 50.0)], marks=[(4_900, 0, 62_000.0)], oi=[(6_000, 0, 900.0)]))
+    m.flush()
+    assert set(m.levels()["bin"]) <= bins
