@@ -58,7 +58,7 @@ def _ccxt_symbol(symbol: str) -> str:
     return f"{s}/USDT:USDT"
 
 
-def run_model(reader: SessionReader, settings: ModelSettings, chunk_ms: int = 3_600_000,
+def run_model(reader: SessionReader, settings: ModelSettings, chunk_ms: int = 900_000,
               until_ms: int | None = None, progress: Progress = None) -> LevelModel:
     """The model after every event of the session (or those before ``until_ms``)."""
     model = LevelModel(settings)

@@ -272,8 +272,14 @@ class LevelModel:
     def _reset_state(self) -> None:
         self.bin_width: float = 0.0          # set from the settings or the first price seen
         self.origin = 0                      # absolute bin of state index 0
+        # stored notional and Σ notional · liquidation price; the true values are these times the
+        # exchange's scale factor, so that shrinking or decaying an exchange is O(1)
         self.notional = np.zeros((self.E, self.T, 2, 0))
-        self.weighted = np.zeros((self.E, self.T, 2, 0))   # Σ notional · liquidation price
+        self.weighted = np.zeros((self.E, self.T, 2, 0))
+        self._factor = [1.0] * self.E
+        # additions not yet written into the arrays: (additions, lo, hi, divisor) per exchange;
+        # written in one np.add.at, in order, before anything reads the arrays
+        self._queued: list[list] = [[] for _ in range(self.E)]
         self.display_origin: int | None = None
         self.ex = [_ExchangeState() for _ in range(self.E)]
         self._lp_ratio: np.ndarray | None = None   # [E, 2, T] liquidation price / entry price
@@ -323,7 +329,7 @@ class LevelModel:
         origin = self._display_origin() if origin is None else origin
         rows = self.settings.rows if rows is None else rows
         ex_mask, tier_mask = self.masks(exchanges, tiers)
-        window = self._state_window(self.notional, origin, rows)
+        window = self._true_window(origin, rows)
         return window[ex_mask][:, tier_mask].sum(axis=(0, 1))
 
     def image(self, exchanges=None, tiers=None, long: bool = True, short: bool = True,
@@ -345,13 +351,15 @@ class LevelModel:
     def levels(self) -> np.ndarray:
         """Every outstanding level (one per exchange, tier, side and bin with notional > 0) as
         :data:`LEVEL_DTYPE` rows: its liquidation price (quote) and notional (quote)."""
+        self._flush_all()
         e, t, s, k = np.nonzero(self.notional > 0)
         out = np.empty(len(e), LEVEL_DTYPE)
         out["exchange"] = self._global_id[e]
         out["side"] = np.where(s == LONG, 1, -1)
         out["leverage"] = self.leverages[t]
-        out["notional"] = self.notional[e, t, s, k]
-        out["price"] = self.weighted[e, t, s, k] / out["notional"]
+        stored = self.notional[e, t, s, k]
+        out["price"] = self.weighted[e, t, s, k] / stored
+        out["notional"] = stored * np.asarray(self._factor)[e]
         out["bin"] = k + self.origin
         return out
 
@@ -366,7 +374,8 @@ class LevelModel:
 
     def total_notional(self) -> float:
         """Total outstanding estimated notional, all slices (quote currency)."""
-        return float(self.notional.sum())
+        self._flush_all()
+        return float(sum(self.notional[e].sum() * f for e, f in enumerate(self._factor)))
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, batch: EventBatch) -> None:
@@ -540,8 +549,8 @@ class LevelModel:
         factor = self._column_decay()
         if factor != 1.0:
             for _ in range(len(ends)):
-                self.notional *= factor
-                self.weighted *= factor
+                for e in range(self.E):
+                    self._scale(e, factor)
         self.grid.skip_to(int(ends[-1]) // self.settings.column_ms - 1)
 
     def _sweep_streams(self, trades, marks) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -611,6 +620,7 @@ class LevelModel:
         lo, hi = max(lo, 0), min(hi, self.notional.shape[-1])
         if hi <= lo:
             return
+        self._flush(e)
         n = self.notional[e, :, side, lo:hi]
         wp = self.weighted[e, :, side, lo:hi]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -630,7 +640,7 @@ class LevelModel:
         rec["side"] = 1 if side == LONG else -1
         rec["leverage"] = self.leverages[tier_i]
         rec["price"] = lp
-        rec["notional"] = n[tier_i, bin_i]
+        rec["notional"] = n[tier_i, bin_i] * self._factor[e]
         self._swept.append(rec)
         n[hit] = 0.0
         wp[hit] = 0.0
@@ -716,9 +726,38 @@ class LevelModel:
         st.oi = float(plan.oi[j])
 
     def _scale(self, e: int, factor: float) -> None:
-        """Multiply exchange ``e``'s levels by ``factor``."""
-        self.notional[e] *= factor
-        self.weighted[e] *= factor
+        """Multiply exchange ``e``'s levels by ``factor`` (O(1): its scale factor changes)."""
+        f = self._factor[e] * factor
+        if f < 1e-100:  # renormalize before the factor underflows (or everything closed)
+            self._flush(e)
+            self.notional[e] *= f
+            self.weighted[e] *= f
+            f = 1.0
+        self._factor[e] = f
+
+    def _flush(self, e: int) -> None:
+        """Write exchange ``e``'s queued additions into the arrays (one np.add.at, in order)."""
+        queue = self._queued[e]
+        if not queue:
+            return
+        if len(queue) == 1:
+            adds, lo, hi, div = queue[0]
+            tier, side, k = adds.tier[lo:hi], adds.side[lo:hi], adds.k[lo:hi]
+            amount, weighted = adds.amount[lo:hi] / div, adds.weighted[lo:hi] / div
+        else:
+            tier = np.concatenate([a.tier[lo:hi] for a, lo, hi, _ in queue])
+            side = np.concatenate([a.side[lo:hi] for a, lo, hi, _ in queue])
+            k = np.concatenate([a.k[lo:hi] for a, lo, hi, _ in queue])
+            amount = np.concatenate([a.amount[lo:hi] / d for a, lo, hi, d in queue])
+            weighted = np.concatenate([a.weighted[lo:hi] / d for a, lo, hi, d in queue])
+        self._queued[e] = []
+        idx = (tier, side, k - self.origin)
+        np.add.at(self.notional[e], idx, amount)
+        np.add.at(self.weighted[e], idx, weighted)
+
+    def _flush_all(self) -> None:
+        for e in range(self.E):
+            self._flush(e)
 
     def _volume_step(self, e: int) -> None:
         """Volume mode: part of the traded notional since the last step is taken as newly opened."""
@@ -808,9 +847,7 @@ class LevelModel:
         lo, hi = adds.bounds[j], adds.bounds[j + 1]
         if hi <= lo:
             return
-        idx = (adds.tier[lo:hi], adds.side[lo:hi], adds.k[lo:hi] - self.origin)
-        np.add.at(self.notional[e], idx, adds.amount[lo:hi])
-        np.add.at(self.weighted[e], idx, adds.weighted[lo:hi])
+        self._queued[e].append((adds, lo, hi, self._factor[e]))
         top, bottom = adds.long_top[j], adds.short_bottom[j]
         if top > self._long_top[e]:
             self._long_top[e] = top
@@ -839,11 +876,11 @@ class LevelModel:
     def _close_column(self, t_end: int) -> None:
         factor = self._column_decay()
         if factor != 1.0:
-            self.notional *= factor
-            self.weighted *= factor
+            for e in range(self.E):
+                self._scale(e, factor)
         rows = self.settings.rows
         origin = self._recentre()
-        window = self._state_window(self.notional, origin, rows)
+        window = self._true_window(origin, rows)
         mark_rows = np.array([(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
                               for st in self.ex], dtype=np.int64) if self.bin_width else np.full(self.E, -1)
         self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows)
@@ -864,6 +901,14 @@ class LevelModel:
             if not peek:
                 self.display_origin = origin
         return origin
+
+    def _true_window(self, origin: int, rows: int) -> np.ndarray:
+        """True notional ``[E, T, 2, rows]`` from absolute bin ``origin`` (queued additions written)."""
+        self._flush_all()
+        window = self._state_window(self.notional, origin, rows)
+        if any(f != 1.0 for f in self._factor):
+            window = window * np.asarray(self._factor)[:, None, None, None]
+        return window
 
     def _state_window(self, arr: np.ndarray, origin: int, rows: int) -> np.ndarray:
         """``arr[..., origin:origin+rows]`` in absolute bins, zero where the state has no bins

@@ -17,8 +17,10 @@ from liqdesk.core.events import EventBatch
 from liqdesk.store import SessionReader
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 60.0, 600.0, math.inf)
-#: Most session time one poll returns when playing as fast as possible.
-MAX_CHUNK_MS = 60_000
+#: Most session time one poll returns when playing as fast as possible: the model ingests
+#: 5-minute batches ~30 % faster than 1-minute ones (per-batch work amortized, arrays still in
+#: cache), and a 5-minute batch of a busy session is still a few ms of work.
+MAX_CHUNK_MS = 300_000
 
 
 class ReplaySource:
