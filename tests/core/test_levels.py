@@ -263,3 +263,18 @@ def test_turnover_closes_in_proportion_to_volume_and_reopens_at_current_prices()
     m.ingest(batch(trades=[(5_000, 0, 1, 62_000.0, 50.0)], marks=[(4_900, 0, 62_000.0)], oi=[(6_000, 0, 900.0)]))
     m.flush()
     assert set(m.levels()["bin"]) <= bins
+
+
+def test_leverage_spread_widens_each_tier_and_keeps_its_notional():
+    sharp = opened_at(60_000.0)
+    s = ModelSettings(exchanges=("binance", "bybit", "okx"), column_ms=10_000, window_columns=64, rows=400,
+                      turnover=0.0, leverage_spread=0.3, spread_points=5)
+    wide = opened_at(60_000.0, model=LevelModel(s))
+    for lev in SETTINGS.leverages:
+        a, b = sharp.levels(), wide.levels()
+        a, b = a[a["leverage"] == lev], b[b["leverage"] == lev]
+        assert b["notional"].sum() == pytest.approx(a["notional"].sum())
+        assert len(b) >= len(a)
+    assert len(wide.levels()) > len(sharp.levels())
+    lv = wide.levels()
+    assert np.all(lv[lv["side"] == 1]["price"] < 60_000) and np.all(lv[lv["side"] == -1]["price"] > 60_000)
