@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 
-from liqdesk.core.events import EventBatch
+from liqdesk.core.events import EventBatch, concat_batches, slice_batch
 from liqdesk.sim import SimParams, SimulationError, Simulator
+from liqdesk.sim.market import STEP_MS
 
 
 class SimSource:
@@ -40,6 +41,9 @@ class SimSource:
         self._sim0 = self.simulator.now
         self._last_wall: float | None = None
         self._target = self.simulator.now
+        # events already simulated (the simulator steps whole seconds) but still ahead of the
+        # clock: released as the wall clock reaches their times, so the view moves sub-second
+        self._held = EventBatch(checked=True)
         self.state = "idle"
         self.error: str | None = None
 
@@ -61,6 +65,11 @@ class SimSource:
     def sim_time_ms(self) -> int:
         """End of the last simulated second (ms since the epoch)."""
         return self.simulator.now
+
+    @property
+    def clock_ms(self) -> int:
+        """Where the wall clock has brought the view: every event up to this time is released."""
+        return self._target
 
     @property
     def lag_ms(self) -> int:
@@ -95,12 +104,18 @@ class SimSource:
         target = self._sim0 + int((self._last_wall - self._wall0) * self.speed * 1000.0)
         self._target = max(self._target, target)
         sim = self.simulator
+        until = min((self._target // STEP_MS + 1) * STEP_MS, sim.now + self.max_catch_up_ms)
         try:
-            batch = sim.step(min(self._target, sim.now + self.max_catch_up_ms))
+            if sim.now < until and not sim.finished:
+                new = sim.step(until)
+                if len(new):
+                    self._held = concat_batches([self._held, new]) if len(self._held) else new
         except SimulationError as exc:
             self.state = "error"
             self.error = str(exc)
             return None
-        if sim.finished:
+        batch = slice_batch(self._held, None, self._target + 1)
+        self._held = slice_batch(self._held, self._target + 1, None)
+        if sim.finished and not len(self._held):
             self.state = "finished"
         return batch if len(batch) else None
