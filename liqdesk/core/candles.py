@@ -10,21 +10,28 @@ CANDLE_DTYPE = np.dtype([("time_ms", "i8"), ("open", "f8"), ("high", "f8"), ("lo
                          ("volume", "f8")])
 
 
-def make_candles(time_ms: np.ndarray, price: np.ndarray, size: np.ndarray, interval_ms: int) -> np.ndarray:
-    """Candles of ``interval_ms`` from time-sorted trades (one row per interval that traded)."""
-    if not len(time_ms):
-        return np.empty(0, CANDLE_DTYPE)
+def _reduce(time_ms: np.ndarray, interval_ms: int, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+            close: np.ndarray, volume: np.ndarray) -> np.ndarray:
+    """One candle per ``interval_ms`` bucket of time-sorted rows (first open, max high, min low,
+    last close, summed volume)."""
     bucket = time_ms // interval_ms
     starts = np.flatnonzero(np.concatenate([[True], bucket[1:] != bucket[:-1]]))
     ends = np.concatenate([starts[1:], [len(bucket)]]) - 1
     out = np.empty(len(starts), CANDLE_DTYPE)
     out["time_ms"] = bucket[starts] * interval_ms
-    out["open"] = price[starts]
-    out["close"] = price[ends]
-    out["high"] = np.maximum.reduceat(price, starts)
-    out["low"] = np.minimum.reduceat(price, starts)
-    out["volume"] = np.add.reduceat(size, starts)
+    out["open"] = open_[starts]
+    out["close"] = close[ends]
+    out["high"] = np.maximum.reduceat(high, starts)
+    out["low"] = np.minimum.reduceat(low, starts)
+    out["volume"] = np.add.reduceat(volume, starts)
     return out
+
+
+def make_candles(time_ms: np.ndarray, price: np.ndarray, size: np.ndarray, interval_ms: int) -> np.ndarray:
+    """Candles of ``interval_ms`` from time-sorted trades (one row per interval that traded)."""
+    if not len(time_ms):
+        return np.empty(0, CANDLE_DTYPE)
+    return _reduce(time_ms, interval_ms, price, price, price, price, size)
 
 
 def merge_candles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -47,17 +54,8 @@ def aggregate(candles: np.ndarray, interval_ms: int) -> np.ndarray:
     """Coarser candles from finer ones (``interval_ms`` a multiple of theirs)."""
     if not len(candles):
         return candles
-    bucket = candles["time_ms"] // interval_ms
-    starts = np.flatnonzero(np.concatenate([[True], bucket[1:] != bucket[:-1]]))
-    ends = np.concatenate([starts[1:], [len(bucket)]]) - 1
-    out = np.empty(len(starts), CANDLE_DTYPE)
-    out["time_ms"] = bucket[starts] * interval_ms
-    out["open"] = candles["open"][starts]
-    out["close"] = candles["close"][ends]
-    out["high"] = np.maximum.reduceat(candles["high"], starts)
-    out["low"] = np.minimum.reduceat(candles["low"], starts)
-    out["volume"] = np.add.reduceat(candles["volume"], starts)
-    return out
+    return _reduce(candles["time_ms"], interval_ms, candles["open"], candles["high"], candles["low"],
+                   candles["close"], candles["volume"])
 
 
 class CandleSeries:

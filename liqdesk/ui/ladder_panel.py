@@ -41,7 +41,21 @@ def large_orders(bids: np.ndarray, asks: np.ndarray, factor: float = 4.0) -> tup
     return bids >= thr, asks >= thr
 
 
-class LadderView(QtWidgets.QWidget):
+class _PaintedView(QtWidgets.QWidget):
+    """A widget drawn by its ``_paint(painter)``; the painter is always ended."""
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        try:
+            self._paint(p)
+        finally:
+            p.end()
+
+    def _paint(self, p: QtGui.QPainter) -> None:
+        raise NotImplementedError
+
+
+class LadderView(_PaintedView):
     """The price rows."""
 
     def __init__(self, parent=None):
@@ -66,13 +80,6 @@ class LadderView(QtWidgets.QWidget):
     def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:
         self.scroll_rows += 3 if ev.angleDelta().y() > 0 else -3
         ev.accept()
-
-    def paintEvent(self, ev) -> None:
-        p = QtGui.QPainter(self)
-        try:
-            self._paint(p)
-        finally:
-            p.end()
 
     def _paint(self, p: QtGui.QPainter) -> None:
         """Backgrounds and bars row by row; text one column at a time (multi-line drawText, rows
@@ -167,7 +174,7 @@ class LadderView(QtWidgets.QWidget):
         return {"liq": liq, "bid": bid, "price": price, "ask": ask}
 
 
-class TradesView(QtWidgets.QWidget):
+class TradesView(_PaintedView):
     """The last trades, newest first."""
 
     def __init__(self, parent=None):
@@ -176,13 +183,6 @@ class TradesView(QtWidgets.QWidget):
         self.trades = None
         self.step = 0.0
         self.setMinimumHeight(90)
-
-    def paintEvent(self, ev) -> None:
-        p = QtGui.QPainter(self)
-        try:
-            self._paint(p)
-        finally:
-            p.end()
 
     def _paint(self, p: QtGui.QPainter) -> None:
         from datetime import UTC, datetime
