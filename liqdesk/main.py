@@ -38,9 +38,10 @@ def window_for_span(span_ms: int) -> str:
     return "30d"
 
 
-def replay_settings(reader, exchanges=None, window: str | None = None, bin_pct: float | None = None):
+def replay_settings(reader, exchanges=None, window: str | None = None, bin_pct: float | None = None,
+                    prior: dict | None = None):
     """Model settings for replaying ``reader``: its exchanges and symbol, a window that holds the
-    session (1h … 30d over 1,440 columns) and the default bin size."""
+    session (1h … 30d over 1,440 columns), the default bin size and ``prior`` (leverages, weights)."""
     from liqdesk.app.analysis import session_exchanges, settings_for
     from liqdesk.ui.session import settings_for_window
 
@@ -49,7 +50,7 @@ def replay_settings(reader, exchanges=None, window: str | None = None, bin_pct: 
         missing = [e for e in exchanges if e not in have]
         if missing:
             raise UserError(f"exchange(s) {', '.join(missing)} not in the session; it has {', '.join(have)}")
-    base = settings_for(reader, exchanges=tuple(exchanges) if exchanges else None)
+    base = settings_for(reader, exchanges=tuple(exchanges) if exchanges else None, **(prior or {}))
     span = int(reader.end_ms - reader.start_ms) + 1
     settings = settings_for_window(base, window or window_for_span(span),
                                    None if base.bin_width else (bin_pct or DEFAULT_BIN_PCT))
@@ -68,19 +69,20 @@ def open_reader(path):
     return reader
 
 
-def replay_session(path, speed: float = 1.0, exchanges=None):
+def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None = None):
     """A window session replaying a recorded or imported session."""
     from liqdesk.app.engine import Engine
     from liqdesk.sources.replay import ReplaySource
     from liqdesk.ui.session import Session
 
     reader = open_reader(path)
-    settings = replay_settings(reader, exchanges)
+    settings = replay_settings(reader, exchanges, prior=prior)
     source = ReplaySource(reader, speed=speed)
     return Session(Engine(settings), source, "replay", label=f"replay {Path(path).name}")
 
 
-def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0, warm_up_ms: int = 3_600_000):
+def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0, warm_up_ms: int = 3_600_000,
+                prior: dict | None = None):
     """A window session on the built-in simulator, in real time (the default)."""
     from liqdesk.app.engine import Engine
     from liqdesk.core.levels import ModelSettings
@@ -107,7 +109,7 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0, w
 
     source = make_source()
     venues = tuple(getattr(params, "venues", None) or exchanges or ("binance", "bybit", "okx"))
-    base = ModelSettings(exchanges=venues, symbol=getattr(params, "symbol", symbol or "BTC/USDT:USDT"))
+    base = ModelSettings(exchanges=venues, symbol=getattr(params, "symbol", symbol or "BTC/USDT:USDT"), **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
     session = Session(Engine(settings), source, "sim", label="sim", restart_source=make_source)
     # open on an hour of simulated history (a few seconds at full speed), then real time
@@ -120,9 +122,11 @@ def build_session(args):
     speed = float(getattr(args, "speed", None) or 1.0)
     if not speed > 0:
         raise UserError("--speed must be > 0")
+    prior = getattr(args, "prior", None)
     if getattr(args, "replay", None):
-        return replay_session(args.replay, speed=speed if math.isfinite(speed) else math.inf, exchanges=exchanges)
-    return sim_session(getattr(args, "symbol", None), exchanges, speed)
+        return replay_session(args.replay, speed=speed if math.isfinite(speed) else math.inf, exchanges=exchanges,
+                              prior=prior)
+    return sim_session(getattr(args, "symbol", None), exchanges, speed, prior=prior)
 
 
 def run_window(args) -> int:

@@ -96,13 +96,15 @@ class GridExport:
 
 
 def grid_for_session(reader: SessionReader, exchanges=None, tiers=None, column_ms: int | None = None,
-                     rows: int = 600, bin_width_pct: float | None = None, progress: Progress = None) -> GridExport:
-    """Replay the session and return its whole estimated grid, filtered."""
+                     rows: int = 600, bin_width_pct: float | None = None, progress: Progress = None,
+                     prior: dict | None = None) -> GridExport:
+    """Replay the session and return its whole estimated grid, filtered. ``prior``: the model's
+    ``leverages`` and ``weights`` when not the default."""
     span = reader.end_ms - reader.start_ms + 1
     column_ms = column_ms or auto_column_ms(span)
     n_cols = int(reader.end_ms // column_ms - reader.start_ms // column_ms) + 1
     settings = settings_for(reader, column_ms=column_ms, window_columns=max(2, n_cols), rows=rows,
-                            bin_width_pct=bin_width_pct)
+                            bin_width_pct=bin_width_pct, **(prior or {}))
     if exchanges:
         unknown = [e for e in exchanges if e not in settings.exchanges]
         if unknown:

@@ -51,11 +51,13 @@ def _liquidations(reader: SessionReader) -> np.ndarray:
     return out[np.argsort(out["time_ms"], kind="stable")]
 
 
-def truth_metrics(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top: float = 0.1) -> dict:
-    """The ground-truth scores of a simulated session; an empty dict for any other session."""
+def truth_metrics(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top: float = 0.1,
+                  settings=None) -> dict:
+    """The ground-truth scores of a simulated session (model ``settings``, default those of
+    :func:`settings_for`); an empty dict for any other session."""
     if not has_truth(reader):
         return {}
-    settings = settings_for(reader, window_columns=2, rows=64)
+    settings = settings or settings_for(reader, window_columns=2, rows=64)
     out = {"truth_lift": evaluate(reader, lead_s, band_pct, top, liquidations=_liquidations(reader),
                                   settings=settings)["lift"]}
     out.update(_map_agreement(reader, settings, band_pct, top))

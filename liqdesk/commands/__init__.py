@@ -20,3 +20,19 @@ def positive_float(what: str = "a number"):
 
     parse.__name__ = what
     return parse
+
+
+PRIOR_HELP = ("the model's leverage prior, LEVERAGE:WEIGHT,... (default even weights on 10, 20, 25, "
+              "50 and 100x); weights are normalized")
+
+
+def leverage_prior(text: str) -> dict:
+    """An argparse type: ``"10:0.3,25:0.3,100:0.4"`` -> ``{"leverages": ..., "weights": ...}``,
+    the keyword arguments of :class:`liqdesk.core.levels.ModelSettings` it sets."""
+    from liqdesk.core.levels import parse_prior
+
+    try:
+        leverages, weights = parse_prior(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return {"leverages": leverages, "weights": weights}

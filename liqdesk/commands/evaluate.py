@@ -6,6 +6,8 @@ import argparse
 import json
 import math
 
+from liqdesk.commands import PRIOR_HELP, leverage_prior
+
 HELP = "score the liquidation estimate against a session's real liquidations (capture and lift)"
 
 
@@ -15,20 +17,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lead-s", type=float, default=60.0, help="look at the estimate this long before (60)")
     parser.add_argument("--band-pct", type=float, default=5.0, help="bins within this %% of price (5)")
     parser.add_argument("--top", type=float, default=0.1, help="share of bins called hot (0.1)")
+    parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
-    from liqdesk.app.analysis import evaluate
+    from liqdesk.app.analysis import evaluate, settings_for
+    from liqdesk.app.truth import truth_metrics
     from liqdesk.store import SessionReader
 
     reader = SessionReader(args.session)
-    result = evaluate(reader, args.lead_s, args.band_pct, args.top)
-    extra = _truth_metrics(reader, args)
-    result.update(extra)
+    settings = settings_for(reader, window_columns=2, rows=64, **(args.prior or {}))
+    result = evaluate(reader, args.lead_s, args.band_pct, args.top, settings=settings)
+    result["prior"] = ",".join(f"{lev:g}:{w:.4g}" for lev, w in zip(settings.leverages, settings.prior))
+    # ground-truth scores when the session comes from the simulator (none otherwise)
+    result.update(truth_metrics(reader, args.lead_s, args.band_pct, args.top, settings=settings))
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
         return 0
-    print(f"{result['events']} liquidations, {result['liquidation_usd']:,.0f} USD; model in {result['mode']} mode")
+    print(f"{result['events']} liquidations, {result['liquidation_usd']:,.0f} USD; model in {result['mode']} mode, "
+          f"leverage prior {result['prior']}")
     print(f"hot bins (top {args.top:.0%} within ±{args.band_pct:g}% of price, {args.lead_s:g} s before) caught "
           f"{result['capture']:.1%} of the liquidated notional; a random pick of as many bins: "
           f"{result['baseline']:.1%}; lift {result['lift']:.2f}x")
@@ -37,9 +44,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"{key}: {result[key]:.3f}")
     return 0
 
-
-def _truth_metrics(reader, args) -> dict:
-    """Ground-truth scores when the session comes from the simulator (empty otherwise)."""
-    from liqdesk.app.truth import truth_metrics
-
-    return truth_metrics(reader, args.lead_s, args.band_pct, args.top)

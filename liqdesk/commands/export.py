@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liqdesk.commands import PRIOR_HELP, leverage_prior
+
 HELP = "write a session's estimated heatmap grid to .csv, .parquet or .npz"
 
 
@@ -16,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tiers", nargs="+", type=float, help="leverage tiers to include, e.g. 50 100")
     parser.add_argument("--column-s", type=float, help="column width in seconds (default: fit the session in 2,000)")
     parser.add_argument("--rows", type=int, default=600, help="price rows around the price (default 600)")
+    parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--column-s must be > 0")
         column_ms = int(round(args.column_s * 1000))
     reader = SessionReader(args.session)
-    grid = grid_for_session(reader, args.exchanges, args.tiers, column_ms, args.rows)
+    grid = grid_for_session(reader, args.exchanges, args.tiers, column_ms, args.rows, prior=args.prior)
     cols = np.arange(len(grid.time_ms))
     if args.at is not None:
         at = parse_time(args.at)

@@ -8,13 +8,20 @@ import sys
 import numpy as np
 import pytest
 
-from liqdesk.app.analysis import evaluate, grid_for_session
+from liqdesk.app.analysis import evaluate, grid_for_session, settings_for
 from liqdesk.core.events import make_batch, records
 from liqdesk.store import SessionReader, SessionWriter
 
 T0 = 1_700_000_000_000
 LEVELS_100X_LONG = 60_000 * (1 - 1 / 100) / (1 - 0.004)     # Binance tier 1, MMR 0.4 %
 LEVELS_100X_SHORT = 60_000 * (1 + 1 / 100) / (1 + 0.004)
+# the prior these hand computations were made with (pinned: the default may change)
+PRIOR = "5:0.25,10:0.3,25:0.2,50:0.15,100:0.1"
+
+
+def hand_settings(reader):
+    return settings_for(reader, window_columns=2, rows=64, leverages=(5.0, 10.0, 25.0, 50.0, 100.0),
+                        weights=(0.25, 0.3, 0.2, 0.15, 0.1))
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +42,8 @@ def hand_session(tmp_path_factory):
 
 
 def test_evaluate_matches_the_hand_computation(hand_session):
-    r = evaluate(SessionReader(hand_session), lead_s=60, band_pct=5, top=0.1)
+    reader = SessionReader(hand_session)
+    r = evaluate(reader, lead_s=60, band_pct=5, top=0.1, settings=hand_settings(reader))
     # bin width 50 at 60,000: 120 bins have their centre within ±5 %; each side holds 3 non-empty
     # bins there (100x, 50x, 25x), all hot since 117 bins are empty; the 100x long and 100x short
     # liquidations fall in hot bins, the one at 58,500 does not.
@@ -53,8 +61,8 @@ def test_events_with_no_estimate_before_them_are_missed(hand_session):
 
 def test_export_csv_parquet_npz_and_at(hand_session, tmp_path):
     out = tmp_path / "grid.csv"
-    r = subprocess.run([sys.executable, "-m", "liqdesk", "export", str(hand_session), "--out", str(out)],
-                       capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "liqdesk", "export", str(hand_session), "--out", str(out),
+                        "--prior", PRIOR], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
     assert set(rows[0]) == {"time_ms", "price_low", "price_high", "long_usd", "short_usd"}
@@ -85,6 +93,14 @@ def test_evaluate_cli_json_keys(hand_session):
     out = json.loads(r.stdout)
     assert {"events", "liquidation_usd", "captured_usd", "capture", "baseline", "lift", "bin_width_pct", "lead_s",
             "band_pct", "top", "mode"} <= set(out)
-    human = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session)], capture_output=True,
-                           text=True)
-    assert "lift 16.00x" in human.stdout
+    assert out["prior"] == "10:0.2,20:0.2,25:0.2,50:0.2,100:0.2"
+    human = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", PRIOR],
+                           capture_output=True, text=True)
+    assert "lift 16.00x" in human.stdout and "leverage prior 5:0.25,10:0.3,25:0.2,50:0.15,100:0.1" in human.stdout
+
+
+@pytest.mark.parametrize("prior", ["5:0", "1:1", "10:0.5,10:0.5", "ten:1", "10"])
+def test_a_bad_prior_is_refused_in_one_line(hand_session, prior):
+    r = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", prior],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "prior" in r.stderr

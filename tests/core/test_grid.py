@@ -41,7 +41,7 @@ def test_tier_and_side_filters(model):
     shorts, _, _ = model.image(long=False)
     assert np.allclose(longs + shorts, full, rtol=1e-5, atol=1e-2)
     high, _, _ = model.image(tiers=[50, 100])
-    low, _, _ = model.image(tiers=[5, 10, 25])
+    low, _, _ = model.image(tiers=[10, 20, 25])
     assert np.allclose(high + low, full, rtol=1e-5, atol=1e-2)
     empty, _, _ = model.image(exchanges=[])
     assert not empty.any()

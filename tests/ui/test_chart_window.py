@@ -122,6 +122,25 @@ def test_settings_change_rebuilds_the_replay_window(themed, qtbot, session_path,
         session.stop()
 
 
+def test_prior_option_sets_the_model_tiers_and_their_filters(themed, qtbot, session_path, store):
+    import argparse
+
+    from liqdesk.commands import window as window_command
+    from liqdesk.main import build_session
+    from liqdesk.ui.chart_window import ChartWindow, FrameClock
+
+    parser = argparse.ArgumentParser()
+    window_command.add_arguments(parser)
+    args = parser.parse_args(["--replay", str(session_path), "--prior", "5:1,75:2,125:1"])
+    session = build_session(args)
+    assert session.engine.settings.leverages == (5.0, 75.0, 125.0)
+    assert session.engine.settings.weights == (0.25, 0.5, 0.25)
+    win = ChartWindow(session, FrameClock(session), store, restore=False)
+    qtbot.addWidget(win)
+    assert list(win.filters.tier_checks) == [5.0, 75.0, 125.0]
+    session.stop()
+
+
 def test_second_chart_window_on_another_venue_set(window, qtbot):
     second = window.open_window(("binance",))     # deletes itself on close
     assert second.view.exchanges == ("binance",)
