@@ -23,7 +23,7 @@ def positive_float(what: str = "a number"):
 
 
 PRIOR_HELP = ("the model's leverage prior, LEVERAGE:WEIGHT,... (default even weights on 10, 20, 25, "
-              "50 and 100x); weights are normalized")
+              "50, 75 and 100x); weights are normalized")
 
 
 def leverage_prior(text: str) -> dict:

@@ -97,8 +97,9 @@ def bench_ingest(quick: bool) -> dict:
 
 
 def bench_filter(quick: bool) -> dict:
-    """24 h window of 1-minute columns, 2,000 rows, 3 exchanges x 5 tiers x 2 sides: switch one
-    exchange off and rebuild the whole displayed grid (median of 5); peak RSS of that state."""
+    """24 h window of 1-minute columns, 2,000 rows, 3 exchanges x 6 tiers (the default) x 2 sides:
+    switch one exchange off and rebuild the whole displayed grid (median of 5); peak RSS of that
+    state."""
     import psutil
 
     from liqdesk.core.levels import LevelModel, ModelSettings

@@ -153,6 +153,7 @@ class HeatmapGrid:
         # time order: slots [shift:] are older than [:shift]
         out[:, : self.window - shift] = slot_sum[:, shift:]
         out[:, self.window - shift:] = slot_sum[:, :shift]
+        del slot_sum  # one full-window buffer fewer at the peak
         if not valid.all():
             out[:, ~valid] = 0.0
         origins = self.origin[slots]
@@ -192,6 +193,11 @@ def _align(img: np.ndarray, off: np.ndarray, valid: np.ndarray) -> np.ndarray:
         o = int(o)
         # stored row r sits at display row r + o
         src_lo, src_hi = max(0, -o), min(rows, rows - o)
-        if src_hi > src_lo:
-            out[src_lo + o: src_hi + o, cols] = img[src_lo:src_hi][:, cols]
+        if src_hi <= src_lo:
+            continue
+        # copy runs of adjacent columns as slices: no temporary the size of the window
+        breaks = np.flatnonzero(np.diff(cols) != 1) + 1
+        for run in np.split(cols, breaks):
+            c0, c1 = int(run[0]), int(run[-1]) + 1
+            out[src_lo + o: src_hi + o, c0:c1] = img[src_lo:src_hi, c0:c1]
     return out

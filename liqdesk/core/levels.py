@@ -106,8 +106,8 @@ class ModelSettings:
     #: entry: nothing public says how leverage is spread (a liquidation feed only shows the tiers
     #: price reached), and an even prior is wrong by the least when the true mix is unknown
     #: (README, Accuracy: 7 simulator settings with different true mixes).
-    leverages: tuple[float, ...] = (10.0, 20.0, 25.0, 50.0, 100.0)
-    weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
+    leverages: tuple[float, ...] = (10.0, 20.0, 25.0, 50.0, 75.0, 100.0)
+    weights: tuple[float, ...] = (1 / 6,) * 6
     #: bin width as a percentage of the first price seen (rounded to a nice number) ...
     bin_width_pct: float = 0.1
     #: ... or an absolute width in quote currency, which wins when set.

@@ -17,9 +17,9 @@ VENUE_ORDER: tuple[str, ...] = ("binance", "bybit", "okx", "hyperliquid", "bitge
 DEFAULT_VENUES: tuple[str, ...] = VENUE_ORDER[:3]
 
 #: The simulator's TRUE leverage distribution (share of newly opened positions per leverage).
-#: Deliberately not the level model's default prior (even weights on 10, 20, 25, 50 and 100x): it
-#: leans to high leverage (half the positions at 25x or more) and uses leverages the model does
-#: not list (3x, 5x, 75x), as real traders do. Each venue caps a leverage at its tier table's maximum for
+#: Deliberately not the level model's default prior (even weights on 10, 20, 25, 50, 75 and 100x):
+#: it leans to high leverage (half the positions at 25x or more) and uses leverages the model does
+#: not list (3x, 5x), as real traders do. Each venue caps a leverage at its tier table's maximum for
 #: the position's notional (Hyperliquid: 40x), so the realized mix differs per venue.
 DEFAULT_LEVERAGE_PRIOR = "3:0.04,5:0.08,10:0.2,20:0.13,25:0.15,50:0.17,75:0.06,100:0.17"
 

@@ -93,7 +93,7 @@ def test_evaluate_cli_json_keys(hand_session):
     out = json.loads(r.stdout)
     assert {"events", "liquidation_usd", "captured_usd", "capture", "baseline", "lift", "bin_width_pct", "lead_s",
             "band_pct", "top", "mode"} <= set(out)
-    assert out["prior"] == "10:0.2,20:0.2,25:0.2,50:0.2,100:0.2"
+    assert out["prior"] == "10:0.1667,20:0.1667,25:0.1667,50:0.1667,75:0.1667,100:0.1667"
     human = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", PRIOR],
                            capture_output=True, text=True)
     assert "lift 16.00x" in human.stdout and "leverage prior 5:0.25,10:0.3,25:0.2,50:0.15,100:0.1" in human.stdout

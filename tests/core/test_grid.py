@@ -40,7 +40,7 @@ def test_tier_and_side_filters(model):
     longs, _, _ = model.image(short=False)
     shorts, _, _ = model.image(long=False)
     assert np.allclose(longs + shorts, full, rtol=1e-5, atol=1e-2)
-    high, _, _ = model.image(tiers=[50, 100])
+    high, _, _ = model.image(tiers=[50, 75, 100])
     low, _, _ = model.image(tiers=[10, 20, 25])
     assert np.allclose(high + low, full, rtol=1e-5, atol=1e-2)
     empty, _, _ = model.image(exchanges=[])
@@ -87,7 +87,7 @@ def test_price_axis_follows_the_market_without_losing_columns():
     # columns stored before the re-centre are still stored, with their own origin
     slots = cols_before % s.window_columns
     assert np.array_equal(m.grid.origin[slots[kept > 0]], np.full((kept > 0).sum(), origin_before))
-    again, _ = m.grid.image(np.ones(3, bool), np.ones(5, bool), display_origin=origin_before,
+    again, _ = m.grid.image(np.ones(m.E, bool), np.ones(m.T, bool), display_origin=origin_before,
                                end_column=int(cols_before[-1]))
     assert np.allclose(again.sum(axis=0), kept)
 

@@ -48,7 +48,7 @@ def test_toggling_a_filter_changes_the_displayed_image_as_the_model_says(window,
     elif change == "tier":
         f.tier_checks[100.0].setChecked(False)
         f.tier_checks[50.0].setChecked(False)
-        expected = model.image(None, [10.0, 20.0, 25.0], True, True, include_live=False)[0]
+        expected = model.image(None, [10.0, 20.0, 25.0, 75.0], True, True, include_live=False)[0]
     else:
         f.short_cb.setChecked(False)
         expected = model.image(None, None, True, False, include_live=False)[0]
@@ -59,7 +59,7 @@ def test_toggling_a_filter_changes_the_displayed_image_as_the_model_says(window,
     np.testing.assert_array_equal(shown, expected[r0:r1])
     # the live column follows the same filter
     ex = ["binance", "okx"] if change == "exchange" else None
-    tiers = [10.0, 20.0, 25.0] if change == "tier" else None
+    tiers = [10.0, 20.0, 25.0, 75.0] if change == "tier" else None
     live = model.level_map(ex, tiers, panel._origin, model.settings.rows)
     want = live[0] + (0 if change == "side" else live[1])
     np.testing.assert_allclose(panel.last_live, want.astype(np.float32), rtol=1e-6)
