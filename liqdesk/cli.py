@@ -63,28 +63,9 @@ def _split_window_args(argv: list[str]) -> bool:
     return not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"))
 
 
-def pin_malloc_threshold() -> None:
-    """Keep freed numpy temporaries from staying in the process (glibc only; else nothing).
-
-    glibc raises its mmap threshold each time a large block is freed, after which the model's
-    per-batch temporaries come from the heap and are kept there: RSS creeps up by tens of MB
-    over a session (measured on the 24 h filter state of the bench: 257 -> 232 MB). A fixed 1 MiB
-    threshold hands them back to the system when freed.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).mallopt(-3, 1 << 20)   # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):   # not glibc (musl has no mallopt)
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``liqdesk`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    pin_malloc_threshold()
     try:
         if _split_window_args(argv) and "window" in COMMANDS:
             module = _load("window")

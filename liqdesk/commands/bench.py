@@ -97,16 +97,17 @@ def bench_ingest(quick: bool) -> dict:
 
 
 def bench_filter(quick: bool) -> dict:
-    """24 h window of 1-minute columns, 2,000 rows, 3 exchanges x 6 tiers (the default) x 2 sides:
-    switch one exchange off and rebuild the whole displayed grid (median of 5); peak RSS of that
-    state."""
+    """24 h window of 1-minute columns, 2,000 rows, 3 exchanges x 5 tiers x 2 sides (the shape
+    the figure is defined on; the default prior has 6): switch one exchange off and rebuild the
+    whole displayed grid (median of 5); peak RSS of that state."""
     import psutil
 
     from liqdesk.core.levels import LevelModel, ModelSettings
     from liqdesk.core.synthetic import random_walk_stream
 
     rss0 = psutil.Process().memory_info().rss
-    settings = ModelSettings(column_ms=60_000, window_columns=1440, rows=2000)
+    settings = ModelSettings(column_ms=60_000, window_columns=1440, rows=2000,
+                             leverages=(10.0, 20.0, 25.0, 50.0, 100.0), weights=(0.2,) * 5)
     model = LevelModel(settings)
     hours = 2.0 if quick else 24.0
     step_h = 1.0
