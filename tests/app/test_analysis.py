@@ -10,6 +10,7 @@ import pytest
 
 from liqdesk.app.analysis import evaluate, grid_for_session, settings_for
 from liqdesk.core.events import make_batch, records
+from liqdesk.core.levels import parse_prior
 from liqdesk.store import SessionReader, SessionWriter
 
 T0 = 1_700_000_000_000
@@ -20,8 +21,8 @@ PRIOR = "5:0.25,10:0.3,25:0.2,50:0.15,100:0.1"
 
 
 def hand_settings(reader):
-    return settings_for(reader, window_columns=2, rows=64, leverages=(5.0, 10.0, 25.0, 50.0, 100.0),
-                        weights=(0.25, 0.3, 0.2, 0.15, 0.1))
+    leverages, weights = parse_prior(PRIOR)
+    return settings_for(reader, window_columns=2, rows=64, leverages=leverages, weights=weights)
 
 
 @pytest.fixture(scope="module")
