@@ -2,7 +2,7 @@
 hands them to the window (``liqdesk``) or to the headless renderer (``liqdesk render``).
 
 Nothing else wires layers together: ``core`` knows no sources, sources know no Qt, the UI gets a
-ready :class:`~liqdesk.ui.session.Session`. Qt is imported only inside the functions that need it.
+ready :class:`~liqdesk.app.session.Session`. Qt is imported only inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _exchanges(text) -> tuple[str, ...] | None:
 
 def window_for_span(span_ms: int) -> str:
     """The smallest standard time window that holds ``span_ms`` (at most 30 d)."""
-    from liqdesk.ui.session import WINDOWS_MS
+    from liqdesk.app.chart_settings import WINDOWS_MS
 
     for name, ms in WINDOWS_MS.items():
         if span_ms <= ms:
@@ -43,7 +43,7 @@ def replay_settings(reader, exchanges=None, window: str | None = None, bin_pct: 
     """Model settings for replaying ``reader``: its exchanges and symbol, a window that holds the
     session (1h … 30d over 1,440 columns), the default bin size and ``prior`` (leverages, weights)."""
     from liqdesk.app.analysis import session_exchanges, settings_for
-    from liqdesk.ui.session import settings_for_window
+    from liqdesk.app.chart_settings import settings_for_window
 
     have = session_exchanges(reader)
     if exchanges:
@@ -72,8 +72,8 @@ def open_reader(path):
 def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None = None):
     """A window session replaying a recorded or imported session."""
     from liqdesk.app.engine import Engine
+    from liqdesk.app.session import Session
     from liqdesk.sources.replay import ReplaySource
-    from liqdesk.ui.session import Session
 
     reader = open_reader(path)
     settings = replay_settings(reader, exchanges, prior=prior)
@@ -84,9 +84,10 @@ def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None 
 def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0, warm_up_ms: int = 3_600_000,
                 prior: dict | None = None):
     """A window session on the built-in simulator, in real time (the default)."""
+    from liqdesk.app.chart_settings import settings_for_window
     from liqdesk.app.engine import Engine
+    from liqdesk.app.session import Session
     from liqdesk.core.levels import ModelSettings
-    from liqdesk.ui.session import Session, settings_for_window
 
     try:
         from liqdesk.sim import SimParams

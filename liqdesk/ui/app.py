@@ -9,9 +9,10 @@ import sys
 
 from PySide6 import QtCore, QtWidgets
 
+from liqdesk.app.session import Session
+
 from . import theme
 from .chart_window import ChartWindow, FrameClock, LayoutStore
-from .session import Session
 
 
 def ensure_platform(headless: bool) -> None:

@@ -14,6 +14,10 @@ from pathlib import Path
 import psutil
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from liqdesk.app.chart_settings import settings_for_window
+from liqdesk.app.session import Session
+from liqdesk.app.view_state import ViewState
+
 from . import scaling, theme
 from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
@@ -21,9 +25,7 @@ from .heatmap_panel import HeatmapPanel
 from .ladder_panel import LadderPanel
 from .liqmap_panel import LiqMapPanel
 from .replay_bar import ReplayBar
-from .session import Session, settings_for_window
 from .stats_panel import StatsPanel
-from .view_state import ViewState
 
 FPS = 30
 LAYOUT_VERSION = 3

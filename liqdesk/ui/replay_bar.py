@@ -18,7 +18,7 @@ def speed_label(s: float) -> str:
 
 
 class ReplayBar(QtWidgets.QToolBar):
-    """Drives a replay :class:`~liqdesk.ui.session.Session`."""
+    """Drives a replay :class:`~liqdesk.app.session.Session`."""
 
     def __init__(self, session, parent=None):
         super().__init__("Replay", parent)
