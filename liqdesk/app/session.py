@@ -1,20 +1,25 @@
-"""A running chart session: the engine, its source polled off the UI thread, replay controls,
-model rebuilds on settings changes, recording, and the figures the status bar shows.
+"""A running chart session: one engine fed by one source, its journal, replay controls, model
+rebuilds when settings change, the opening history, recording, and the figures the status bar
+shows. No Qt: the window, the headless recorder and the tests drive the same object.
 
-The UI thread never waits on I/O or on the source: a :class:`FeedWorker` thread polls the source
-(reading session files, running the simulator, later the exchanges) and puts immutable batches
-on a bounded queue. The frame timer calls :meth:`Engine.pump`, whose source here is the queue
-(:class:`QueueSource`): it takes what is there, merging small batches, within a time budget.
-Replay commands (play, pause, speed, step, seek) are sent to the worker, which runs them between
-polls; a seek is a reset marker followed by the session's events up to the target, which the
-UI ingests a few chunks per frame while a progress bar shows how far it got.
+- **The journal** (:mod:`liqdesk.app.journal`) keeps every event the session ingested (retention
+  7 days by default, in memory then on disk). A settings change (time window, bin size, decay,
+  prior) rebuilds the model from it in a background thread (:mod:`liqdesk.app.rebuild`) while
+  the source keeps running; the new model is swapped in when complete. A replay's journal is its
+  session file: a settings change there replays the file up to the current time.
+- **The opening history** of the simulator is built at full speed off the UI thread
+  (:meth:`Session.build_history`): the worker thread simulates, the frame timer ingests what is
+  ready (so the chart fills in front of the user), then the market runs in real time at once.
+- **Threads.** A replay's polls run in a :class:`~liqdesk.app.feed.FeedWorker` thread; the
+  simulator and live feeds are non-blocking by contract and are polled by the frame timer (a
+  second Python thread would only add GIL hand-offs to every frame; measured 8x slower frames).
+- **Listeners** (:meth:`Session.subscribe`): ``"message"`` (one line for the user, any thread)
+  and ``"reset"`` (the engine's model was replaced or reset). A closed window unsubscribes.
 """
 
 from __future__ import annotations
 
 import math
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,143 +28,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqdesk.app.engine import Engine
-from liqdesk.core.events import EventBatch, concat_batches
+from liqdesk.core.events import EventBatch
 from liqdesk.core.levels import ModelSettings
 
-#: Events the UI ingests from one merged batch at most (keeps one ingest well under a frame).
-MERGE_EVENTS = 60_000
+from .feed import FeedWorker, InlineWorker, QueueSource
+from .journal import Journal
+from .rebuild import ModelRebuild
+
 #: Session time per chunk of a seek (small enough that one chunk ingests within a frame budget).
 SEEK_CHUNK_MS = 60_000
-
-# ---------------------------------------------------------------------------------- worker
-class FeedWorker(threading.Thread):
-    """Polls ``source`` every ``poll_s`` and puts ``("batch", batch, created)`` items on ``out``.
-
-    ``created`` is the wall time (``time.perf_counter``) the events were created or received:
-    the source's own ``last_created`` when it has one, else the time its poll returned.
-    Commands (callables taking the source and the worker) run in this thread between polls.
-    """
-
-    def __init__(self, source, out: queue.Queue, poll_s: float = 0.010, stamp: bool = True):
-        super().__init__(name=f"liqdesk-feed:{getattr(source, 'kind', 'source')}", daemon=True)
-        self.source = source
-        self.stamp = stamp     # False for a replay: its events were created long ago
-        self.out = out
-        self.poll_s = poll_s
-        self.commands: queue.SimpleQueue = queue.SimpleQueue()
-        self.stop_event = threading.Event()
-        self.error: str | None = None
-
-    def put(self, item) -> bool:
-        """Blocking put that gives up when the worker is stopped."""
-        while not self.stop_event.is_set():
-            try:
-                self.out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                while True:
-                    cmd = self.commands.get_nowait()
-                    cmd(self.source, self)
-            except queue.Empty:
-                pass
-            except Exception as exc:  # a bad command must not kill the feed
-                self.error = f"{type(exc).__name__}: {exc}"
-                self.put(("error", self.error))
-            try:
-                batch = self.source.poll(time.monotonic())
-            except Exception as exc:  # a source error is reported, the feed goes on
-                self.error = f"{type(exc).__name__}: {exc}"
-                self.put(("error", self.error))
-                batch = None
-                self.stop_event.wait(0.5)
-            if batch is not None and len(batch):
-                created = getattr(self.source, "last_created", None) if self.stamp else None
-                if self.stamp and created is None:
-                    created = time.perf_counter()
-                self.put(("batch", batch, created))
-            else:
-                self.stop_event.wait(self.poll_s)
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-
-class QueueSource:
-    """The engine's source: batches taken off the worker's queue (never blocks)."""
-
-    kind = "queue"
-    playing = True
-
-    def __init__(self, session: Session, maxsize: int = 256):
-        self.session = session
-        self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
-        self._held: tuple | None = None
-
-    def _next(self, queued_only: bool = False):
-        if self._held is not None:
-            item, self._held = self._held, None
-            return item
-        try:
-            return self.queue.get_nowait()
-        except queue.Empty:
-            return None if queued_only else self.session._poll_inline()
-
-    def poll(self, now_wall_s: float) -> EventBatch | None:
-        item = self._next()
-        if item is None:
-            return None
-        if item[0] != "batch":
-            self.session._control(item)
-            return None
-        batches, created = [item[1]], [item[2]]
-        n = len(item[1])
-        while n < MERGE_EVENTS:
-            nxt = self._next(queued_only=True)
-            if nxt is None:
-                break
-            if nxt[0] != "batch":
-                self._held = nxt
-                break
-            batches.append(nxt[1])
-            created.append(nxt[2])
-            n += len(nxt[1])
-        batch = batches[0] if len(batches) == 1 else concat_batches(batches)
-        self.session._taken(batch, [c for c in created if c is not None])
-        return batch
-
-    def clear(self) -> None:
-        self._held = None
-        while True:
-            try:
-                self.queue.get_nowait()
-            except queue.Empty:
-                return
-
-
-# ---------------------------------------------------------------------------------- session
-@dataclass
-class WarmUp:
-    start_ms: int
-    until_ms: int
-
-    @property
-    def label(self) -> str:
-        h = (self.until_ms - self.start_ms) / 3_600_000
-        return f"{h:g} h" if h >= 1 else f"{(self.until_ms - self.start_ms) / 60_000:g} min"
-
-    def fraction(self, source) -> float:
-        now = int(getattr(source, "sim_time_ms", self.start_ms))
-        return min(1.0, max(0.0, (now - self.start_ms) / max(1, self.until_ms - self.start_ms)))
+#: Market time per batch while building the simulator's history.
+HISTORY_CHUNK_MS = 60_000
+#: Frame budget (s) for ingesting while a seek or the history build is running.
+BUSY_BUDGET_S = 0.025
 
 
 @dataclass
 class SeekState:
+    """A replay seek (or a replay's settings rebuild) in progress."""
+
     target_ms: int
     start_ms: int
     done_ms: int
@@ -170,42 +57,79 @@ class SeekState:
         return min(1.0, max(0.0, (self.done_ms - self.start_ms) / max(1, self.target_ms - self.start_ms)))
 
 
+@dataclass
+class HistoryBuild:
+    """The simulator's opening history being built (market time ``start_ms`` to ``until_ms``)."""
+
+    start_ms: int
+    until_ms: int
+    token: int
+    done_ms: int = 0
+    then_speed: float = 1.0
+    label: str = "history"
+
+    @property
+    def span_label(self) -> str:
+        h = (self.until_ms - self.start_ms) / 3_600_000
+        return f"{h:g} h" if h >= 1 else f"{(self.until_ms - self.start_ms) / 60_000:g} min"
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, max(0.0, (self.done_ms - self.start_ms) / max(1, self.until_ms - self.start_ms)))
+
+
 class Session:
     """One engine fed by one source. ``kind`` is ``"sim"``, ``"replay"`` or ``"live"``.
 
-    ``restart_source``: for the simulator, a callable returning a fresh source (used when the
-    model settings change and the model restarts).
+    ``journal``: where every ingested event is kept (default: a new in-memory :class:`Journal`
+    for a sim or live session; a replay has its file and keeps none).
     """
 
-    def __init__(self, engine: Engine, source, kind: str, label: str = "",
-                 restart_source: Callable[[], object] | None = None, threaded: bool | None = None):
+    def __init__(self, engine: Engine, source, kind: str, label: str = "", threaded: bool | None = None,
+                 journal: Journal | None = None, key: tuple | None = None):
         self.engine = engine
         self.source = source
         self.kind = kind
         self.label = label or kind
-        self.restart_source = restart_source
-        # A replay reads files: its polls run in a feed thread. The simulator and live feeds are
-        # non-blocking by contract and are polled right here by the frame timer: a second
-        # Python thread would only add GIL hand-offs to every frame (measured: 8x slower frames).
+        self.key = key
         self.threaded = (kind == "replay") if threaded is None else threaded
-        self.inbox = QueueSource(self, 256 if self.threaded else 0)
+        self.inbox = QueueSource(self, 256)
         engine.source = self.inbox
+        engine.sinks.append(self._ingested)
+        self.journal = journal if journal is not None else (None if kind == "replay" else Journal())
+        if self.journal is not None and self.journal.on_message is None:
+            self.journal.on_message = self.message
         self.worker: FeedWorker | None = None
         self.seek: SeekState | None = None
+        self.history: HistoryBuild | None = None
+        self.rebuild: ModelRebuild | None = None
         self.messages: deque[str] = deque(maxlen=50)
         self.recorder = None
-        self.record_path = None
         self.latencies_ms: deque[float] = deque(maxlen=2000)
         self.frame_times: deque[float] = deque(maxlen=240)
         self._pending_created: float | None = None
         self._token = 0
         self._polled = False
-        self.warm: WarmUp | None = None
-        self.warm_ms = 0
-        self.live_speed = 1.0
-        self.on_message: Callable[[str], None] | None = None
-        self.listeners: list[Callable[[str], None]] = []
-        self.on_reset: Callable[[], None] | None = None
+        self._listeners: dict[str, list[Callable]] = {"message": [], "reset": []}
+        self.stopped = False
+
+    # ------------------------------------------------------------------ listeners
+    def subscribe(self, event: str, fn: Callable) -> None:
+        """Call ``fn`` on ``event``: ``"message"`` (``fn(text)``, from any thread) or ``"reset"``."""
+        self._listeners[event].append(fn)
+
+    def unsubscribe(self, event: str, fn: Callable) -> None:
+        if fn in self._listeners[event]:
+            self._listeners[event].remove(fn)
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+        for fn in list(self._listeners["message"]):
+            fn(text)
+
+    def _reset_happened(self) -> None:
+        for fn in list(self._listeners["reset"]):
+            fn()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -214,40 +138,52 @@ class Session:
             self.worker.start()
 
     def stop(self) -> None:
+        """Stop the feed, any rebuild, the recording (saved) and forget the journal."""
+        self.stopped = True
+        self._stop_worker()
+        if self.rebuild is not None:
+            self.rebuild.cancel()
+            self.rebuild = None
+        self.stop_recording()
+        if self.journal is not None:
+            self.journal.close()
+
+    def _stop_worker(self) -> None:
         if self.worker is not None:
             self.worker.stop()
             self.worker.join(timeout=2.0)
             self.worker = None
-        self.stop_recording()
 
     def _command(self, fn) -> None:
         """Run ``fn(source, worker)`` in the feed thread (or here when unthreaded)."""
         if self.worker is not None:
-            self.worker.commands.put(fn)
+            self.worker.command(fn)
         else:
-            fn(self.source, _InlineWorker(self.inbox.queue))
+            fn(self.source, InlineWorker(self.inbox.queue))
 
     # ------------------------------------------------------------------ frame side
     def pump(self, budget_s: float = 0.008) -> int:
-        """Take queued events into the engine within ``budget_s`` (more while seeking)."""
+        """Take queued events into the engine within ``budget_s`` (more while seeking or building
+        history), and finish a rebuild whose thread is done."""
         self._polled = False
-        if self.warm is not None:
-            self._check_warm()
-        if self.seek is not None or self.warm is not None:
-            budget_s = max(budget_s, 0.025)
+        if self.seek is not None or self.history is not None:
+            budget_s = max(budget_s, BUSY_BUDGET_S)
+        t0 = time.perf_counter()
         try:
-            return self.engine.pump(time.monotonic(), budget_s)
+            taken = self.engine.pump(time.monotonic(), budget_s)
         except ValueError as exc:  # a malformed batch: say so and go on
             self.message(f"bad events skipped: {exc}")
-            return 0
+            taken = 0
+        if self.rebuild is not None and self.rebuild.done:
+            self._finish_rebuild(max(0.002, budget_s - (time.perf_counter() - t0)))
+        return taken
 
     def _poll_inline(self):
         """Unthreaded: poll the source now (it never blocks); a queue item or None."""
-        if self.threaded or self.seek is not None or self.source is None or self._polled:
+        if (self.threaded or self.seek is not None or self.history is not None or self.source is None
+                or self._polled):
             return None
-        # once per frame (a real-time source always has a little more), as often as the budget
-        # allows while the simulator warms up
-        self._polled = self.warm is None
+        self._polled = True   # once per frame: a real-time source always has a little more
         batch = self.source.poll(time.monotonic())
         if batch is None or not len(batch):
             return None
@@ -257,19 +193,24 @@ class Session:
         return ("batch", batch, created if created is not None else time.perf_counter())
 
     def _taken(self, batch: EventBatch, created: list[float]) -> None:
+        """A batch taken off the queue, about to be ingested."""
         if created:
             c = min(created)
             self._pending_created = c if self._pending_created is None else min(self._pending_created, c)
-        if self.seek is not None:
-            span = batch.time_span()
-            if span:
-                self.seek.done_ms = max(self.seek.done_ms, span[1])
+        span = batch.time_span()
+        if span and self.seek is not None:
+            self.seek.done_ms = max(self.seek.done_ms, span[1])
+        if span and self.history is not None:
+            self.history.done_ms = max(self.history.done_ms, span[1])
+
+    def _ingested(self, batch: EventBatch) -> None:
+        """Engine sink: a batch the engine took in. Journal it, record it, keep it for a rebuild."""
+        if self.journal is not None:
+            self.journal.append(batch)
+        if self.rebuild is not None:
+            self.rebuild.tail.append(batch)
         if self.recorder is not None:
-            try:
-                self.recorder.write(batch)
-            except Exception as exc:
-                self.message(f"recording stopped: {exc}")
-                self.recorder = None
+            self.recorder.put(batch)
 
     def _control(self, item: tuple) -> None:
         kind = item[0]
@@ -279,13 +220,15 @@ class Session:
                 return
             self.engine.reset(settings)
             self._pending_created = None
-            self.seek = SeekState(target, start, start) if target is not None else None
-            if self.on_reset:
-                self.on_reset()
+            self.seek = SeekState(target, start, start, self.seek.label if self.seek else "seeking") \
+                if target is not None else None
+            self._reset_happened()
         elif kind == "seek_done":
             if item[1] == self._token:
                 self.seek = None
                 self.engine.version += 1
+        elif kind == "history_done":
+            self._history_done(item[1])
         elif kind == "error":
             self.message(f"source error: {item[1]}")
 
@@ -313,10 +256,12 @@ class Session:
             return float("nan")
         return float(np.median(list(self.latencies_ms)[-30:]))
 
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-        for fn in ([self.on_message] if self.on_message else []) + list(self.listeners):
-            fn(text)
+    def busy(self) -> tuple[str, float] | None:
+        """(what, fraction done) of the long work in progress, for a progress bar; None if idle."""
+        for job in (self.seek, self.history, self.rebuild):
+            if job is not None:
+                return job.label, float(job.fraction)
+        return None
 
     # ------------------------------------------------------------------ replay controls
     @property
@@ -375,81 +320,108 @@ class Session:
 
     # ------------------------------------------------------------------ settings
     def apply_settings(self, settings: ModelSettings) -> None:
-        """New model settings (window, bin size, decay): the whole window is rebuilt — from the
-        session for a replay, by restarting the model for the simulator or a live feed."""
-        if settings == self.engine.settings:
+        """New model settings (window, bin size, decay, prior): the model is rebuilt from the
+        whole history — the session file for a replay, the journal otherwise — in the background
+        while the source keeps running."""
+        if settings == self.engine.settings and self.rebuild is None:
+            return
+        if self.rebuild is not None and self.rebuild.settings == settings:
             return
         if self.is_replay:
             at = self.engine.now_ms
             at = int(at) + 1 if at is not None else int(getattr(self.source, "start_ms", 0))
             self.seek_to(at, settings, label="rebuilding")
-        else:
+            return
+        if self.rebuild is not None:
+            self.rebuild.cancel()
+        if self.journal is None or not self.journal.events:
+            self.rebuild = None
             self.engine.reset(settings)
-            if self.restart_source is not None:
-                # the simulator cannot rewind: start it again (same seed, same market) and fill
-                # the window's history at high speed, as at start-up
-                self.source = self.restart_source()
-                if self.warm is not None or self.warm_ms:
-                    self.warm_up(self.warm_ms, self.live_speed)
-                self.message("model and simulator restarted with the new settings")
-            else:
-                self.message("model restarted with the new settings (history before now is not kept)")
-            if self.on_reset:
-                self.on_reset()
-
-    # ------------------------------------------------------------------ simulator warm-up
-    def warm_up(self, span_ms: int, then_speed: float = 1.0, speed: float = 1000.0) -> None:
-        """Simulator: run ``span_ms`` of market time as fast as frames allow (so the window opens
-        on an hour of history instead of an empty chart), then continue at ``then_speed``."""
-        src = self.source
-        if not span_ms or not hasattr(src, "set_speed") or not hasattr(src, "sim_time_ms"):
+            self._reset_happened()
             return
-        self.warm_ms, self.live_speed = int(span_ms), float(then_speed)
-        src.set_speed(speed)
+        self.rebuild = ModelRebuild(self.journal.snapshot(), settings).start()
+
+    def _finish_rebuild(self, budget_s: float) -> None:
+        """Feed the rebuilt model what arrived meanwhile (within ``budget_s``), then swap it in."""
+        job = self.rebuild
+        if job.model is None:
+            self.rebuild = None
+            if job.error:
+                self.message(f"could not rebuild the model ({job.error}); the previous settings stay")
+            return
+        deadline = time.perf_counter() + budget_s
+        while job.tail and time.perf_counter() < deadline:
+            job.model.ingest(job.tail.pop(0))
+        if job.tail:
+            return
+        self.rebuild = None
+        self.engine.replace_model(job.model)
+        self.message(f"model rebuilt from {job.view.events:,} events of history in {job.elapsed_s:.1f} s")
+        self._reset_happened()
+
+    # ------------------------------------------------------------------ simulator history
+    def build_history(self, span_ms: int, then_speed: float = 1.0) -> None:
+        """Simulator: build ``span_ms`` of market history at full speed in a worker thread (the
+        frame timer ingests it as it comes, so the chart fills up), then run the market in real
+        time (times ``then_speed``) from where the history ends."""
+        src = self.source
+        if not span_ms or not hasattr(src, "fast_forward"):
+            return
+        self._token += 1
+        token = self._token
         start = int(src.sim_time_ms)
-        self.warm = WarmUp(start, start + int(span_ms))
+        self.history = HistoryBuild(start, start + int(span_ms), token, start, float(then_speed))
+        self.worker = FeedWorker(src, self.inbox.queue, poll_source=False)
 
-    def _check_warm(self) -> None:
-        w = self.warm
-        if w is None:
+        def cmd(src, w):
+            for batch in src.fast_forward(start + int(span_ms), HISTORY_CHUNK_MS):
+                if w.stop_event.is_set():
+                    return
+                w.put(("batch", batch, None))
+            w.put(("history_done", token))
+        self.worker.command(cmd)
+        self.worker.start()
+
+    def _history_done(self, token: int) -> None:
+        job = self.history
+        if job is None or token != job.token:
             return
+        self._stop_worker()
+        self.history = None
         src = self.source
-        if int(src.sim_time_ms) >= w.until_ms or getattr(src, "state", "") in ("error", "finished"):
-            src.set_speed(self.live_speed, time.monotonic())
-            self.warm = None
-            self.engine.version += 1
+        if hasattr(src, "set_speed"):
+            src.set_speed(job.then_speed)
+        src.go_live(time.monotonic())
+        self.engine.version += 1
 
     # ------------------------------------------------------------------ recording
-    def start_recording(self, path) -> None:
-        from liqdesk.store import SessionWriter
+    def start_recording(self, path, from_start: bool = False) -> None:
+        """Save what the session ingests to a new session at ``path`` from now on, or with
+        ``from_start`` everything its journal holds first (the whole retained history)."""
+        from .recorder import Recorder
 
         if self.recorder is not None:
             return
-        self.recorder = SessionWriter(path, self.engine.settings.symbol,
-                                      meta={"source": self.kind, "recorded_by": "liqdesk window"})
-        self.record_path = path
-        self.message(f"recording to {path}")
+        history = self.journal.snapshot() if from_start and self.journal is not None else None
+        self.recorder = Recorder(path, self.engine.settings.symbol, history=history, on_message=self.message,
+                                 meta={"source": self.kind, "recorded_by": "liqdesk window",
+                                       "from_start": bool(history is not None)})
+        what = f" with {len(history):,} events of history" if history is not None else ""
+        self.message(f"recording to {path}{what}")
 
-    def stop_recording(self) -> threading.Thread | None:
-        """Close the recording in a background thread (turning logs into Parquet takes time)."""
-        writer, self.recorder = self.recorder, None
-        if writer is None:
-            return None
-        path = self.record_path
-
-        def close():
-            try:
-                writer.close()
-                self.message(f"recording saved: {path}")
-            except Exception as exc:
-                self.message(f"recording could not be closed ({exc}); it is kept as logs and recoverable")
-        t = threading.Thread(target=close, name="liqdesk-record-close", daemon=False)
-        t.start()
-        return t
+    def stop_recording(self):
+        """Stop recording; the session is closed in the recorder's thread (returned; join it to
+        wait), which reports "recording saved" when done."""
+        recorder, self.recorder = self.recorder, None
+        return recorder.stop() if recorder is not None else None
 
     @property
     def recording(self) -> bool:
         return self.recorder is not None
+
+    @property
+    def record_path(self):
+        return self.recorder.path if self.recorder is not None else None
 
     # ------------------------------------------------------------------ status
     def source_state(self) -> str:
@@ -457,8 +429,8 @@ class Session:
         from liqdesk.app.timefmt import format_time
 
         src = self.source
-        if self.warm is not None:
-            return f"{self.label}: building {self.warm.label} of history {self.warm.fraction(src):.0%}"
+        if self.history is not None:
+            return f"{self.label}: building {self.history.span_label} of history {self.history.fraction:.0%}"
         state_fn = getattr(src, "state", None)
         if isinstance(state_fn, str):
             err = getattr(src, "error", None)
@@ -466,7 +438,7 @@ class Session:
             lag = getattr(src, "lag_ms", 0) or 0
             speed = getattr(src, "speed", 1.0)
             sp = f" {speed:g}x" if speed != 1.0 else ""
-            t = getattr(src, "sim_time_ms", None)
+            t = getattr(src, "clock_ms", None) or getattr(src, "sim_time_ms", None)
             at = f" · {format_time(t)}" if t is not None else ""
             behind = f" · {lag / 1000:.0f} s behind" if lag > 2000 else ""
             return f"{self.label}: {state_fn}{sp}{extra}{at}{behind}"
@@ -491,16 +463,4 @@ class Session:
         return f"{self.label}: running"
 
 
-class _InlineWorker:
-    """Stands in for the worker when the session runs unthreaded (tests, render)."""
-
-    def __init__(self, out: queue.Queue):
-        self.out = out
-        self.stop_event = threading.Event()
-
-    def put(self, item) -> bool:
-        self.out.put(item)
-        return True
-
-
-__all__ = ["Session", "FeedWorker", "QueueSource"]
+__all__ = ["Session", "SeekState", "HistoryBuild"]
