@@ -182,6 +182,12 @@ def _normalize_symbol(symbol: str) -> str:
     return s
 
 
+def base_asset(symbol: str) -> str:
+    """Base asset of a symbol in any common spelling (upper case): BTC/USDT:USDT, BTCUSDT,
+    BTC-USDT-SWAP, BTC_USDT, BTC -> BTC."""
+    return _normalize_symbol(symbol)
+
+
 @cache
 def _exchange_file(exchange: str) -> dict:
     if exchange not in RULES:
