@@ -70,6 +70,9 @@ def test_liq_price_for_bitget_and_an_unknown_symbol_says_approximate():
     assert r.returncode == 0, r.stderr
     assert float(r.stdout.strip().splitlines()[-1]) == pytest.approx(80_000 * 1.05 / (1 + 0.004 + 0.0006))
     assert "approximate" not in r.stdout
+    info = json.loads(liqdesk("liq-price", "--exchange", "bitget", "--side", "short", "--entry", "80000", "--leverage",
+                              "20", "--size", "1", "--json").stdout)
+    assert info["taker_fee_included"] is True and info["tiers_as_of"] == "2026-09-25"
     r = liqdesk("liq-price", "--exchange", "okx", "--side", "long", "--entry", "0.5", "--leverage", "10",
                 "--size", "1000", "--symbol", "PEPE/USDT:USDT")
     assert r.returncode == 0, r.stderr

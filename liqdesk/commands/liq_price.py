@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         "mmr": float(table.mmr[tier]),
         "maintenance_amount": float(table.cum[tier]),
         "tier_max_leverage": float(table.max_leverage[tier]),
-        "taker_fee_included": table.rule == "okx",
+        "taker_fee_included": table.rule in ("okx", "bitget"),
         "tiers_as_of": table.as_of,
         "approximate_tiers": table.approximate,
         "tiers_source": table.source,
