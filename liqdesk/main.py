@@ -82,8 +82,9 @@ def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None 
                    key=("replay", settings.symbol, settings.exchanges, str(path)))
 
 
-#: Market history the simulator builds before the window goes live (the default time window).
-SIM_HISTORY_MS = 4 * 3_600_000
+#: Market history the simulator builds before the window goes live: twice the hour the heatmap
+#: opens on, built in a few seconds (``--history`` asks for more).
+SIM_HISTORY_MS = 2 * 3_600_000
 
 
 def journal_for(symbol: str, retention_ms: int | None = None):

@@ -133,8 +133,11 @@ class Session:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        """Start the feed thread (a replay's, or the one building the simulator's history). The
+        window calls this once it has painted, so the work does not slow its first frame."""
         if self.worker is None and self.threaded:
             self.worker = FeedWorker(self.source, self.inbox.queue, stamp=not self.is_replay)
+        if self.worker is not None and not self.worker.is_alive() and not self.worker.stop_event.is_set():
             self.worker.start()
 
     def stop(self) -> None:
@@ -363,7 +366,8 @@ class Session:
     def build_history(self, span_ms: int, then_speed: float = 1.0) -> None:
         """Simulator: build ``span_ms`` of market history at full speed in a worker thread (the
         frame timer ingests it as it comes, so the chart fills up), then run the market in real
-        time (times ``then_speed``) from where the history ends."""
+        time (times ``then_speed``) from where the history ends. The thread runs from
+        :meth:`start`."""
         src = self.source
         if not span_ms or not hasattr(src, "fast_forward"):
             return
@@ -380,7 +384,6 @@ class Session:
                 w.put(("batch", batch, None))
             w.put(("history_done", token))
         self.worker.command(cmd)
-        self.worker.start()
 
     def _history_done(self, token: int) -> None:
         job = self.history

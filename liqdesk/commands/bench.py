@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-HELP = "measure ingest, filter, import, seek and frame speed against same-run baselines"
+HELP = "measure ingest, filter, import, seek, frame, rebuild and startup speed against same-run baselines"
+SECTION_NAMES = ("ingest", "filter", "import", "seek", "sim", "frame", "rebuild", "startup")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="a smaller run (under 30 s) for CI smoke")
     parser.add_argument("--only", default=None,
-                        help="comma-separated sections to run (ingest,filter,import,seek,frame)")
+                        help="comma-separated sections to run (" + ",".join(SECTION_NAMES) + ")")
     parser.add_argument("--in-process", action="store_true",
                         help="run sections in this process (default: one child process per section, so "
                              "each section's peak memory is its own)")
@@ -191,8 +192,20 @@ def bench_frame(quick: bool) -> dict:
     return measure_frames(quick)
 
 
+def bench_rebuild(quick: bool) -> dict:
+    from liqdesk.app.bench import measure_rebuild
+
+    return measure_rebuild(quick)
+
+
+def bench_startup(quick: bool) -> dict:
+    from liqdesk.ui.startup_bench import measure_startup
+
+    return measure_startup(quick)
+
+
 SECTIONS = {"ingest": bench_ingest, "filter": bench_filter, "import": bench_import, "seek": bench_seek,
-            "sim": bench_sim, "frame": bench_frame}
+            "sim": bench_sim, "frame": bench_frame, "rebuild": bench_rebuild, "startup": bench_startup}
 
 
 def _child(name: str, quick: bool) -> dict:

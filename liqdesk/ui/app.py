@@ -16,6 +16,10 @@ from . import theme
 from .chart_window import ChartWindow, FrameClock, LayoutStore
 
 
+#: How long ``--screenshot`` waits past ``--quit-after`` for the history or a rebuild to finish.
+SCREENSHOT_WAIT_S = 120.0
+
+
 def ensure_platform(headless: bool) -> None:
     """Use Qt's offscreen platform when asked to (or when there is no display and the run is
     headless); a windowed run without a display is a user error."""
@@ -61,9 +65,17 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     if screenshot is not None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         window.resize(1920, 1080)
     window.show()
+    QtWidgets.QApplication.processEvents()     # paint the window before the feed's work starts
     result = {"code": 0}
 
+    waited = {"s": 0.0}
+
     def finish():
+        if screenshot is not None and session.busy() is not None and waited["s"] < SCREENSHOT_WAIT_S:
+            # a picture of a half-built history is not what was asked for: wait for the work
+            waited["s"] += 0.2
+            QtCore.QTimer.singleShot(200, finish)
+            return
         if screenshot is not None:
             window.on_frame(force=True)
             QtWidgets.QApplication.processEvents()

@@ -168,13 +168,15 @@ class StatusBar(QtWidgets.QStatusBar):
         self.mode = QtWidgets.QLabel()
         self.record = QtWidgets.QLabel()
         self.memory = QtWidgets.QLabel()
+        self.tiers = QtWidgets.QLabel()
+        self.tiers.setStyleSheet(f"color: {theme.WARNING}")
         self.record.setStyleSheet(f"color: {theme.DANGER}; font-weight: bold")
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
         self.progress.hide()
         self.addWidget(self.progress)
-        for w in (self.source, self.mode, self.rate, self.latency, self.fps, self.memory, self.record):
+        for w in (self.source, self.tiers, self.mode, self.rate, self.latency, self.fps, self.memory, self.record):
             self.addPermanentWidget(w)
         self._proc = psutil.Process()
         self._versions: deque = deque()
@@ -208,11 +210,20 @@ class StatusBar(QtWidgets.QStatusBar):
         # the window repaints only when something changed: a slow source means few frames
         idle = f" · {ups:.0f} updates/s" if fps < 20 and ups < 20 else ""
         self.fps.setText(f"{fps:.0f} fps{idle}" + (f" · frame {clock.last_tick_ms:.1f} ms" if clock else ""))
+        approx = approximate_tiers(eng.model)
+        self.tiers.setText(f"approximate tiers: {', '.join(approx)}" if approx else "")
+        self.tiers.setToolTip("no published tier table for this symbol on these venues: their liquidation "
+                              "prices use the venue's generic table (resources/tiers/README.md)" if approx else "")
         mode = eng.model.mode
         self.mode.setText({"oi": "model: OI", "volume": "model: VOLUME-ONLY", "mixed": "model: OI + volume"}[mode])
         self.mode.setStyleSheet("" if mode == "oi" else f"color: {theme.WARNING}; font-weight: bold")
         self.record.setText("● REC" if session.recording else "")
         self.memory.setText(f"{self._proc.memory_info().rss / 2**20:,.0f} MB")
+
+
+def approximate_tiers(model) -> list[str]:
+    """The model's exchanges whose tier table for its symbol is the generic (approximate) one."""
+    return [name for name, table in model.tiers.items() if getattr(table, "approximate", False)]
 
 
 # ---------------------------------------------------------------------------------- window
