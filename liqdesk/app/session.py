@@ -154,7 +154,8 @@ class Session:
     def _stop_worker(self) -> None:
         if self.worker is not None:
             self.worker.stop()
-            self.worker.join(timeout=2.0)
+            if self.worker.is_alive():
+                self.worker.join(timeout=2.0)
             self.worker = None
 
     def _command(self, fn) -> None:

@@ -15,7 +15,6 @@ from liqdesk.app.session import Session
 from . import theme
 from .chart_window import ChartWindow, FrameClock, LayoutStore
 
-
 #: How long ``--screenshot`` waits past ``--quit-after`` for the history or a rebuild to finish.
 SCREENSHOT_WAIT_S = 120.0
 
