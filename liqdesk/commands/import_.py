@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="auto", choices=FORMAT_CHOICES,
                         help="input format (default: detected from each file's content)")
     parser.add_argument("--symbol", metavar="S",
-                        help="symbol to import: BTCUSDT, BTC/USDT:USDT or BTC-USDT-SWAP "
-                             "(default: the most frequent one in the inputs)")
+                        help="market to import, exactly: BTCUSDT, BTC/USDT:USDT or BTC-USDT-SWAP (the "
+                             "perpetual), BTC-USDT or BTC/USDT (spot), BTC-USDT-240927 (a dated future); "
+                             "default: the perpetual with the most events")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing session")
 
 
@@ -70,9 +71,13 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if not report.usable:
-        if args.symbol and report.symbols:
-            found = ", ".join(sorted(report.symbols))
-            raise UserError(f"no events for symbol {args.symbol} in the input (found: {found})")
+        from liqdesk.sources.importers.markets import describe_all
+
+        if args.symbol and report.symbol is None and report.markets:
+            raise UserError(f"{args.symbol} is not in the input, which holds {describe_all(report.markets)}")
+        if args.symbol and report.symbol is not None:
+            others = f"; it also holds {describe_all(report.others())}" if report.others() else ""
+            raise UserError(f"no usable events for {args.symbol} in the input: {report.summary()}{others}")
         raise UserError(f"nothing usable found in the input: {report.summary()}")
 
     from liqdesk.store import SessionWriter

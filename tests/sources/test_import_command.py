@@ -52,7 +52,7 @@ def test_import_errors_are_one_line(tmp_path, capsys):
 
     capture = _capture(tmp_path)
     assert main(["import", str(capture), "--out", str(tmp_path / "c.liqs"), "--symbol", "ETHUSDT"]) == 2
-    assert "no events for symbol ETHUSDT" in capsys.readouterr().err
+    assert "ETHUSDT is not in the input, which holds BTCUSDT (binance perpetual" in capsys.readouterr().err
 
     assert main(["import", str(capture), "--out", str(tmp_path / "d.liqs")]) == 0
     capsys.readouterr()

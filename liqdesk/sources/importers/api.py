@@ -35,9 +35,10 @@ def import_files(paths: Iterable[str | os.PathLike], fmt: str = "auto", symbol: 
     """Read exchange captures / archives into validated event batches of one symbol.
 
     ``fmt`` is ``"auto"`` (detected per file from its content) or one of :data:`FORMATS`.
-    ``symbol`` picks the symbol (``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USDT-SWAP``...); without it
-    the most frequent one is imported (derivatives before spot), the lines of the others counted
-    as mixed symbols. Batches cover consecutive time ranges, each sorted by time. Bad content never
+    ``symbol`` picks the market, exactly (``BTCUSDT``, ``BTC/USDT:USDT`` and ``BTC-USDT-SWAP`` are
+    one perpetual; ``BTC-USDT`` is spot, never taken for it); when it is not in the inputs nothing
+    is imported and ``report.markets`` says what is. Without it the perpetual with the most events
+    is imported (see :mod:`.markets`). The lines of the other markets are counted as mixed symbols. Batches cover consecutive time ranges, each sorted by time. Bad content never
     raises: it is counted in the report. A file that cannot be opened raises ``OSError``.
     """
     sources: list[tuple[str, Path | bytes]] = [(str(p), Path(p)) for p in paths]

@@ -58,6 +58,26 @@ class ImportReport:
     truncated: dict[str, str] = field(default_factory=dict)
     #: (first, last) event time in ms, None when nothing was imported
     span_ms: tuple[int, int] | None = None
+    #: every market seen, most active first (see :func:`.markets.market_table`)
+    markets: list[dict] = field(default_factory=list)
+    #: the ``--symbol`` asked for, None when the market was picked
+    wanted: str | None = None
+    #: why the imported market was chosen, e.g. "the perpetual with the most events"
+    choice: str = ""
+
+    def others(self) -> list[dict]:
+        """The markets seen other than the imported one, most active first."""
+        return [m for m in self.markets if m["symbol"] != self.symbol]
+
+    def picked(self) -> str:
+        """``picked BTC-USDT-SWAP (okx perpetual, 12 trades, 340 events): <why>; the input also
+        holds ...`` when the market was chosen among several, else ""."""
+        from .markets import describe, describe_all
+
+        mine = [m for m in self.markets if m["symbol"] == self.symbol]
+        if self.wanted or not mine or len(self.markets) < 2:
+            return ""
+        return f"picked {describe(mine[0])}: {self.choice}; the input also holds {describe_all(self.others())}"
 
     @property
     def usable(self) -> bool:
@@ -78,6 +98,9 @@ class ImportReport:
         )
         kinds = ", ".join(f"{n:,} {k}" for k, n in self.events.items() if n) or "no events"
         parts = [head, kinds]
+        picked = self.picked()
+        if picked:
+            parts.append(picked)
         if self.skipped:
             parts.append(
                 "skipped " + ", ".join(f"{n:,} {why}" for why, n in self.skipped.most_common() if n)
@@ -101,4 +124,6 @@ class ImportReport:
             "gaps": [g._asdict() for g in self.gaps],
             "truncated": dict(self.truncated),
             "span_ms": list(self.span_ms) if self.span_ms else None,
+            "markets": [dict(m) for m in self.markets],
+            "choice": self.choice,
         }
