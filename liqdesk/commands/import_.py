@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"no usable events for {args.symbol} in the input: {report.summary()}{others}")
         raise UserError(f"nothing usable found in the input: {report.summary()}")
 
-    from liqdesk.store import SessionWriter
+    from liqdesk.store import RecoveryNote, SessionWriter
 
     meta = {
         "source": "import",
@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         raise UserError(str(exc).replace("pass overwrite=True", "use --overwrite")) from None
     with writer:
+        for name, damage in report.damage.items():  # kept in session.json "recovery" too
+            writer.recovery.add(RecoveryNote("import", Path(name).name, damage.describe(),
+                                             bytes_skipped=max(0, damage.size - damage.offset)))
         for batch in batches:
             writer.write(batch)
         for gap in report.gaps:
