@@ -60,10 +60,15 @@ class ProgressBar:
 
 def run(args: argparse.Namespace) -> int:
     from liqdesk.sources.importers import import_files
+    from liqdesk.store.atomic import check_target
 
     for path in args.inputs:
         if not path.is_file():
             raise UserError(f"input not found or not a file: {path}")
+    try:  # before the work, not after it
+        check_target(args.out, args.overwrite, is_dir=True)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
         batches, report = import_files(args.inputs, fmt=args.format, symbol=args.symbol, progress=bar)
@@ -79,29 +84,43 @@ def run(args: argparse.Namespace) -> int:
             others = f"; it also holds {describe_all(report.others())}" if report.others() else ""
             raise UserError(f"no usable events for {args.symbol} in the input: {report.summary()}{others}")
         raise UserError(f"nothing usable found in the input: {report.summary()}")
+    write_session(args.out, report, batches, args.inputs, args.format, args.overwrite)
+    print(report.summary())
+    return 0
 
+
+def write_session(out: Path, report, batches, inputs, fmt: str, overwrite: bool) -> None:
+    """The session, written under a temporary name beside ``out`` and renamed into place once
+    closed; on any failure nothing is left at ``out`` (a session it held stays as it was)."""
     from liqdesk.store import RecoveryNote, SessionWriter
+    from liqdesk.store.atomic import atomic_dir, one_line
 
     meta = {
         "source": "import",
         "import": {
-            "inputs": [str(p) for p in args.inputs],
-            "format": args.format,
+            "inputs": [str(p) for p in inputs],
+            "format": fmt,
             "report": report.as_dict(),
             "summary": report.summary(),
         },
     }
+    tmp = out
     try:
-        writer = SessionWriter(args.out, report.symbol, meta=meta, overwrite=args.overwrite)
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            writer = SessionWriter(tmp, report.symbol, meta=meta)
+            try:
+                for name, damage in report.damage.items():  # kept in session.json "recovery" too
+                    writer.recovery.add(RecoveryNote("import", Path(name).name, damage.describe(),
+                                                     bytes_skipped=max(0, damage.size - damage.offset)))
+                for batch in batches:
+                    writer.write(batch)
+                for gap in report.gaps:
+                    writer.add_gap(gap.exchange, gap.kind, gap.start_ms, gap.end_ms, gap.reason)
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()
     except FileExistsError as exc:
-        raise UserError(str(exc).replace("pass overwrite=True", "use --overwrite")) from None
-    with writer:
-        for name, damage in report.damage.items():  # kept in session.json "recovery" too
-            writer.recovery.add(RecoveryNote("import", Path(name).name, damage.describe(),
-                                             bytes_skipped=max(0, damage.size - damage.offset)))
-        for batch in batches:
-            writer.write(batch)
-        for gap in report.gaps:
-            writer.add_gap(gap.exchange, gap.kind, gap.start_ms, gap.end_ms, gap.reason)
-    print(report.summary())
-    return 0
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"could not write {out}: {one_line(exc, tmp, out)}; nothing was written there") from None

@@ -23,24 +23,38 @@ def run(args: argparse.Namespace) -> int:
     from liqdesk.app.timefmt import format_time, parse_time
     from liqdesk.errors import UserError
     from liqdesk.main import render_session
+    from liqdesk.store.atomic import atomic_file, check_target, one_line
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must end in .png, not {out.name!r}")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} exists (use --overwrite to replace it)")
+    try:
+        check_target(out, args.overwrite)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
     if not (200 <= args.width <= 8000 and 150 <= args.height <= 8000):
         raise UserError("--width must be 200..8000 and --height 150..8000 pixels")
     at = parse_time(args.at) if args.at is not None else None
-    out.parent.mkdir(parents=True, exist_ok=True)
     tty = sys.stderr.isatty()
 
     def progress(f: float) -> None:
         if tty:
             print(f"\rreplaying … {f:5.1%}", end="", file=sys.stderr, flush=True)
 
-    info = render_session(args.session, out, at, args.width, args.height, progress=progress)
-    if tty:
-        print("\r" + " " * 24 + "\r", end="", file=sys.stderr)
+    tmp = out
+    try:
+        # drawn to a temporary PNG beside --out, renamed to it once written
+        with atomic_file(out, overwrite=args.overwrite) as tmp:
+            info = render_session(args.session, tmp, at, args.width, args.height, progress=progress)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
+    except (UserError, OSError) as exc:
+        if isinstance(exc, UserError) and str(tmp) not in str(exc):
+            raise  # not about writing (a bad --at...)
+        kept = "it is unchanged" if out.exists() else "nothing was written there"
+        raise UserError(f"{one_line(exc, tmp, out)}; {kept}") from None
+    finally:
+        if tty:
+            print("\r" + " " * 24 + "\r", end="", file=sys.stderr)
     print(f"wrote {out} ({args.width}x{args.height}, state at {format_time(info['time_ms'])})")
     return 0
