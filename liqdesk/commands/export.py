@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from liqdesk.app.analysis import grid_for_session
     from liqdesk.app.timefmt import format_time, parse_time
+    from liqdesk.commands.progress import Progress, TrackedReader
     from liqdesk.errors import UserError
     from liqdesk.store import SessionReader
     from liqdesk.store.atomic import check_target
@@ -47,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--column-s must be > 0")
         column_ms = int(round(args.column_s * 1000))
     reader = SessionReader(args.session)
-    grid = grid_for_session(reader, args.exchanges, args.tiers, column_ms, args.rows, prior=args.prior)
+    with Progress("export") as progress:
+        grid = grid_for_session(TrackedReader(reader, progress), args.exchanges, args.tiers, column_ms, args.rows,
+                                prior=args.prior)
     cols = np.arange(len(grid.time_ms))
     if args.at is not None:
         at = parse_time(args.at)

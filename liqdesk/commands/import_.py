@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 from liqdesk.errors import UserError
@@ -29,36 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing session")
 
 
-class ProgressBar:
-    """A one-line bar on a terminal, shown only once the work has taken more than a second."""
-
-    def __init__(self, stream, delay_s: float = 1.0, width: int = 30) -> None:
-        self.stream = stream
-        self.delay = delay_s
-        self.width = width
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.t0 < self.delay or (now - self.last < 0.1 and done < total):
-            return
-        self.last = now
-        self.shown = True
-        frac = min(1.0, done / total) if total else 1.0
-        fill = int(frac * self.width)
-        self.stream.write(f"\rimporting [{'#' * fill}{'.' * (self.width - fill)}] {frac:4.0%}  "
-                          f"{done / 1e6:.1f}/{total / 1e6:.1f} MB")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r" + " " * (self.width + 40) + "\r")
-            self.stream.flush()
-
-
 def run(args: argparse.Namespace) -> int:
+    from liqdesk.commands.progress import Progress
     from liqdesk.sources.importers import import_files
     from liqdesk.store.atomic import check_target
 
@@ -69,12 +39,10 @@ def run(args: argparse.Namespace) -> int:
         check_target(args.out, args.overwrite, is_dir=True)
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
-    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
-    try:
-        batches, report = import_files(args.inputs, fmt=args.format, symbol=args.symbol, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    # the share of the input bytes read, MB/s of them; shown once the work takes over a second
+    with Progress("import", unit="MB", delay_s=1.0) as progress:
+        batches, report = import_files(args.inputs, fmt=args.format, symbol=args.symbol,
+                                       progress=lambda done, total: progress(done / max(1, total), done / 1e6))
     if not report.usable:
         from liqdesk.sources.importers.markets import describe_all
 

@@ -4,7 +4,6 @@ PNG, drawn offscreen with the window's own code."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HELP = "draw a session's heatmap with candles to a PNG (offscreen)"
@@ -21,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liqdesk.app.timefmt import format_time, parse_time
+    from liqdesk.commands.progress import Progress
     from liqdesk.errors import UserError
     from liqdesk.main import render_session
     from liqdesk.store.atomic import atomic_file, check_target, one_line
@@ -35,12 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if not (200 <= args.width <= 8000 and 150 <= args.height <= 8000):
         raise UserError("--width must be 200..8000 and --height 150..8000 pixels")
     at = parse_time(args.at) if args.at is not None else None
-    tty = sys.stderr.isatty()
-
-    def progress(f: float) -> None:
-        if tty:
-            print(f"\rreplaying … {f:5.1%}", end="", file=sys.stderr, flush=True)
-
+    # render_session reports the share of the span replayed; events/s from the session's count
+    progress = Progress("render", total=_events(args.session))
     tmp = out
     try:
         # drawn to a temporary PNG beside --out, renamed to it once written
@@ -54,7 +50,18 @@ def run(args: argparse.Namespace) -> int:
         kept = "it is unchanged" if out.exists() else "nothing was written there"
         raise UserError(f"{one_line(exc, tmp, out)}; {kept}") from None
     finally:
-        if tty:
-            print("\r" + " " * 24 + "\r", end="", file=sys.stderr)
+        progress.close()
     print(f"wrote {out} ({args.width}x{args.height}, state at {format_time(info['time_ms'])})")
     return 0
+
+
+def _events(session) -> int | None:
+    """The session's event count, None when it cannot be read (render_session says why)."""
+    from liqdesk.store import SessionReader
+
+    try:
+        with SessionReader(session) as reader:
+            counts = reader.counts()
+    except (OSError, ValueError):
+        return None
+    return sum(sum(per.values()) for per in counts.values())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -58,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth-every", type=float, default=None, metavar="SECONDS",
                         help="truth map snapshot interval in seconds (default 60)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing session at --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (shown only when stderr is a terminal anyway)")
 
 
 def build_params(args: argparse.Namespace):
@@ -80,6 +80,7 @@ def build_params(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from liqdesk.commands.progress import Progress
     from liqdesk.errors import UserError
     from liqdesk.sim import SimulationError, Simulator
     from liqdesk.sim.market import TRUTH_MAP_DTYPE
@@ -111,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     end = params.end_ms
     total_ms = end - params.start_ms
-    last_report = t0
     written = 0
+    # the share of the simulated span done, events/s written (on a terminal, unless --quiet)
+    progress = Progress("simulate", enabled=False if args.quiet else None)
     stopped: SimulationError | None = None
     tmp = out = Path(args.out)
     try:
@@ -125,12 +127,7 @@ def run(args: argparse.Namespace) -> int:
                         batch = sim.step(min(sim.now + CHUNK_MS, end))
                         writer.write(batch)
                         written += len(batch)
-                        now = time.perf_counter()
-                        if not args.quiet and now - last_report > 2.0:
-                            done = (sim.now - params.start_ms) / total_ms
-                            print(f"simulate: {done:6.1%} of {args.hours:g} h, {written:,} events, {now - t0:.1f} s",
-                                  file=sys.stderr, flush=True)
-                            last_report = now
+                        progress((sim.now - params.start_ms) / total_ms, written)
                 except SimulationError as exc:
                     # what was written is valid (every batch is validated): the session is kept,
                     # closed, and says where and why it stops
@@ -153,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"could not write {out}: {one_line(exc, tmp, out)}; nothing was written there") from None
+    finally:
+        progress.close()
     if stopped is not None:
         raise UserError(f"{stopped}; {args.out} keeps the events before it (meta 'complete': false)")
     elapsed = time.perf_counter() - t0
