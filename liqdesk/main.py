@@ -2,7 +2,7 @@
 hands them to the window (``liqdesk``) or to the headless renderer (``liqdesk render``).
 
 Nothing else wires layers together: ``core`` knows no sources, sources know no Qt, the UI gets a
-ready :class:`~liqdesk.ui.session.Session`. Qt is imported only inside the functions that need it.
+ready :class:`~liqdesk.app.session.Session`. Qt is imported only inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _exchanges(text) -> tuple[str, ...] | None:
 
 def window_for_span(span_ms: int) -> str:
     """The smallest standard time window that holds ``span_ms`` (at most 30 d)."""
-    from liqdesk.ui.session import WINDOWS_MS
+    from liqdesk.app.chart_settings import WINDOWS_MS
 
     for name, ms in WINDOWS_MS.items():
         if span_ms <= ms:
@@ -43,7 +43,7 @@ def replay_settings(reader, exchanges=None, window: str | None = None, bin_pct: 
     """Model settings for replaying ``reader``: its exchanges and symbol, a window that holds the
     session (1h … 30d over 1,440 columns), the default bin size and ``prior`` (leverages, weights)."""
     from liqdesk.app.analysis import session_exchanges, settings_for
-    from liqdesk.ui.session import settings_for_window
+    from liqdesk.app.chart_settings import settings_for_window
 
     have = session_exchanges(reader)
     if exchanges:
@@ -72,21 +72,43 @@ def open_reader(path):
 def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None = None):
     """A window session replaying a recorded or imported session."""
     from liqdesk.app.engine import Engine
+    from liqdesk.app.session import Session
     from liqdesk.sources.replay import ReplaySource
-    from liqdesk.ui.session import Session
 
     reader = open_reader(path)
     settings = replay_settings(reader, exchanges, prior=prior)
     source = ReplaySource(reader, speed=speed)
-    return Session(Engine(settings), source, "replay", label=f"replay {Path(path).name}")
+    return Session(Engine(settings), source, "replay", label=f"replay {Path(path).name}",
+                   key=("replay", settings.symbol, settings.exchanges, str(path)))
 
 
-def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0, warm_up_ms: int = 3_600_000,
-                prior: dict | None = None):
-    """A window session on the built-in simulator, in real time (the default)."""
+#: Market history the simulator builds before the window goes live (the default time window).
+SIM_HISTORY_MS = 4 * 3_600_000
+
+
+def journal_for(symbol: str, retention_ms: int | None = None):
+    """A chart session's journal: 7 days (or ``retention_ms``) of events, in memory up to 512 MB,
+    then in the user's cache folder (removed when the session ends)."""
+    from platformdirs import user_cache_dir
+
+    from liqdesk.app.journal import DEFAULT_RETENTION_MS, Journal
+
+    return Journal(retention_ms or DEFAULT_RETENTION_MS, spill_dir=Path(user_cache_dir("liqdesk")) / "journal",
+                   symbol=symbol)
+
+
+def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
+                history_ms: int = SIM_HISTORY_MS, prior: dict | None = None, now_ms: int | None = None,
+                retention_ms: int | None = None):
+    """A window session on the built-in simulator in real time (the default): ``history_ms`` of
+    market history is built at full speed first, ending about now, so the chart opens populated
+    and its clock reads the time of day."""
+    import time
+
+    from liqdesk.app.chart_settings import settings_for_window
     from liqdesk.app.engine import Engine
+    from liqdesk.app.session import Session
     from liqdesk.core.levels import ModelSettings
-    from liqdesk.ui.session import Session, settings_for_window
 
     try:
         from liqdesk.sim import SimParams
@@ -94,27 +116,37 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0, w
     except ImportError as exc:
         raise UserError(f"the simulator is not available in this build ({exc}); open a recorded session "
                         "with --replay SESSION") from None
-    kw = {}
+    now_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    kw = {"start_ms": (now_ms - int(history_ms)) // 1000 * 1000}
     if symbol:
         kw["symbol"] = symbol
     if exchanges:
         kw["venues"] = tuple(exchanges)
     try:
         params = SimParams(**kw)
+        source = SimSource(params, speed=speed, max_catch_up_ms=15_000)
     except (TypeError, ValueError) as exc:
         raise UserError(str(exc)) from None
-
-    def make_source():
-        return SimSource(params, speed=speed, max_catch_up_ms=15_000)
-
-    source = make_source()
-    venues = tuple(getattr(params, "venues", None) or exchanges or ("binance", "bybit", "okx"))
-    base = ModelSettings(exchanges=venues, symbol=getattr(params, "symbol", symbol or "BTC/USDT:USDT"), **(prior or {}))
+    base = ModelSettings(exchanges=params.venues, symbol=params.symbol, **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
-    session = Session(Engine(settings), source, "sim", label="sim", restart_source=make_source)
-    # open on an hour of simulated history (a few seconds at full speed), then real time
-    session.warm_up(warm_up_ms, then_speed=speed)
+    session = Session(Engine(settings), source, "sim", label="sim", key=("sim", params.symbol, params.venues),
+                      journal=journal_for(params.symbol, retention_ms))
+    session.build_history(history_ms, then_speed=speed)
     return session
+
+
+def session_for(spec, args=None):
+    """A new session for a chart window's :class:`~liqdesk.app.hub.ChartSpec`, with the command
+    line's speed, prior, history and retention."""
+    speed = float(getattr(args, "speed", None) or 1.0)
+    prior = getattr(args, "prior", None)
+    if spec.kind == "replay":
+        return replay_session(spec.path, speed=speed, exchanges=spec.venues, prior=prior)
+    if spec.kind == "sim":
+        return sim_session(spec.symbol, spec.venues, speed if math.isfinite(speed) else 1.0, prior=prior,
+                           history_ms=getattr(args, "history", None) or SIM_HISTORY_MS,
+                           retention_ms=getattr(args, "retention", None))
+    raise UserError(f"no {spec.kind} source in this build")
 
 
 def build_session(args):
@@ -126,7 +158,9 @@ def build_session(args):
     if getattr(args, "replay", None):
         return replay_session(args.replay, speed=speed if math.isfinite(speed) else math.inf, exchanges=exchanges,
                               prior=prior)
-    return sim_session(getattr(args, "symbol", None), exchanges, speed, prior=prior)
+    from liqdesk.app.hub import ChartSpec
+
+    return session_for(ChartSpec("sim", getattr(args, "symbol", None), exchanges), args)
 
 
 def run_window(args) -> int:
@@ -146,9 +180,11 @@ def run_window(args) -> int:
     from liqdesk.ui.app import ensure_platform
 
     ensure_platform(headless=bool(screenshot))
+    from liqdesk.app.hub import SessionHub
     from liqdesk.ui.app import run_window as _run
 
-    return _run(session, screenshot=screenshot, quit_after=quit_after)
+    hub = SessionHub(lambda spec: session_for(spec, args))
+    return _run(session, screenshot=screenshot, quit_after=quit_after, hub=hub)
 
 
 def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,

@@ -34,8 +34,6 @@ def test_liq_price_json():
       "--size", "100"], "allows at most"),
     (["liq-price", "--exchange", "bybit", "--side", "long", "--entry", "60000", "--leverage", "500",
       "--size", "0.01"], "allows at most"),
-    (["liq-price", "--exchange", "okx", "--side", "long", "--entry", "60000", "--leverage", "10", "--size", "1",
-      "--symbol", "DOGE"], "no okx tier table"),
     (["no-such-command"], "invalid choice"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(args, needle):
@@ -44,6 +42,46 @@ def test_bad_input_gives_one_line_and_exit_2(args, needle):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("liqdesk: error:") and needle in lines[0]
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("exchange", ["binance", "okx", "hyperliquid", "bitget"])
+def test_liq_price_at_1x_long_is_zero_not_an_error(exchange):
+    # equity Q*P never falls under MMR*Q*P above 0: the long cannot be liquidated at a positive price
+    r = liqdesk("liq-price", "--exchange", exchange, "--side", "long", "--entry", "100", "--leverage", "1",
+                "--size", "1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert float(lines[-1]) == 0.0
+    assert "not liquidated above 0" in lines[0] and "at once" not in r.stdout
+    info = json.loads(liqdesk("liq-price", "--exchange", exchange, "--side", "long", "--entry", "100",
+                              "--leverage", "1", "--size", "1", "--json").stdout)
+    assert info["liquidation_price"] == 0.0 and info["distance_pct"] == -100.0
+
+
+def test_liq_price_at_1x_bybit_long_is_entry_times_mmr():
+    r = liqdesk("liq-price", "--exchange", "bybit", "--side", "long", "--entry", "100", "--leverage", "1", "--size", "1")
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.strip().splitlines()[-1]) == pytest.approx(0.5)      # 99.5 % under entry (MMR 0.5 %)
+
+
+def test_liq_price_for_bitget_and_an_unknown_symbol_says_approximate():
+    r = liqdesk("liq-price", "--exchange", "bitget", "--side", "short", "--entry", "80000", "--leverage", "20",
+                "--size", "1")
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.strip().splitlines()[-1]) == pytest.approx(80_000 * 1.05 / (1 + 0.004 + 0.0006))
+    assert "approximate" not in r.stdout
+    info = json.loads(liqdesk("liq-price", "--exchange", "bitget", "--side", "short", "--entry", "80000", "--leverage",
+                              "20", "--size", "1", "--json").stdout)
+    assert info["taker_fee_included"] is True and info["tiers_as_of"] == "2026-09-25"
+    r = liqdesk("liq-price", "--exchange", "okx", "--side", "long", "--entry", "0.5", "--leverage", "10",
+                "--size", "1000", "--symbol", "PEPE/USDT:USDT")
+    assert r.returncode == 0, r.stderr
+    assert "approximate tiers" in r.stdout.splitlines()[0]
+    info = json.loads(liqdesk("liq-price", "--exchange", "okx", "--side", "long", "--entry", "0.5", "--leverage",
+                              "10", "--size", "1000", "--symbol", "PEPE/USDT:USDT", "--json").stdout)
+    assert info["approximate_tiers"] is True and info["symbol"] == "PEPE/USDT:USDT"
+    assert json.loads(liqdesk("liq-price", "--exchange", "okx", "--side", "long", "--entry", "3000", "--leverage",
+                              "10", "--size", "1", "--json").stdout)["approximate_tiers"] is False
 
 
 def test_every_subcommand_has_help():

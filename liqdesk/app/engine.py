@@ -54,6 +54,8 @@ class Engine:
         self.stats = FeedStats()
         self.version = 0          # bumps on every change, so the view redraws only when needed
         self.source = None
+        #: called with every batch after it was ingested (the session's journal and recorder)
+        self.sinks: list = []
 
     def reset(self, settings: ModelSettings | None = None) -> None:
         """Forget all state (for a seek or new settings); the model's grid memory is reused."""
@@ -68,8 +70,16 @@ class Engine:
         self.recent_trades = np.empty(0, TRADE_DTYPE)
         self.version += 1
 
+    def replace_model(self, model: LevelModel) -> None:
+        """Show ``model`` (rebuilt from the journal with new settings) from now on. Books,
+        candles and real liquidations do not depend on the model settings and are kept."""
+        self.model = model
+        self.settings = model.settings
+        self.version += 1
+
     def ingest(self, batch: EventBatch, wall: float | None = None) -> None:
-        """Apply one batch to every part of the state."""
+        """Apply one batch to every part of the state (the model first: a malformed batch raises
+        ValueError before anything changed), then hand it to the sinks."""
         if not len(batch):
             return
         self.model.ingest(batch)
@@ -82,6 +92,8 @@ class Engine:
                 -self.RECENT_TRADES:]
         self.stats.add(len(batch), time.monotonic() if wall is None else wall)
         self.version += 1
+        for sink in self.sinks:
+            sink(batch)
 
     def pump(self, now_wall_s: float | None = None, budget_s: float = 0.010) -> int:
         """Poll the source and ingest until it has nothing more or ``budget_s`` is spent.

@@ -36,3 +36,13 @@ def leverage_prior(text: str) -> dict:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return {"leverages": leverages, "weights": weights}
+
+
+def duration(text: str) -> int:
+    """An argparse type: ``90s``, ``15m``, ``24h``, ``7d`` -> milliseconds."""
+    from liqdesk.app.timefmt import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -51,7 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"TRUE leverage distribution LEV:WEIGHT,... (default {DEFAULT_LEVERAGE_PRIOR})")
     parser.add_argument("--bias", type=float, default=None,
                         help="long-run share of new positions that are long, in (0, 1) (default 0.55)")
-    parser.add_argument("--start-price", type=float, default=None, help="first price (default 60000)")
+    parser.add_argument("--symbol", default="BTC/USDT:USDT",
+                        help="market to simulate, any spelling (BTC/USDT:USDT, SOLUSDT, ETH-USDT-SWAP); its price level, "
+                             "step, activity and each venue's tier table come from it; a symbol without a profile "
+                             "gets the generic (approximate) market (default BTC/USDT:USDT)")
+    parser.add_argument("--start-price", type=float, default=None,
+                        help="first price (default: the symbol's profile price)")
     parser.add_argument("--bin-width", type=float, default=None,
                         help="truth map bin width in quote currency (default 0.1%% of the start price, rounded)")
     parser.add_argument("--truth-every", type=float, default=None, metavar="SECONDS",
@@ -65,7 +70,8 @@ def build_params(args: argparse.Namespace):
     """SimParams from the parsed arguments (ValueError with one line on bad values)."""
     from liqdesk.sim.params import SimParams, venues_for
 
-    kw = dict(venues=venues_for(args.venues), seed=args.seed, hours=args.hours, leverage_prior=args.leverage_prior)
+    kw = dict(venues=venues_for(args.venues), seed=args.seed, hours=args.hours, leverage_prior=args.leverage_prior,
+              symbol=getattr(args, "symbol", None) or "BTC/USDT:USDT")
     if args.bias is not None:
         kw["bias"] = args.bias
     if args.start_price is not None:
@@ -96,8 +102,12 @@ def run(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
     sim = Simulator(params)
+    from liqdesk.core.tiers import load_tiers
+
+    tables = {v: load_tiers(v, params.symbol) for v in params.venues}
     meta = {
         "source": "sim",
+        "tiers": {v: {"symbol": t.symbol, "approximate": t.approximate, "as_of": t.as_of} for v, t in tables.items()},
         "sim": params.to_meta(),
         "seed": params.seed,
         "bin_width": params.bin_width,
@@ -155,6 +165,10 @@ def run(args: argparse.Namespace) -> int:
     if stopped is not None:
         raise UserError(f"{stopped}; {args.out} keeps the events before it (meta 'complete': false)")
     elapsed = time.perf_counter() - t0
+    approx = [v for v, t in tables.items() if t.approximate]
+    market = "approximate market (generic profile)" if params.market.approximate else f"market as of {params.market.as_of}"
+    print(f"{params.symbol}: {market}, start price {params.start_price:g}; "
+          + (f"approximate tiers (generic table) on {', '.join(approx)}" if approx else "published tier tables"))
     print(f"wrote {args.out}: {args.hours:g} simulated hours, {len(params.venues)} venues, seed {params.seed}, "
           f"{written:,} events, {len(liqs):,} liquidations (truth), {elapsed:.1f} s "
           f"({args.hours / elapsed * 60:.1f} simulated h/min)")

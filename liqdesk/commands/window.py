@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from liqdesk.commands import PRIOR_HELP, leverage_prior, positive_float
+from liqdesk.commands import PRIOR_HELP, duration, leverage_prior, positive_float
 
 HELP = "open the liquidation heatmap window (the simulator by default, or --replay SESSION)"
 
@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exchanges", nargs="+", metavar="EXCHANGE",
                         help="venues to show (default: all of the source's)")
     parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)
+    parser.add_argument("--history", type=duration, metavar="DURATION",
+                        help="simulator: market history built before it runs in real time (default 4h)")
+    parser.add_argument("--retention", type=duration, metavar="DURATION",
+                        help="how long the session journal keeps events for rebuilds and recording "
+                             "(default 7d; memory up to 512 MB, then the cache folder)")
     parser.add_argument("--screenshot", metavar="FILE.png",
                         help="save a screenshot of the whole window, then exit (needs --quit-after)")
     parser.add_argument("--quit-after", type=positive_float("seconds"), metavar="SECONDS",

@@ -18,6 +18,24 @@ Liquidation price per exchange rule (``EP`` entry price, ``L`` leverage, ``Q`` s
 - ``okx``: liquidation when the margin ratio falls under 100 %, the maintenance including the taker
   fee and the tier's MMR applying to the whole position (no deduction):
   long ``EP·(1 − 1/L) / (1 − MMR − fee)``, short ``EP·(1 + 1/L) / (1 + MMR + fee)``.
+- ``bitget`` (USDT-M, isolated): Bitget's help-centre article "Bitget futures: Estimated liquidation
+  price" (support article 12560603808759, 2025-09-18) gives
+  ``LP = (margin − Q·EP·d) / (Q·(MMR + TakerFeeRatio − d))`` with ``d`` = +1 long, −1 short and
+  ``margin = Q·EP/L`` for a freshly opened isolated position; the tier's ``keepMarginRate`` (MMR)
+  applies to the whole position ("Position Tier", support article 360052911052: margin rate =
+  (position margin + unrealized PnL) / position value, liquidation when it falls to the MMR), so
+  there is no deduction. Simplified this is the same algebra as OKX's:
+  long ``EP·(1 − 1/L) / (1 − MMR − fee)``, short ``EP·(1 + 1/L) / (1 + MMR + fee)``. Bitget's
+  tier bands are position values in USDT (``GET /api/v2/mix/market/query-position-lever``:
+  ``startUnit``/``endUnit``, ``leverage``, ``keepMarginRate``); the fee is the contract's
+  ``takerFeeRate`` 0.0006 (``GET /api/v2/mix/market/contracts``).
+
+A long's formula can reach 0 or below (at 1x under the rules whose maintenance scales with the mark
+price: equity ``Q·P`` never falls under ``MMR·Q·P`` while ``P > 0``); the price is then reported as 0:
+the position cannot be liquidated at a positive price, it can lose at most its margin.
+
+Every exchange file also holds a ``generic`` table, returned (with ``approximate=True``) for a
+symbol the exchange file does not list; ``resources/tiers/README.md`` says how each was derived.
 
 Prices are in quote currency, sizes in base currency, notionals in quote currency.
 """
@@ -31,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-RULES = ("binance", "bybit", "okx", "hyperliquid")
+RULES = ("binance", "bybit", "okx", "hyperliquid", "bitget")
 _HERE = Path(__file__).resolve()
 #: Where the shipped tier tables live: ``liqdesk/resources`` when installed, ``resources/`` in a checkout.
 RESOURCE_DIRS = (_HERE.parents[1] / "resources", _HERE.parents[2] / "resources")
@@ -58,6 +76,8 @@ class TierTable:
 
     ``floor``/``cap`` are band edges in quote currency (``basis == "notional"``) or in base
     currency (``basis == "size"``, OKX). ``mmr`` is a fraction, ``cum`` in quote currency.
+    ``approximate`` is True for an exchange's generic table, used for a symbol it has no shipped
+    table for: anything printed from it must say "approximate tiers".
     """
 
     exchange: str
@@ -72,11 +92,12 @@ class TierTable:
     taker_fee: float
     source: str = ""
     as_of: str = ""
+    approximate: bool = False
 
     @classmethod
     def from_bands(cls, exchange: str, symbol: str, rule: str, bands: list[dict], *,
                    basis: str = "notional", uses_deduction: bool = True, taker_fee: float = 0.0,
-                   source: str = "", as_of: str = "") -> TierTable:
+                   source: str = "", as_of: str = "", approximate: bool = False) -> TierTable:
         """Build from ``[{"floor", "cap", "max_leverage", "mmr"}, ...]``; checks the bands."""
         if rule not in RULES:
             raise ValueError(f"unknown liquidation rule {rule!r}; expected one of {', '.join(RULES)}")
@@ -94,7 +115,7 @@ class TierTable:
             raise ValueError(f"{exchange} {symbol}: MMR must be in (0, 1) and max leverage >= 1")
         cum = derive_cum(floor, mmr) if uses_deduction else np.zeros_like(mmr)
         return cls(exchange, symbol, rule, basis, floor, cap, lev, mmr, cum, float(taker_fee),
-                   source, as_of)
+                   source, as_of, bool(approximate))
 
     def tier_at(self, amount: np.ndarray | float) -> np.ndarray:
         """Tier index (0-based) of a position whose notional (or size, per ``basis``) is ``amount``."""
@@ -115,10 +136,11 @@ def _liq_price_for_tier(rule: str, is_long: np.ndarray, entry: np.ndarray, lever
     elif rule == "bybit":
         long_p = entry * (1 - inv + mmr) - cum / size
         short_p = entry * (1 + inv - mmr) + cum / size
-    else:  # okx
+    else:  # okx, bitget: the tier's MMR on the whole position, the taker fee in the maintenance
         long_p = entry * (1 - inv) / (1 - mmr - fee)
         short_p = entry * (1 + inv) / (1 + mmr + fee)
-    return np.where(is_long, long_p, short_p)
+    # a long liquidated "at or under 0" is never liquidated at a positive price (see the module doc)
+    return np.where(is_long, np.maximum(long_p, 0.0), short_p)
 
 
 def liquidation_price(table: TierTable, side, entry, leverage, size) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +182,16 @@ def _normalize_symbol(symbol: str) -> str:
     return s
 
 
+def base_asset(symbol: str) -> str:
+    """Base asset of a symbol in any common spelling (upper case): BTC/USDT:USDT, BTCUSDT,
+    BTC-USDT-SWAP, BTC_USDT, BTC -> BTC."""
+    return _normalize_symbol(symbol)
+
+
 @cache
 def _exchange_file(exchange: str) -> dict:
+    if exchange not in RULES:
+        raise ValueError(f"no tier table shipped for exchange {exchange!r}; known: {', '.join(RULES)}")
     try:
         path = resource_path("tiers", f"{exchange}.json")
     except FileNotFoundError:
@@ -170,23 +200,53 @@ def _exchange_file(exchange: str) -> dict:
         return json.load(fh)
 
 
-def load_tiers(exchange: str, symbol: str = "BTC/USDT:USDT") -> TierTable:
-    """The shipped tier table of ``exchange`` for the market whose base asset matches ``symbol``."""
-    data = _exchange_file(exchange.lower())
+def _table(data: dict, name: str, market: dict, *, approximate: bool) -> TierTable:
+    return TierTable.from_bands(
+        data["exchange"], name, data["rule"], market["tiers"],
+        basis="size" if market.get("tier_basis", data.get("tier_basis")) in ("base", "size") else "notional",
+        uses_deduction=bool(market.get("uses_deduction", data.get("uses_deduction", True))),
+        taker_fee=float(data.get("taker_fee", 0.0)),
+        source=market.get("source", data.get("source", "")), as_of=market.get("as_of", data.get("as_of", "")),
+        approximate=approximate,
+    )
+
+
+def _shipped_market(data: dict, symbol: str) -> str | None:
     base = _normalize_symbol(symbol)
-    for name, market in data["markets"].items():
+    for name in data["markets"]:
         if _normalize_symbol(name) == base:
-            return TierTable.from_bands(
-                data["exchange"], name, data["rule"], market["tiers"],
-                basis="size" if data.get("tier_basis") in ("base", "size") else "notional",
-                uses_deduction=bool(data.get("uses_deduction", True)),
-                taker_fee=float(data.get("taker_fee", 0.0)),
-                source=data.get("source", ""), as_of=data.get("as_of", ""),
-            )
-    known = ", ".join(sorted(data["markets"]))
-    raise ValueError(f"no {exchange} tier table for {symbol!r}; shipped markets: {known}")
+            return name
+    return None
+
+
+def load_tiers(exchange: str, symbol: str = "BTC/USDT:USDT") -> TierTable:
+    """The tier table of ``exchange`` for the market whose base asset matches ``symbol``.
+
+    A symbol the exchange file does not list gets the exchange's documented generic table, with
+    ``approximate=True`` and ``symbol`` as asked; it never raises for a symbol. An exchange that is
+    not one of :data:`RULES` raises ``ValueError`` (one line).
+    """
+    data = _exchange_file(str(exchange).lower())
+    name = _shipped_market(data, symbol)
+    if name is not None:
+        return _table(data, name, data["markets"][name], approximate=False)
+    return _table(data, str(symbol), data["generic"], approximate=True)
+
+
+def has_tier_table(exchange: str, symbol: str) -> bool:
+    """True when ``exchange`` ships a sourced (not generic) table for ``symbol``'s base asset."""
+    return _shipped_market(_exchange_file(str(exchange).lower()), symbol) is not None
+
+
+def tiers_are_approximate(exchanges, symbol: str) -> list[str]:
+    """The exchanges of ``exchanges`` (in the order given) whose table for ``symbol`` is generic.
+
+    For the window's stats panel: a non-empty list means the liquidation levels of those venues
+    come from an approximate tier table. Unknown exchange names raise ``ValueError``.
+    """
+    return [str(e) for e in exchanges if not has_tier_table(e, symbol)]
 
 
 def available_markets(exchange: str) -> list[str]:
-    """Markets with a shipped tier table on ``exchange``."""
+    """Markets with a shipped (sourced) tier table on ``exchange``."""
     return sorted(_exchange_file(exchange.lower())["markets"])

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from liqdesk.core.events import EXCHANGE_ID, EXCHANGES
 from liqdesk.core.levels import nice_bin_width, parse_prior
+from liqdesk.core.markets import MarketProfile, market_profile
 
 #: Venues in the order ``--venues N`` takes them. The first three are the default market.
 VENUE_ORDER: tuple[str, ...] = ("binance", "bybit", "okx", "hyperliquid", "bitget")
@@ -25,6 +26,14 @@ DEFAULT_LEVERAGE_PRIOR = "3:0.04,5:0.08,10:0.2,20:0.13,25:0.15,50:0.17,75:0.06,1
 
 #: Relative size of each venue (trade and position flow, book depth, background open interest).
 VENUE_SHARE: dict[str, float] = {"binance": 1.0, "bybit": 0.7, "okx": 0.5, "hyperliquid": 0.4, "bitget": 0.35}
+
+#: Activity of the BTC market (the largest): new positions and background taker orders per second on
+#: the largest venue, smallest position notional (USD). Another symbol's market scales them by the
+#: square root of its open interest relative to BTC's (:mod:`liqdesk.core.markets`): a smaller
+#: market has both fewer and smaller orders, so its traded notional scales with its size.
+BTC_OPEN_RATE = 0.8
+BTC_TRADE_RATE = 2.0
+BTC_MIN_NOTIONAL = 1_000.0
 
 #: 2024-01-01 00:00:00 UTC, the default start of an episode (a fixed time keeps episodes identical).
 DEFAULT_START_MS = 1_704_067_200_000
@@ -69,11 +78,17 @@ class SimParams:
     ``leverage_prior`` is the TRUE leverage distribution, ``"LEV:WEIGHT,..."`` (weights are
     normalized; they must sum to a positive number). ``bias`` is the long-run share of new positions
     that are long (the share itself wanders around it, follows trends and leans against funding).
+
+    The market comes from ``symbol`` (:func:`liqdesk.core.markets.market_profile`): ``start_price``,
+    the book step and the activity (``open_rate``, ``trade_rate``, ``min_notional``) left at None
+    are taken from its profile in ``__post_init__``; a value passed explicitly is kept. Each venue
+    uses its own tier table for the symbol (generic, approximate, where none is shipped).
     """
 
     venues: tuple[str, ...] = DEFAULT_VENUES
     symbol: str = "BTC/USDT:USDT"
-    start_price: float = 60_000.0
+    #: first price (quote currency); None: the symbol profile's price
+    start_price: float | None = None
     start_ms: int = DEFAULT_START_MS
     seed: int = 0
     #: episode length for headless runs; None = unbounded (the live source)
@@ -94,14 +109,17 @@ class SimParams:
     #: ground truth: outstanding liquidation map snapshots this often, at this bin width
     truth_every_ms: int = 60_000
     truth_bin_width: float | None = None
-    #: book price step (None: about 0.4 bp of the start price, rounded to 1/2/2.5/5 x 10^k)
+    #: book price step (None: about 0.4 bp of the start price, rounded to 1/2/2.5/5 x 10^k, and not
+    #: finer than the profile's published venue step)
     tick_size: float | None = None
-    #: new positions per second on the largest venue (scaled by venue share and activity)
-    open_rate: float = 0.8
-    #: background taker orders per second on the largest venue
-    trade_rate: float = 2.0
-    #: smallest position notional; sizes are Pareto-distributed above it with this tail index
-    min_notional: float = 1_000.0
+    #: new positions per second on the largest venue (scaled by venue share and activity);
+    #: None: BTC_OPEN_RATE scaled by the symbol's size (see BTC_OPEN_RATE)
+    open_rate: float | None = None
+    #: background taker orders per second on the largest venue (None: from the symbol, as open_rate)
+    trade_rate: float | None = None
+    #: smallest position notional (USD; None: from the symbol, as open_rate); sizes are
+    #: Pareto-distributed above it with this tail index
+    min_notional: float | None = None
     size_tail: float = 1.5
     #: positions opened over this many hours of a synthetic past seed the market at the start
     warmup_hours: float = 12.0
@@ -121,6 +139,14 @@ class SimParams:
         object.__setattr__(self, "venues", venues)
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise ValueError("symbol must be a non-empty string")
+        market = market_profile(self.symbol)
+        object.__setattr__(self, "_market", market)
+        scale = math.sqrt(market.size_vs_btc)
+        for name, value in (("start_price", market.price), ("open_rate", BTC_OPEN_RATE * scale),
+                            ("trade_rate", BTC_TRADE_RATE * scale),
+                            ("min_notional", max(1.0, BTC_MIN_NOTIONAL * scale))):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         _finite("start_price", self.start_price, 0, open_lo=True)
         _int("start_ms", self.start_ms, 0)
         _int("seed", self.seed, 0)
@@ -156,9 +182,19 @@ class SimParams:
         return parse_prior(self.leverage_prior)
 
     @property
+    def market(self) -> MarketProfile:
+        """The profile of :attr:`symbol` the defaults were taken from."""
+        return self._market
+
+    @property
     def tick(self) -> float:
-        """Book price step in quote currency."""
-        return self.tick_size or nice_bin_width(self.start_price * 4e-5)
+        """Book price step in quote currency: ``tick_size``, or about 0.4 bp of the start price but
+        not finer than the venue step the symbol's profile publishes (when that fits the price)."""
+        if self.tick_size:
+            return self.tick_size
+        step = nice_bin_width(self.start_price * 4e-5)
+        venue = self._market.tick
+        return max(step, venue) if venue and venue <= self.start_price * 1e-3 else step
 
     @property
     def bin_width(self) -> float:
@@ -176,4 +212,5 @@ class SimParams:
         out["venues"] = list(self.venues)
         out["tick"] = self.tick
         out["bin_width"] = self.bin_width
+        out["market"] = asdict(self._market)
         return out

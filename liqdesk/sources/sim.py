@@ -12,6 +12,10 @@ Contract (what every consumer of a source may rely on):
   If the simulator reaches an impossible state, the poll returns None, ``state`` becomes
   ``"error"`` and ``error`` holds the one-line reason; later polls return None.
 - No threads, no asyncio: the caller's timer drives it. ``None`` means nothing new.
+- **History at full speed.** :meth:`SimSource.fast_forward` yields the events of a span of market
+  time as fast as the machine simulates them (any thread; the window builds its opening history
+  this way, off the UI thread), and :meth:`SimSource.go_live` then runs the market at ``speed``
+  from where the simulator is: the first poll after it is already at 1x.
 - ``state``: ``"idle"`` (not polled yet), ``"running"``, ``"finished"`` (the episode's ``hours``
   are done), ``"error"``. The truth (every liquidation, the true level map, every position) is
   available through :attr:`simulator`.
@@ -20,6 +24,7 @@ Contract (what every consumer of a source may rely on):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from liqdesk.core.events import EventBatch, concat_batches, slice_batch
 from liqdesk.sim import SimParams, SimulationError, Simulator
@@ -77,13 +82,50 @@ class SimSource:
         return max(0, self._target - self.simulator.now)
 
     def set_speed(self, speed: float, now_wall_s: float | None = None) -> None:
-        """Change the speed from now on (re-anchors the clock at the last poll or ``now_wall_s``)."""
+        """Change the speed from now on (re-anchors the clock at the last poll or ``now_wall_s``).
+
+        The clock is re-anchored on what the market has really reached (the simulator's own
+        time, when it is behind the wall-clock target, e.g. after running fast): a market asked
+        for 1x runs at 1x from the next poll instead of racing to catch up a target it never met.
+        """
         speed = self._check_speed(speed)
         wall = now_wall_s if now_wall_s is not None else self._last_wall
         if self._wall0 is not None and wall is not None:
+            self._target = min(self._target, self.simulator.now)
             self._sim0 = self._target
-            self._wall0 = wall
+            self._wall0 = self._last_wall = wall
         self.speed = speed
+
+    def fast_forward(self, until_ms: int, chunk_ms: int = 60_000) -> Iterator[EventBatch]:
+        """Simulate up to market time ``until_ms`` as fast as possible, yielding the events in
+        batches of ``chunk_ms`` of market time (events held for the clock come first). For a
+        source that is not live yet (before :meth:`go_live`); safe to run in another thread."""
+        if self._wall0 is not None:
+            raise RuntimeError("fast_forward is for building history before the market goes live")
+        sim = self.simulator
+        if len(self._held):
+            held, self._held = self._held, EventBatch(checked=True)
+            yield held
+        try:
+            while sim.now < until_ms and not sim.finished:
+                batch = sim.step(min(sim.now + chunk_ms, until_ms))
+                self._target = sim.now
+                if len(batch):
+                    yield batch
+        except SimulationError as exc:
+            self.state = "error"
+            self.error = str(exc)
+            return
+        if sim.finished:
+            self.state = "finished"
+
+    def go_live(self, now_wall_s: float) -> None:
+        """Run in real time (times ``speed``) from the simulator's current time, as of the wall
+        time ``now_wall_s`` (``time.monotonic()``)."""
+        self._sim0 = self._target = self.simulator.now
+        self._wall0 = self._last_wall = float(now_wall_s)
+        if self.state == "idle":
+            self.state = "running"
 
     def poll(self, now_wall_s: float) -> EventBatch | None:
         """Events simulated since the last poll, up to where ``now_wall_s`` says; None if none."""

@@ -9,9 +9,11 @@ import sys
 
 from PySide6 import QtCore, QtWidgets
 
+from liqdesk.app.hub import SessionHub
+from liqdesk.app.session import Session
+
 from . import theme
 from .chart_window import ChartWindow, FrameClock, LayoutStore
-from .session import Session
 
 
 def ensure_platform(headless: bool) -> None:
@@ -41,7 +43,7 @@ def application() -> QtWidgets.QApplication:
 
 
 def run_window(session: Session, screenshot: str | None = None, quit_after: float | None = None,
-               store: LayoutStore | None = None) -> int:
+               store: LayoutStore | None = None, hub: SessionHub | None = None) -> int:
     """Open the chart window on ``session`` and run until it is closed (or for ``quit_after``
     seconds, saving a screenshot of the whole window to ``screenshot`` first). Returns the exit code."""
     import qasync
@@ -52,8 +54,10 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
 
-    clock = FrameClock(session)
-    window = ChartWindow(session, clock, store)
+    hub = hub or SessionHub(lambda spec: session)
+    hub.adopt(session)
+    clock = FrameClock()
+    window = ChartWindow(session, clock, store, hub=hub)
     if screenshot is not None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         window.resize(1920, 1080)
     window.show()
@@ -74,6 +78,9 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
 
     if quit_after is not None:
         QtCore.QTimer.singleShot(int(quit_after * 1000), finish)
+    trace_path = os.environ.get("LIQDESK_STARTUP_TRACE")
+    if trace_path:
+        StartupTrace(trace_path, window, clock)
     session.start()
     if session.is_replay and getattr(session.source, "playing", False) is False:
         session.play()
@@ -83,5 +90,45 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
             loop.run_until_complete(closed.wait())
     finally:
         clock.stop()
-        session.stop()
+        hub.stop_all()
     return result["code"]
+
+
+class StartupTrace(QtCore.QObject):
+    """Milestones of the first seconds, in ms since the process was created, written as JSON to
+    ``path`` as each is reached (``liqdesk bench`` reads them; ``LIQDESK_STARTUP_TRACE=FILE``):
+    ``window_shown_ms`` (first frame painted), ``first_heatmap_ms`` (first frame painted with
+    estimated levels in it), ``history_complete_ms`` (the opening history is built and the
+    market runs in real time)."""
+
+    def __init__(self, path: str, window, clock):
+        super().__init__(window)
+        import json
+        import time
+
+        import psutil
+
+        self._json, self._time = json, time
+        self.path = path
+        self.window = window
+        self.t0 = psutil.Process().create_time()
+        self.marks: dict[str, float] = {}
+        window.heatmap.gview.painted.connect(self._painted)
+        clock.ticked.connect(self._ticked)
+
+    def _mark(self, name: str) -> None:
+        if name not in self.marks:
+            self.marks[name] = round((self._time.time() - self.t0) * 1000.0, 1)
+            with open(self.path, "w", encoding="utf-8") as fh:
+                self._json.dump(self.marks, fh)
+
+    def _painted(self, _t: float) -> None:
+        self._mark("window_shown_ms")
+        if "first_heatmap_ms" not in self.marks:
+            model = self.window.session.engine.model
+            if model.bin_width and model.grid.last_column >= 0 and model.total_notional() > 0:
+                self._mark("first_heatmap_ms")
+
+    def _ticked(self) -> None:
+        if self.window.session.history is None and "window_shown_ms" in self.marks:
+            self._mark("history_complete_ms")

@@ -154,9 +154,10 @@ def measure_frames(quick: bool = False) -> dict:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtWidgets
 
+    from liqdesk.app.session import Session
+
     from .app import application
     from .chart_window import ChartWindow, FrameClock, LayoutStore
-    from .session import Session
 
     app = application()
     proc = psutil.Process()

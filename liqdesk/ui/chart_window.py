@@ -14,6 +14,11 @@ from pathlib import Path
 import psutil
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from liqdesk.app.chart_settings import settings_for_window
+from liqdesk.app.hub import ChartSpec, SessionHub
+from liqdesk.app.session import Session
+from liqdesk.app.view_state import ViewState
+
 from . import scaling, theme
 from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
@@ -21,9 +26,7 @@ from .heatmap_panel import HeatmapPanel
 from .ladder_panel import LadderPanel
 from .liqmap_panel import LiqMapPanel
 from .replay_bar import ReplayBar
-from .session import Session, settings_for_window
 from .stats_panel import StatsPanel
-from .view_state import ViewState
 
 FPS = 30
 LAYOUT_VERSION = 3
@@ -53,7 +56,7 @@ class FrameClock(QtCore.QObject):
 
     ticked = QtCore.Signal()
 
-    def __init__(self, session: Session, fps: int = FPS, parent=None):
+    def __init__(self, session: Session | None = None, fps: int = FPS, parent=None):
         super().__init__(parent)
         self.session = session
         self.windows: list[ChartWindow] = []
@@ -66,6 +69,14 @@ class FrameClock(QtCore.QObject):
         self.budget_s = 0.008
         self._reported = False
 
+    def sessions(self) -> list[Session]:
+        """The sessions to pump: the clock's own and those of its windows, each once."""
+        out = [self.session] if self.session is not None else []
+        for w in self.windows:
+            if w.session not in out:
+                out.append(w.session)
+        return out
+
     def start(self) -> None:
         self.timer.start()
 
@@ -75,8 +86,10 @@ class FrameClock(QtCore.QObject):
     def tick(self) -> None:
         t0 = time.perf_counter()
         self.tick_id += 1
+        sessions = self.sessions()
         try:
-            self.session.pump(self.budget_s)
+            for session in sessions:
+                session.pump(self.budget_s)
             for w in list(self.windows):
                 w.on_frame()
         except Exception as exc:  # a drawing bug must not stop the clock or flood the terminal
@@ -85,7 +98,8 @@ class FrameClock(QtCore.QObject):
                 import traceback
 
                 traceback.print_exc()
-            self.session.message(f"display error: {type(exc).__name__}: {exc}")
+            for session in sessions:
+                session.message(f"display error: {type(exc).__name__}: {exc}")
         self.last_tick_ms = (time.perf_counter() - t0) * 1000.0
         self.ticked.emit()
 
@@ -176,10 +190,10 @@ class StatusBar(QtWidgets.QStatusBar):
             self.latency.setText("latency n/a (replay)")
         else:
             self.latency.setText(f"latency {lat:.0f} ms" if math.isfinite(lat) else "latency -")
-        busy = session.seek or session.warm
+        busy = session.busy()
         if busy is not None:
-            frac = busy.fraction if session.seek is not None else busy.fraction(session.source)
-            self.progress.setFormat(("seeking" if session.seek is not None else "history") + " %p%")
+            label, frac = busy
+            self.progress.setFormat(f"{label} %p%")
             self.progress.setValue(int(frac * 1000))
             self.progress.show()
         else:
@@ -209,9 +223,11 @@ class ChartWindow(QtWidgets.QMainWindow):
     messagePosted = QtCore.Signal(str)
 
     def __init__(self, session: Session, clock: FrameClock | None = None, store: LayoutStore | None = None,
-                 name: str = "main", view: ViewState | None = None, restore: bool = True):
+                 name: str = "main", view: ViewState | None = None, restore: bool = True,
+                 hub: SessionHub | None = None):
         super().__init__()
         self.session = session
+        self.hub = hub
         self.clock = clock
         self.store = store or LayoutStore()
         self.name = name
@@ -277,14 +293,9 @@ class ChartWindow(QtWidgets.QMainWindow):
                 self.status.showMessage(self.layout_message, 15000)
                 session.message(self.layout_message)
         self.messagePosted.connect(lambda text: self.status.showMessage(text, 10000))
-        session.listeners.append(self._session_message)
-        prev_reset = session.on_reset
-
-        def on_reset():
-            if prev_reset:
-                prev_reset()
-            self._engine_reset()
-        session.on_reset = on_reset
+        session.subscribe("message", self._session_message)
+        session.subscribe("reset", self._engine_reset)
+        self._closed = False
 
     # ------------------------------------------------------------------ layout
     def default_layout(self) -> None:
@@ -450,6 +461,12 @@ class ChartWindow(QtWidgets.QMainWindow):
         engine = self.session.engine
         now = time.perf_counter()
         changed = force or self._dirty or engine.version != self._version
+        if changed and not force and self.session.busy() is not None:
+            # history being built or a seek: redraw 4 times a second and leave the CPU to the work
+            if now - self._last.get("busy", 0.0) < 0.25:
+                changed = False
+            else:
+                self._last["busy"] = now
         if changed:
             full = self._dirty or force
             self._version = engine.version
@@ -487,16 +504,37 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.messagePosted.emit(text)
 
     # ------------------------------------------------------------------ commands
+    def _ask_record_start(self) -> bool | None:
+        """Record from now on (False), from the start of the journal (True), or cancel (None)."""
+        journal = self.session.journal
+        if journal is None or not journal.events:
+            return False
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("Record")
+        box.setText("Save the session from now on, or from the start?")
+        box.setInformativeText(f"The session's {journal.describe()}.")
+        now_b = box.addButton("From now on", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        start_b = box.addButton("From the start", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(start_b)
+        box.exec()
+        clicked = box.clickedButton()
+        return True if clicked is start_b else False if clicked is now_b else None
+
     def _toggle_record(self, on: bool) -> None:
         if on and not self.session.recording:
             from platformdirs import user_data_dir
 
+            from_start = self._ask_record_start()
+            if from_start is None:
+                self.actions_["record"].setChecked(False)
+                return
             stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
             sym = self.session.engine.settings.symbol.split(":")[0].replace("/", "")
             path = Path(user_data_dir("liqdesk")) / "sessions" / f"{sym}-{stamp}.liqs"
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self.session.start_recording(path)
+                self.session.start_recording(path, from_start=from_start)
             except (OSError, ValueError) as exc:
                 self.actions_["record"].setChecked(False)
                 QtWidgets.QMessageBox.warning(self, "Record", f"cannot record: {exc}")
@@ -543,33 +581,35 @@ class ChartWindow(QtWidgets.QMainWindow):
         return write_grid(path, self.session.engine.model, self.view)
 
     def _new_window(self) -> ChartWindow | None:
-        names = self.session.engine.settings.exchanges
-        dlg = QtWidgets.QDialog(self)
-        dlg.setWindowTitle("New chart window")
-        lay = QtWidgets.QVBoxLayout(dlg)
-        lay.addWidget(QtWidgets.QLabel("Venues to show in the new window:"))
-        checks = []
-        for n in names:
-            cb = QtWidgets.QCheckBox(n)
-            cb.setChecked(True)
-            lay.addWidget(cb)
-            checks.append(cb)
-        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        bb.accepted.connect(dlg.accept)
-        bb.rejected.connect(dlg.reject)
-        lay.addWidget(bb)
+        dlg = NewWindowDialog(self.session, self)
         if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None
-        chosen = tuple(n for n, cb in zip(names, checks) if cb.isChecked())
-        return self.open_window(chosen or None)
+        try:
+            return self.open_window(dlg.venues() or None, symbol=dlg.symbol())
+        except (ValueError, OSError) as exc:
+            QtWidgets.QMessageBox.warning(self, "New chart window", f"cannot open it: {exc}")
+            return None
 
-    def open_window(self, exchanges: tuple[str, ...] | None = None) -> ChartWindow:
-        """A second chart window on the same session, showing ``exchanges`` (None = all)."""
+    def open_window(self, exchanges: tuple[str, ...] | None = None, symbol: str | None = None) -> ChartWindow:
+        """Another chart window showing ``symbol`` (default: this window's) on ``exchanges``
+        (None = all of the source's). It shares this window's session when that covers the
+        symbol and venues, else gets a session (engine, source, journal) of its own."""
+        settings = self.session.engine.settings
+        symbol = symbol or settings.symbol
+        key = self.session.key or ()
+        spec = ChartSpec(self.session.kind, symbol, tuple(exchanges) if exchanges else None,
+                         path=key[3] if self.session.is_replay and len(key) > 3 else None)
+        if self.hub is not None:
+            session = self.hub.open(spec)
+        elif symbol.upper() == settings.symbol.upper():
+            session = self.session
+        else:
+            raise ValueError("this window cannot open another market (no session hub)")
+        venues = session.engine.settings.exchanges
+        view = ViewState(exchanges=None if not exchanges or set(exchanges) >= set(venues)
+                         else tuple(e for e in venues if e in exchanges))
         n = len(self.extra_windows) + 2
-        view = ViewState(exchanges=None if not exchanges or len(exchanges) == len(
-            self.session.engine.settings.exchanges) else tuple(exchanges))
-        win = ChartWindow(self.session, self.clock, self.store, name=f"chart{n}", view=view, restore=False)
+        win = ChartWindow(session, self.clock, self.store, name=f"chart{n}", view=view, restore=False, hub=self.hub)
         win.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         win.resize(1400, 850)
         self.extra_windows.append(win)
@@ -580,8 +620,7 @@ class ChartWindow(QtWidgets.QMainWindow):
     def _forget_window(self, win) -> None:
         if win in self.extra_windows:
             self.extra_windows.remove(win)
-        if self.clock is not None and win in self.clock.windows:
-            self.clock.windows.remove(win)
+        win.detach()
 
     def _save_named_layout(self) -> None:
         name, ok = QtWidgets.QInputDialog.getText(self, "Save layout", "Layout name:")
@@ -611,11 +650,75 @@ class ChartWindow(QtWidgets.QMainWindow):
         try:
             self.save_layout()
         finally:
-            if self.clock is not None and self in self.clock.windows:
-                self.clock.windows.remove(self)
-            if self._session_message in self.session.listeners:
-                self.session.listeners.remove(self._session_message)
+            self.detach()
             if self.name == "main":
                 for w in list(self.extra_windows):
                     w.close()
         super().closeEvent(ev)
+
+    def detach(self) -> None:
+        """Stop receiving anything from the session and the clock (the window is closing): a
+        closed window must never be called again."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.clock is not None and self in self.clock.windows:
+            self.clock.windows.remove(self)
+        self.session.unsubscribe("message", self._session_message)
+        self.session.unsubscribe("reset", self._engine_reset)
+        if self.hub is not None:
+            self.hub.release(self.session)
+
+
+# ---------------------------------------------------------------------------------- dialogs
+class NewWindowDialog(QtWidgets.QDialog):
+    """Window → New chart window: the symbol (searchable list, or any typed) and the venues."""
+
+    def __init__(self, session: Session, parent=None):
+        super().__init__(parent)
+        from liqdesk.core.events import EXCHANGES
+
+        self.setWindowTitle("New chart window")
+        settings = session.engine.settings
+        lay = QtWidgets.QFormLayout(self)
+        self.symbol_box = QtWidgets.QComboBox()
+        self.symbol_box.setEditable(True)
+        self.symbol_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        symbols = list(dict.fromkeys([settings.symbol, *_shipped_symbols()]))
+        self.symbol_box.addItems(symbols)
+        completer = self.symbol_box.completer()
+        completer.setFilterMode(QtCore.Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
+        self.symbol_box.setEnabled(not session.is_replay)
+        self.symbol_box.setToolTip("the market to chart; a replay shows the symbol of its file")
+        lay.addRow("Symbol:", self.symbol_box)
+        venues = settings.exchanges if session.is_replay else EXCHANGES
+        self.checks: dict[str, QtWidgets.QCheckBox] = {}
+        box = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        for name in venues:
+            cb = QtWidgets.QCheckBox(name)
+            cb.setChecked(name in settings.exchanges)
+            row.addWidget(cb)
+            self.checks[name] = cb
+        lay.addRow("Venues:", box)
+        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        lay.addRow(bb)
+
+    def symbol(self) -> str:
+        return self.symbol_box.currentText().strip()
+
+    def venues(self) -> tuple[str, ...]:
+        return tuple(n for n, cb in self.checks.items() if cb.isChecked())
+
+
+def _shipped_symbols() -> tuple[str, ...]:
+    try:
+        from liqdesk.core.markets import SHIPPED_SYMBOLS
+    except ImportError:
+        return ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    return tuple(SHIPPED_SYMBOLS)

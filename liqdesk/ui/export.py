@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .view_state import ViewState
+from liqdesk.app.view_state import ViewState
 
 
 def grid_table(model, view: ViewState) -> dict[str, np.ndarray]:

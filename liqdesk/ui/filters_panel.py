@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from liqdesk.app.chart_settings import (
+    BIN_PCTS,
+    DECAYS_S,
+    WINDOWS_MS,
+    decay_name,
+    default_bin_pct,
+    window_name,
+)
+from liqdesk.app.view_state import ViewState
 from liqdesk.core.levels import ModelSettings
 
 from . import theme
-from .session import BIN_PCTS, DECAYS_S, WINDOWS_MS, decay_name, default_bin_pct, window_name
-from .view_state import ViewState
 
 
 class FiltersPanel(QtWidgets.QWidget):

@@ -21,11 +21,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from liqdesk.app.view_state import (
+    CANDLE_INTERVALS_MS,
+    ViewState,
+    auto_candle_ms,
+    interval_label,
+    live_level_map,
+)
 from liqdesk.core.events import EXCHANGE_ID
 
 from . import scaling, theme
 from .candles_item import CandlesItem
-from .view_state import CANDLE_INTERVALS_MS, ViewState, auto_candle_ms, interval_label, live_level_map
 
 
 # ------------------------------------------------------------------------------------ read-out

@@ -14,10 +14,10 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from liqdesk.app.view_state import ViewState, live_level_map
 from liqdesk.core.events import EXCHANGE_ID, EXCHANGES
 
 from . import scaling, theme
-from .view_state import ViewState, live_level_map
 
 _SHORT_NAMES = {"binance": "BIN", "bybit": "BYB", "okx": "OKX", "hyperliquid": "HYP", "bitget": "BGT"}
 

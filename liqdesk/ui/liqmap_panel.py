@@ -14,11 +14,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from liqdesk.app.view_state import ViewState, live_level_map
 from liqdesk.core.stats import cumulative_map
 
 from . import scaling, theme
 from .heatmap_panel import DollarAxis, PriceAxis
-from .view_state import ViewState, live_level_map
 
 
 def bars_path(values: np.ndarray, edges: np.ndarray, width: float) -> QtGui.QPainterPath:

@@ -8,7 +8,6 @@ import math
 from PySide6 import QtCore, QtWidgets
 
 from liqdesk.app.timefmt import format_time
-from liqdesk.sources.replay import SPEEDS
 
 SLIDER_STEPS = 10_000
 
@@ -18,7 +17,7 @@ def speed_label(s: float) -> str:
 
 
 class ReplayBar(QtWidgets.QToolBar):
-    """Drives a replay :class:`~liqdesk.ui.session.Session`."""
+    """Drives a replay :class:`~liqdesk.app.session.Session`."""
 
     def __init__(self, session, parent=None):
         super().__init__("Replay", parent)
@@ -36,6 +35,10 @@ class ReplayBar(QtWidgets.QToolBar):
         self.step_button.clicked.connect(session.step)
         self.addWidget(self.step_button)
         self.speed = QtWidgets.QComboBox()
+        from liqdesk.sources.replay import (
+            SPEEDS,  # (imported here: the simulator's window never loads the store)
+        )
+
         for s in SPEEDS:
             self.speed.addItem(speed_label(s), s)
         self.speed.setCurrentIndex(SPEEDS.index(1.0) if src.speed not in SPEEDS else SPEEDS.index(src.speed))

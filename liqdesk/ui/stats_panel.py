@@ -9,10 +9,10 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from liqdesk.app.view_state import ViewState, live_level_map
 from liqdesk.core.stats import summarize
 
 from . import scaling, theme
-from .view_state import ViewState, live_level_map
 
 BANDS = (1.0, 2.0, 3.0, 5.0, 10.0)
 

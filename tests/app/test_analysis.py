@@ -105,3 +105,21 @@ def test_a_bad_prior_is_refused_in_one_line(hand_session, prior):
     r = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", prior],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "prior" in r.stderr
+
+
+def test_evaluate_and_export_never_refuse_a_symbol_without_a_table(tmp_path):
+    """A session whose symbol no exchange ships a table for (FOOUSDT) gets the generic tables (4 h: the
+    generic market is small, and evaluate needs a few liquidations)."""
+    from liqdesk.cli import main
+
+    session = tmp_path / "foo.liqs"
+    assert main(["simulate", "--symbol", "FOOUSDT", "--venues", "5", "--hours", "4", "--seed", "2",
+                 "--out", str(session), "--quiet"]) == 0
+    with SessionReader(session) as reader:
+        assert reader.symbol == "FOOUSDT"
+        settings = settings_for(reader)
+    assert settings.symbol == "FOO/USDT:USDT" and len(settings.exchanges) == 5
+    assert main(["evaluate", str(session), "--json"]) == 0
+    out = tmp_path / "grid.csv"
+    assert main(["export", str(session), "--out", str(out)]) == 0
+    assert out.stat().st_size > 0

@@ -5,7 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liqdesk.core.tiers import TierTable, derive_cum, liquidation_price, load_tiers, resource_path
+from liqdesk.core.tiers import (
+    TierTable,
+    available_markets,
+    derive_cum,
+    has_tier_table,
+    liquidation_price,
+    load_tiers,
+    resource_path,
+    tiers_are_approximate,
+)
 
 BRIEF_BINANCE = [  # PRODUCT.md §1: Binance BTCUSDT, older table
     {"floor": 0, "cap": 50_000, "max_leverage": 125, "mmr": 0.004},
@@ -19,10 +28,18 @@ def test_cum_derived_from_bands_matches_the_brief():
     assert list(t.cum) == [0.0, 50.0, 1300.0]
 
 
-@pytest.mark.parametrize("exchange", ["binance", "bybit"])
+EXCHANGES = ["binance", "bybit", "okx", "hyperliquid", "bitget"]
+
+
+def _all_tables(data):
+    """Every table of an exchange file: its markets and its generic table."""
+    return [*data["markets"].values(), data["generic"]]
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
 def test_derived_cum_matches_what_the_exchange_publishes(exchange):
     data = json.loads(resource_path("tiers", f"{exchange}.json").read_text())
-    for market in data["markets"].values():
+    for market in _all_tables(data):
         if "published_cum" not in market:
             continue
         floor = np.array([b["floor"] for b in market["tiers"]], float)
@@ -66,21 +83,99 @@ def test_vectorized_broadcast():
     assert np.all(price[0] < [50_000, 60_000]) and np.all(price[1] > [50_000, 60_000])
 
 
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_every_table_is_contiguous_with_mmr_never_decreasing(exchange):
+    data = json.loads(resource_path("tiers", f"{exchange}.json").read_text())
+    for market in _all_tables(data):
+        bands = market["tiers"]
+        assert bands[0]["floor"] == 0
+        assert all(a["cap"] == b["floor"] for a, b in zip(bands, bands[1:]))
+        assert all(b["cap"] > b["floor"] for b in bands)
+        mmr = [b["mmr"] for b in bands]
+        assert all(x <= y for x, y in zip(mmr, mmr[1:]))
+        assert all(x >= y for x, y in zip((b["max_leverage"] for b in bands), (b["max_leverage"] for b in bands[1:])))
+
+
 def test_every_shipped_market_loads_with_source_and_date():
+    for ex in EXCHANGES:
+        for sym in available_markets(ex):
+            t = load_tiers(ex, sym)
+            assert t.source and t.as_of and not t.approximate
     for ex in ("binance", "bybit", "okx", "hyperliquid"):
         for sym in ("BTC", "ETH"):
-            t = load_tiers(ex, sym)
-            assert t.source and t.as_of and len(t.mmr) >= 2
-    with pytest.raises(ValueError, match="no okx tier table for 'DOGE"):
-        load_tiers("okx", "DOGE/USDT:USDT")
+            assert len(load_tiers(ex, sym).mmr) >= 2
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+@pytest.mark.parametrize("symbol", ["PEPE/USDT:USDT", "FOOUSDT", "WIF-USDT-SWAP", "kBONK"])
+def test_an_unknown_symbol_gets_the_generic_table_marked_approximate(exchange, symbol):
+    t = load_tiers(exchange, symbol)
+    assert t.approximate and t.symbol == symbol and t.exchange == exchange
+    assert t.source.startswith("Generic, approximate") and t.as_of
+    price, _ = liquidation_price(t, [1, -1], 1.0, 5, 1_000.0)
+    assert 0 < price[0] < 1 < price[1]
+
+
+def test_unknown_exchange_is_a_one_line_value_error():
+    with pytest.raises(ValueError, match="no tier table shipped for exchange 'ftx'; known: binance"):
+        load_tiers("ftx", "BTC/USDT:USDT")
+    with pytest.raises(ValueError, match="'ftx'"):
+        tiers_are_approximate(["binance", "ftx"], "BTC")
+
+
+def test_tiers_are_approximate_lists_the_generic_venues_in_order():
+    everyone = ["binance", "bybit", "okx", "hyperliquid", "bitget"]
+    assert tiers_are_approximate(everyone, "BTC/USDT:USDT") == []
+    assert tiers_are_approximate(everyone, "PEPE/USDT:USDT") == everyone
+    assert tiers_are_approximate(["hyperliquid", "okx"], "SOLUSDT") == ["okx"]
+    assert not has_tier_table("okx", "SOL") and has_tier_table("binance", "SOL-USDT-SWAP")
+
+
+def test_hyperliquid_usdc_tables_are_found_from_a_usdt_symbol():
+    t = load_tiers("hyperliquid", "SOL/USDT:USDT")
+    assert t.symbol == "SOL/USDC:USDC" and not t.approximate
+    assert list(t.max_leverage) == [20, 10] and t.floor[1] == 70_000_000
+    assert t.mmr[0] == pytest.approx(0.025)
+
+
+def test_bitget_rule_applies_the_whole_position_mmr_and_the_taker_fee():
+    # Bitget's estimated liquidation price (isolated): (margin - Q*EP*d) / (Q*(MMR + fee - d))
+    t = load_tiers("bitget", "BTC/USDT:USDT")
+    assert t.rule == "bitget" and t.taker_fee == 0.0006 and not t.cum.any()
+    entry, lev, q = 80_000.0, 20.0, 1.0                       # notional 80k: tier 1, MMR 0.4 %
+    margin = q * entry / lev
+    for d in (1, -1):
+        expected = (margin - q * entry * d) / (q * (0.004 + 0.0006 - d))
+        price, tier = liquidation_price(t, d, entry, lev, q)
+        assert int(tier) == 0 and float(price) == pytest.approx(expected, rel=1e-12)
+    # a 3M position sits in tier 3 (1M-5M, MMR 0.7 %) at its liquidation notional
+    price, tier = liquidation_price(t, 1, 60_000, 10, 50)
+    assert int(tier) == 2
+    assert float(price) == pytest.approx(60_000 * 0.9 / (1 - 0.007 - 0.0006))
+
+
+@pytest.mark.parametrize("exchange", ["binance", "okx", "hyperliquid", "bitget"])
+def test_a_1x_long_is_never_liquidated_above_zero_under_mark_scaled_maintenance(exchange):
+    # equity Q*P stays above MMR*Q*P for every P > 0: the formula's 0 (or less) is reported as 0
+    t = load_tiers(exchange, "BTC/USDT:USDT")
+    price, _ = liquidation_price(t, 1, 100.0, 1.0, 1.0)
+    assert float(price) == 0.0
+    price, _ = liquidation_price(t, -1, 100.0, 1.0, 1.0)
+    assert 100 * 2 / (1 + 0.2) < float(price) < 200
+
+
+def test_a_1x_bybit_long_liquidates_at_the_maintenance_rate_times_entry():
+    # Bybit values maintenance at the entry price: LP = EP * (1 - 1/L + MMR) = EP * MMR at 1x
+    price, tier = liquidation_price(load_tiers("bybit"), 1, 100.0, 1.0, 1.0)
+    assert float(price) == pytest.approx(100 * 0.005)
 
 
 @settings(max_examples=200, deadline=None)
-@given(exchange=st.sampled_from(["binance", "bybit", "okx", "hyperliquid"]),
+@given(exchange=st.sampled_from(EXCHANGES), symbol=st.sampled_from(["BTC", "SOL", "DOGE", "ZEC", "PEPE"]),
        entry=st.floats(100, 200_000), notional=st.floats(10, 5_000_000), lev_frac=st.floats(0.05, 1.0),
        long=st.booleans())
-def test_long_liquidates_below_entry_short_above(exchange, entry, notional, lev_frac, long):
-    t = load_tiers(exchange)
+def test_long_liquidates_below_entry_short_above(exchange, symbol, entry, notional, lev_frac, long):
+    t = load_tiers(exchange, symbol)
     size = notional / entry
     amount = notional if t.basis == "notional" else size
     max_lev = t.max_leverage_at(amount)

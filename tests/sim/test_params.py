@@ -7,6 +7,7 @@ import json
 import pytest
 
 from liqdesk.core.levels import ModelSettings, parse_prior
+from liqdesk.core.markets import SHIPPED_SYMBOLS, market_profile
 from liqdesk.sim import DEFAULT_LEVERAGE_PRIOR, SimParams, Simulator, venues_for
 
 
@@ -14,9 +15,13 @@ def test_defaults():
     p = SimParams()
     assert p.venues == ("binance", "bybit", "okx")
     assert p.symbol == "BTC/USDT:USDT"
-    assert p.start_price == 60_000.0
+    # the BTC market's price level is its profile's (dated), no longer a fixed 60,000; the market is
+    # defined in USD and in relative steps, so 0.4 bp of price is a 2.5 step (2 at 60,000), 0.1 % a 50 bin
+    assert p.start_price == market_profile("BTC").price == 88_640.0
     assert p.oi_poll_ms == 5_000 and p.truth_every_ms == 60_000
-    assert p.bin_width == 50.0 and p.tick == 2.0
+    assert p.bin_width == 50.0 and p.tick == 2.5
+    assert (p.open_rate, p.trade_rate, p.min_notional) == (0.8, 2.0, 1_000.0)
+    assert SimParams(start_price=60_000.0).tick == 2.0          # an explicit price keeps the old market
     levs, weights = parse_prior(DEFAULT_LEVERAGE_PRIOR)
     model = ModelSettings()
     assert levs != model.leverages
@@ -63,3 +68,27 @@ def test_venue_counts():
 
 def test_venues_accept_a_comma_list():
     assert SimParams(venues="okx, bybit").venues == ("okx", "bybit")
+
+
+@pytest.mark.parametrize("symbol", SHIPPED_SYMBOLS)
+def test_the_market_comes_from_the_symbol(symbol):
+    p = SimParams(symbol=symbol)
+    prof = market_profile(symbol)
+    assert p.start_price == prof.price and p.market == prof and not prof.approximate
+    assert p.start_price * 1e-6 < p.tick <= p.start_price * 1e-3
+    if prof.tick is not None:
+        assert p.tick >= prof.tick                     # never finer than the venue's published step
+    scale = (prof.open_interest_usd / market_profile("BTC").open_interest_usd) ** 0.5
+    assert p.open_rate == pytest.approx(0.8 * scale) and p.trade_rate == pytest.approx(2.0 * scale)
+    assert p.to_meta()["market"]["symbol"] == prof.symbol
+
+
+def test_explicit_values_win_over_the_symbol():
+    p = SimParams(symbol="ETH/USDT:USDT", start_price=60_000.0, open_rate=0.8, trade_rate=2.0, min_notional=1_000.0)
+    assert (p.start_price, p.tick, p.open_rate, p.trade_rate, p.min_notional) == (60_000.0, 2.0, 0.8, 2.0, 1_000.0)
+
+
+def test_an_unknown_symbol_gets_the_generic_market():
+    p = SimParams(symbol="FOOUSDT")
+    assert p.market.approximate and p.start_price == 1.0 and p.open_rate < 0.1
+    assert p.to_meta()["market"]["approximate"] is True

@@ -86,3 +86,41 @@ def test_an_impossible_state_stops_the_run_and_says_so(tmp_path, capsys, monkeyp
         assert "truth_map" not in reader.tables
     finally:
         reader.close()
+
+
+def test_simulate_takes_its_market_from_the_symbol(tmp_path, capsys):
+    store = pytest.importorskip("liqdesk.store", reason="the session store is not importable yet")
+    from liqdesk.core.markets import market_profile
+    from liqdesk.core.tiers import load_tiers
+
+    out = tmp_path / "sol.liqs"
+    assert main(["simulate", "--symbol", "SOL/USDT:USDT", "--hours", "0.2", "--venues", "4", "--out", str(out),
+                 "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "SOL/USDT:USDT: market as of 2025-12, start price 125.86" in said
+    reader = store.SessionReader(out)
+    try:
+        batch, meta = reader.read(), reader.meta
+        assert reader.symbol == "SOL/USDT:USDT"
+    finally:
+        reader.close()
+    price = market_profile("SOL").price
+    for kind in (batch.trades, batch.marks):
+        assert len(kind) and np.all(np.abs(kind["price"] / price - 1) < 0.1)       # a SOL market, not 60,000
+    # each venue used its own table for SOL: published on Binance, Bybit and Hyperliquid, generic on OKX
+    tiers = meta["tiers"]
+    assert tiers["binance"] == {"symbol": "SOL/USDT:USDT", "approximate": False,
+                                "as_of": load_tiers("binance", "SOL").as_of}
+    assert tiers["hyperliquid"]["symbol"] == "SOL/USDC:USDC" and not tiers["hyperliquid"]["approximate"]
+    assert {v for v, t in tiers.items() if t["approximate"]} == {"okx"}
+    assert meta["sim"]["market"]["symbol"] == "SOL/USDT:USDT" and meta["sim"]["start_price"] == price
+
+
+def test_simulate_an_unknown_symbol_and_all_five_venues(tmp_path, capsys):
+    pytest.importorskip("liqdesk.store", reason="the session store is not importable yet")
+    out = tmp_path / "foo.liqs"
+    assert main(["simulate", "--symbol", "FOOUSDT", "--venues", "5", "--hours", "0.1", "--out", str(out),
+                 "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "approximate market (generic profile), start price 1" in said
+    assert "approximate tiers (generic table) on binance, bybit, okx, hyperliquid, bitget" in said

@@ -77,3 +77,33 @@ def test_real_time_polls_deliver_sub_second_batches_of_the_same_stream():
     whole = Simulator(params).step(Simulator(params).now + 5_000)
     n = len(stream.trades)
     assert n > 0 and np.array_equal(stream.trades, whole.trades[:n])
+
+
+def test_back_to_1x_after_running_fast_is_1x_at_once():
+    """Regression: after a fast warm-up whose wall-clock target ran ahead of the simulator,
+    set_speed(1) re-anchored on that target and the market raced at 65-100x for minutes."""
+    src = SimSource(SimParams(seed=4), speed=1000.0, max_catch_up_ms=15_000)
+    src.poll(0.0)
+    for i in range(1, 4):
+        src.poll(float(i))          # 1,000 s of market time asked per second, 15 s given per poll
+    assert src.lag_ms > 100_000
+    src.set_speed(1.0, 3.0)
+    assert src.lag_ms == 0
+    reached = src.clock_ms
+    src.poll(4.0)                    # one wall second later: one market second
+    assert src.clock_ms == reached + 1_000 and src.lag_ms == 0
+
+
+def test_fast_forward_builds_history_then_goes_live_at_1x():
+    src = SimSource(SimParams(seed=4), speed=1.0)
+    start = src.sim_time_ms
+    batches = list(src.fast_forward(start + 180_000, chunk_ms=60_000))
+    assert len(batches) == 3 and src.sim_time_ms == start + 180_000
+    times = np.concatenate([b.marks["time_ms"] for b in batches])
+    assert times.min() > start and times.max() == start + 180_000 and np.all(np.diff(times) >= 0)
+    src.go_live(50.0)
+    assert src.poll(50.0) is None and src.lag_ms == 0
+    b = src.poll(52.0)
+    assert b.marks["time_ms"].min() > start + 180_000 and src.clock_ms == start + 182_000
+    with pytest.raises(RuntimeError):
+        next(src.fast_forward(start + 300_000))

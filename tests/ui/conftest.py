@@ -52,9 +52,9 @@ def replay_engine(session_path):
 @pytest.fixture
 def window(themed, qtbot, replay_engine, store):
     """A chart window (not threaded, no frame timer) on the ingested engine."""
+    from liqdesk.app.session import Session
     from liqdesk.sources.replay import ReplaySource
     from liqdesk.ui.chart_window import ChartWindow
-    from liqdesk.ui.session import Session
 
     engine, reader = replay_engine
     source = ReplaySource(reader)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -47,7 +49,7 @@ def test_a_corrupt_saved_layout_falls_back_to_the_default_with_a_message(themed,
         store.settings.setValue("windows/main/state", "a string where bytes belong")
     store.settings.sync()
     messages = []
-    window.session.on_message = messages.append
+    window.session.subscribe("message", messages.append)
     win = ChartWindow(window.session, None, store, restore=True)
     qtbot.addWidget(win)
     assert win.layout_message and "default layout" in win.layout_message
@@ -152,6 +154,68 @@ def test_second_chart_window_on_another_venue_set(window, qtbot):
     second.close()
 
 
+def test_a_closed_window_is_gone_from_its_session(window, qtbot):
+    """Regression: a closed second window stayed chained to the session's reset callback and
+    raised "RuntimeError: ... already deleted" on the next settings change."""
+    from PySide6 import QtWidgets
+
+    session = window.session
+    second = window.open_window(("binance",))
+    second.close()
+    QtWidgets.QApplication.sendPostedEvents(None, 0)   # runs the deferred delete
+    qtbot.waitUntil(lambda: second not in window.extra_windows, timeout=5000)
+    assert session._listeners["reset"] == [window._engine_reset]
+    assert session._listeners["message"] == [window._session_message]
+    window.filters.decay_combo.setCurrentText("1h")            # a reset reaches only live windows
+    session._reset_happened()
+    session.message("still fine")
+
+
+def test_new_window_on_another_symbol_gets_its_own_session(themed, qtbot, store):
+    from liqdesk.app.hub import SessionHub
+    from liqdesk.main import sim_session
+    from liqdesk.ui.chart_window import ChartWindow, FrameClock
+
+    hub = SessionHub(lambda spec: sim_session(spec.symbol, spec.venues, history_ms=120_000))
+    main = hub.adopt(sim_session(history_ms=120_000))
+    clock = FrameClock()
+    win = ChartWindow(main, clock, store, restore=False, hub=hub)
+    qtbot.addWidget(win)
+    try:
+        same = win.open_window(("binance", "okx"))
+        assert same.session is main and same.view.exchanges == ("binance", "okx")
+        eth = win.open_window(None, symbol="ETH/USDT:USDT")
+        other = eth.session
+        assert other is not main and other.engine.settings.symbol == "ETH/USDT:USDT"
+        assert "ETH/USDT:USDT" in eth.windowTitle()
+        assert len(clock.sessions()) == 2
+        eth.close()
+        qtbot.waitUntil(lambda: other.stopped, timeout=5000)
+        assert other not in hub.sessions and len(clock.sessions()) == 1
+        same.close()
+        assert not main.stopped
+    finally:
+        hub.stop_all()
+
+
+def test_record_asks_from_now_or_from_the_start(window, monkeypatch, tmp_path):
+    from liqdesk.app.journal import Journal
+
+    session = window.session
+    session.journal = Journal()
+    for batch in session.source.reader.iter_batches(300_000):
+        session.journal.append(batch)
+    monkeypatch.setattr("platformdirs.user_data_dir", lambda *a, **k: str(tmp_path))
+    monkeypatch.setattr(type(window), "_ask_record_start", lambda self: None)
+    window.actions_["record"].trigger()
+    assert not session.recording and not window.actions_["record"].isChecked()
+    monkeypatch.setattr(type(window), "_ask_record_start", lambda self: True)
+    window.actions_["record"].trigger()
+    assert session.recording and session.recorder.history_events == session.journal.events
+    session.stop_recording().join(timeout=60)
+    window.actions_["record"].setChecked(False)
+
+
 def test_export_grid_csv_and_panel_png(window, tmp_path):
     n = window.export_grid(tmp_path / "grid.csv")
     lines = (tmp_path / "grid.csv").read_text().splitlines()
@@ -189,29 +253,41 @@ def test_record_writes_the_events_shown_to_a_replayable_session(window, tmp_path
 
 
 def test_simulator_window_opens_on_history_and_rebuilds_on_new_settings(themed, qtbot, store):
+    """The simulator builds its history off the UI thread, then runs at 1x at once; a new time
+    window rebuilds the model from the journal (same source, whole history kept)."""
     from liqdesk.main import sim_session
     from liqdesk.ui.chart_window import ChartWindow, FrameClock
 
-    session = sim_session(warm_up_ms=10 * 60_000)
-    assert session.kind == "sim" and session.warm is not None
-    clock = FrameClock(session)
+    session = sim_session(history_ms=20 * 60_000)
+    assert session.kind == "sim" and session.history is not None
+    clock = FrameClock()
     win = ChartWindow(session, clock, store, restore=False)
     qtbot.addWidget(win)
     session.start()
     clock.start()
     try:
-        qtbot.waitUntil(lambda: session.warm is None, timeout=30_000)
-        qtbot.wait(100)
+        qtbot.waitUntil(lambda: session.history is None, timeout=60_000)
+        source = session.source
+        assert source.lag_ms == 0 and source.speed == 1.0
+        sim_t0, wall_t0 = source.clock_ms, time.monotonic()
+        qtbot.wait(1500)
+        advanced = (source.clock_ms - sim_t0) / 1000 / (time.monotonic() - wall_t0)
+        assert 0.5 < advanced < 1.5, f"market ran at {advanced:.1f}x after the history, not 1x"
         engine = session.engine
         assert engine.now_ms is not None and engine.model.bin_width
-        assert "sim:" in session.source_state()
         assert float(win.heatmap.last_live.sum()) > 0
-        old_source = session.source
-        win.filters.decay_combo.setCurrentText("1h")
-        assert session.engine.settings.decay_half_life_s == 3600.0
-        assert session.source is not old_source and session.warm is not None
-        qtbot.waitUntil(lambda: session.warm is None, timeout=30_000)
-        assert session.engine.now_ms is not None
+        journal_start = session.journal.start_ms
+        win.filters.window_combo.setCurrentText("1d")
+        assert session.rebuild is not None
+        qtbot.waitUntil(lambda: session.rebuild is None, timeout=60_000)
+        assert session.source is source, "the source must keep running through a rebuild"
+        assert engine.settings.column_ms == 60_000
+        _, cols, _ = engine.model.image(include_live=False)
+        img, _, _ = engine.model.image(include_live=False)
+        filled = cols[img.sum(axis=0) > 0]
+        assert len(filled) and filled.min() * 60_000 <= journal_start + 120_000, \
+            "the rebuilt window must hold the history from the journal's start"
+        assert win.filters.window_combo.currentText() == "1d"
     finally:
         clock.stop()
         session.stop()

@@ -75,3 +75,15 @@ def test_window_option_errors_are_one_line(args, needle, tmp_path):
     r = _liqdesk(*args, tmp_path=tmp_path)
     assert r.returncode == 2
     assert r.stderr.startswith("liqdesk: error:") and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_render_a_session_whose_symbol_has_no_tier_table(tmp_path):
+    from liqdesk.cli import main
+    from liqdesk.main import render_session
+
+    session = tmp_path / "pepe.liqs"
+    assert main(["simulate", "--symbol", "PEPE/USDT:USDT", "--venues", "5", "--hours", "0.2", "--out", str(session),
+                 "--quiet"]) == 0
+    out = tmp_path / "pepe.png"
+    render_session(session, out, width=800, height=500)
+    assert out.stat().st_size > 0
