@@ -106,6 +106,12 @@ def test_atomic_dir_replaces_a_session_only_when_complete(tmp_path, small_sessio
         tmp.mkdir()
         (tmp / "session.json").write_text("{}")
     assert _left(tmp_path) == ["s.liqs"] and _left(target) == ["session.json"]
+    empty = tmp_path / "empty.liqs"
+    empty.mkdir()
+    with atomic_dir(empty) as tmp:  # an empty directory needs no --overwrite
+        tmp.mkdir()
+        (tmp / "session.json").write_text("{}")
+    assert _left(empty) == ["session.json"]
     other = tmp_path / "not-a-session"
     other.mkdir()
     (other / "notes.txt").write_text("mine")

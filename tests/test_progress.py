@@ -147,7 +147,7 @@ def test_other_commands_show_it_when_forced(command, sim_session, tmp_path, caps
     assert main(args) == 0
     captured = capsys.readouterr()
     assert captured.err.startswith(f"\r{command} ") and " %" in captured.err and "events/s" in captured.err
-    assert captured.err.endswith("\r") and captured.out.startswith("wrote ")
+    assert captured.err.endswith("\r") and "wrote " in captured.out
     if command == "simulate":
         assert main([*args[:-1], str(tmp_path / "q.liqs"), "--quiet"]) == 0
         assert capsys.readouterr().err == ""

@@ -49,6 +49,8 @@ def check_target(target: Path, overwrite: bool, is_dir: bool = False) -> None:
     is not a session for a session)."""
     if not (target.exists() or target.is_symlink()):
         return
+    if is_dir and target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+        return  # an empty directory made for the session
     if not overwrite:
         raise FileExistsError(f"{target} exists (use --overwrite to replace it)")
     if is_dir:
