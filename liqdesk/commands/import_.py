@@ -79,7 +79,8 @@ def write_session(out: Path, report, batches, inputs, fmt: str, overwrite: bool)
             try:
                 for name, damage in report.damage.items():  # kept in session.json "recovery" too
                     writer.recovery.add(RecoveryNote("import", Path(name).name, damage.describe(),
-                                                     bytes_skipped=max(0, damage.size - damage.offset)))
+                                                     bytes_skipped=max(0, damage.size - damage.offset),
+                                                     batches_skipped=1))  # one damaged region
                 for batch in batches:
                     writer.write(batch)
                 for gap in report.gaps:
