@@ -22,15 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liqdesk.app.analysis import evaluate, settings_for
-    from liqdesk.app.truth import truth_metrics
+    from liqdesk.app.truth import has_truth, truth_metrics
+    from liqdesk.commands.progress import Progress, TrackedReader
     from liqdesk.store import SessionReader
 
     reader = SessionReader(args.session)
     settings = settings_for(reader, window_columns=2, rows=64, **(args.prior or {}))
-    result = evaluate(reader, args.lead_s, args.band_pct, args.top, settings=settings)
-    result["prior"] = ",".join(f"{lev:g}:{w:.4g}" for lev, w in zip(settings.leverages, settings.prior))
-    # ground-truth scores when the session comes from the simulator (none otherwise)
-    result.update(truth_metrics(reader, args.lead_s, args.band_pct, args.top, settings=settings))
+    # one pass over the session for the public feed, two more for a simulated session's truth
+    with Progress("evaluate") as progress:
+        tracked = TrackedReader(reader, progress, passes=3 if has_truth(reader) else 1)
+        result = evaluate(tracked, args.lead_s, args.band_pct, args.top, settings=settings)
+        result["prior"] = ",".join(f"{lev:g}:{w:.4g}" for lev, w in zip(settings.leverages, settings.prior))
+        # ground-truth scores when the session comes from the simulator (none otherwise)
+        result.update(truth_metrics(tracked, args.lead_s, args.band_pct, args.top, settings=settings))
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
         return 0

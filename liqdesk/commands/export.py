@@ -27,15 +27,19 @@ def run(args: argparse.Namespace) -> int:
 
     from liqdesk.app.analysis import grid_for_session
     from liqdesk.app.timefmt import format_time, parse_time
+    from liqdesk.commands.progress import Progress, TrackedReader
     from liqdesk.errors import UserError
     from liqdesk.store import SessionReader
+    from liqdesk.store.atomic import check_target
 
     out = Path(args.out)
     fmt = out.suffix.lower()
     if fmt not in (".csv", ".parquet", ".npz"):
         raise UserError(f"--out must end in .csv, .parquet or .npz, not {out.name!r}")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} exists (use --overwrite to replace it)")
+    try:
+        check_target(out, args.overwrite)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
     if args.rows < 8:
         raise UserError("--rows must be at least 8")
     column_ms = None
@@ -44,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--column-s must be > 0")
         column_ms = int(round(args.column_s * 1000))
     reader = SessionReader(args.session)
-    grid = grid_for_session(reader, args.exchanges, args.tiers, column_ms, args.rows, prior=args.prior)
+    with Progress("export") as progress:
+        grid = grid_for_session(TrackedReader(reader, progress), args.exchanges, args.tiers, column_ms, args.rows,
+                                prior=args.prior)
     cols = np.arange(len(grid.time_ms))
     if args.at is not None:
         at = parse_time(args.at)
@@ -52,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
         if idx < 0:
             raise UserError(f"--at {format_time(at)} is before the first column ({format_time(int(grid.time_ms[0]))})")
         cols = cols[idx: idx + 1]
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == ".npz":
-        np.savez_compressed(out, time_ms=grid.time_ms[cols], price_low=grid.price_low, bin_width=grid.bin_width,
-                            long_usd=grid.long[:, cols], short_usd=grid.short[:, cols])
+        arrays = {"time_ms": grid.time_ms[cols], "price_low": grid.price_low, "bin_width": grid.bin_width,
+                  "long_usd": grid.long[:, cols], "short_usd": grid.short[:, cols]}
+        write_output(out, args.overwrite, lambda fh: np.savez_compressed(fh, **arrays))
         print(f"wrote {out}: {len(grid.price_low)} price rows x {len(cols)} columns")
         return 0
     long, short = grid.long[:, cols], grid.short[:, cols]
@@ -73,13 +79,38 @@ def run(args: argparse.Namespace) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.table(table), out, compression="zstd")
+        write_output(out, args.overwrite, lambda fh: pq.write_table(pa.table(table), fh, compression="zstd"))
     else:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write("time_ms,price_low,price_high,long_usd,short_usd\n")
-            for t, lo, hi, lu, su in zip(table["time_ms"].tolist(), table["price_low"].tolist(),
-                                         table["price_high"].tolist(), table["long_usd"].tolist(),
-                                         table["short_usd"].tolist()):
-                fh.write(f"{t},{lo:.10g},{hi:.10g},{lu:.6f},{su:.6f}\n")
+        write_output(out, args.overwrite, lambda fh: _write_csv(fh, table))
     print(f"wrote {out}: {len(order)} non-empty cells over {len(cols)} column(s)")
     return 0
+
+
+#: CSV rows formatted and written at a time
+CSV_ROWS = 65_536
+
+
+def _write_csv(fh, table: dict) -> None:
+    fh.write(b"time_ms,price_low,price_high,long_usd,short_usd\n")
+    columns = [table[k] for k in ("time_ms", "price_low", "price_high", "long_usd", "short_usd")]
+    for i in range(0, len(columns[0]), CSV_ROWS):
+        rows = zip(*(col[i:i + CSV_ROWS].tolist() for col in columns))
+        fh.write("".join(f"{t},{lo:.10g},{hi:.10g},{lu:.6f},{su:.6f}\n" for t, lo, hi, lu, su in rows)
+                 .encode("utf-8"))
+
+
+def write_output(out: Path, overwrite: bool, write) -> None:
+    """``write(fh)`` into a temporary file beside ``out``, renamed to ``out`` once complete; on
+    any failure the temporary is removed and ``out`` left as it was (a one-line error)."""
+    from liqdesk.errors import UserError
+    from liqdesk.store.atomic import atomic_file, one_line
+
+    tmp = out
+    try:
+        with atomic_file(out, overwrite=overwrite) as tmp, open(tmp, "wb") as fh:
+            write(fh)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        kept = "it is unchanged" if out.exists() else "nothing was written there"
+        raise UserError(f"could not write {out}: {one_line(exc, tmp, out)}; {kept}") from None

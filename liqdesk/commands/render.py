@@ -4,7 +4,6 @@ PNG, drawn offscreen with the window's own code."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HELP = "draw a session's heatmap with candles to a PNG (offscreen)"
@@ -21,26 +20,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liqdesk.app.timefmt import format_time, parse_time
+    from liqdesk.commands.progress import Progress
     from liqdesk.errors import UserError
     from liqdesk.main import render_session
+    from liqdesk.store.atomic import atomic_file, check_target, one_line
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must end in .png, not {out.name!r}")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} exists (use --overwrite to replace it)")
+    try:
+        check_target(out, args.overwrite)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
     if not (200 <= args.width <= 8000 and 150 <= args.height <= 8000):
         raise UserError("--width must be 200..8000 and --height 150..8000 pixels")
     at = parse_time(args.at) if args.at is not None else None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tty = sys.stderr.isatty()
-
-    def progress(f: float) -> None:
-        if tty:
-            print(f"\rreplaying … {f:5.1%}", end="", file=sys.stderr, flush=True)
-
-    info = render_session(args.session, out, at, args.width, args.height, progress=progress)
-    if tty:
-        print("\r" + " " * 24 + "\r", end="", file=sys.stderr)
+    # render_session reports the share of the span replayed; events/s from the session's count
+    progress = Progress("render", total=_events(args.session))
+    tmp = out
+    try:
+        # drawn to a temporary PNG beside --out, renamed to it once written
+        with atomic_file(out, overwrite=args.overwrite) as tmp:
+            info = render_session(args.session, tmp, at, args.width, args.height, progress=progress)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
+    except (UserError, OSError) as exc:
+        if isinstance(exc, UserError) and str(tmp) not in str(exc):
+            raise  # not about writing (a bad --at...)
+        kept = "it is unchanged" if out.exists() else "nothing was written there"
+        raise UserError(f"{one_line(exc, tmp, out)}; {kept}") from None
+    finally:
+        progress.close()
     print(f"wrote {out} ({args.width}x{args.height}, state at {format_time(info['time_ms'])})")
     return 0
+
+
+def _events(session) -> int | None:
+    """The session's event count, None when it cannot be read (render_session says why)."""
+    from liqdesk.store import SessionReader
+
+    try:
+        with SessionReader(session) as reader:
+            counts = reader.counts()
+    except (OSError, ValueError):
+        return None
+    return sum(sum(per.values()) for per in counts.values())

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
+from pathlib import Path
 
 from liqdesk.commands import positive_float
 
@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth-every", type=float, default=None, metavar="SECONDS",
                         help="truth map snapshot interval in seconds (default 60)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing session at --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (shown only when stderr is a terminal anyway)")
 
 
 def build_params(args: argparse.Namespace):
@@ -85,6 +86,7 @@ def build_params(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from liqdesk.commands.progress import Progress
     from liqdesk.errors import UserError
     from liqdesk.sim import SimulationError, Simulator
     from liqdesk.sim.market import TRUTH_MAP_DTYPE
@@ -92,8 +94,13 @@ def run(args: argparse.Namespace) -> int:
     params = build_params(args)
     try:
         from liqdesk.store import SessionWriter
+        from liqdesk.store.atomic import atomic_dir, check_target, one_line
     except ImportError as exc:  # the store layer is being built alongside
         raise UserError(f"the session store is not available: {exc}") from None
+    try:  # before the work, not after it
+        check_target(Path(args.out), args.overwrite, is_dir=True)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
     sim = Simulator(params)
     from liqdesk.core.tiers import load_tiers
 
@@ -115,35 +122,48 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     end = params.end_ms
     total_ms = end - params.start_ms
-    last_report = t0
     written = 0
+    # the share of the simulated span done, events/s written (on a terminal, unless --quiet)
+    progress = Progress("simulate", enabled=False if args.quiet else None)
+    stopped: SimulationError | None = None
+    tmp = out = Path(args.out)
     try:
-        with SessionWriter(args.out, symbol=params.symbol, meta=meta, overwrite=args.overwrite) as writer:
+        # written to a temporary directory beside --out, renamed to it once closed
+        with atomic_dir(out, overwrite=args.overwrite) as tmp:
+            writer = SessionWriter(tmp, symbol=params.symbol, meta=meta)
             try:
-                while not sim.finished:
-                    batch = sim.step(min(sim.now + CHUNK_MS, end))
-                    writer.write(batch)
-                    written += len(batch)
-                    now = time.perf_counter()
-                    if not args.quiet and now - last_report > 2.0:
-                        done = (sim.now - params.start_ms) / total_ms
-                        print(f"simulate: {done:6.1%} of {args.hours:g} h, {written:,} events, {now - t0:.1f} s",
-                              file=sys.stderr, flush=True)
-                        last_report = now
-            except Exception as exc:
-                # what was written is valid (every batch is validated); say where and why it stops
-                writer.update_meta(complete=False, sim_error=" ".join(str(exc).split()), sim_stopped_ms=sim.now)
+                try:
+                    while not sim.finished:
+                        batch = sim.step(min(sim.now + CHUNK_MS, end))
+                        writer.write(batch)
+                        written += len(batch)
+                        progress((sim.now - params.start_ms) / total_ms, written)
+                except SimulationError as exc:
+                    # what was written is valid (every batch is validated): the session is kept,
+                    # closed, and says where and why it stops
+                    writer.update_meta(complete=False, sim_error=" ".join(str(exc).split()), sim_stopped_ms=sim.now)
+                    stopped = exc
+                if stopped is None:
+                    liqs = sim.truth_liquidations()
+                    writer.write_table("truth_liquidations", liqs)
+                    tmap = sim.truth_map_table()
+                    writer.write_table("truth_map", tmap if len(tmap) else _empty(TRUTH_MAP_DTYPE))
+                    writer.update_meta(complete=True,
+                                       sim_stats={**sim.stats, "truth_liquidations": int(len(liqs)),
+                                                  "truth_liquidation_notional": float(liqs["notional"].sum()),
+                                                  "wall_s": round(time.perf_counter() - t0, 3)})
+            except BaseException:
+                writer.abort()
                 raise
-            liqs = sim.truth_liquidations()
-            writer.write_table("truth_liquidations", liqs)
-            tmap = sim.truth_map_table()
-            writer.write_table("truth_map", tmap if len(tmap) else _empty(TRUTH_MAP_DTYPE))
-            writer.update_meta(complete=True,
-                               sim_stats={**sim.stats, "truth_liquidations": int(len(liqs)),
-                                          "truth_liquidation_notional": float(liqs["notional"].sum()),
-                                          "wall_s": round(time.perf_counter() - t0, 3)})
-    except SimulationError as exc:
-        raise UserError(f"{exc}; {args.out} keeps the events before it (meta 'complete': false)") from None
+            writer.close()
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"could not write {out}: {one_line(exc, tmp, out)}; nothing was written there") from None
+    finally:
+        progress.close()
+    if stopped is not None:
+        raise UserError(f"{stopped}; {args.out} keeps the events before it (meta 'complete': false)")
     elapsed = time.perf_counter() - t0
     approx = [v for v, t in tables.items() if t.approximate]
     market = "approximate market (generic profile)" if params.market.approximate else f"market as of {params.market.as_of}"

@@ -340,6 +340,23 @@ class SessionWriter:
                 raise OSError(f"writing {self.path} failed: {error}") from error
             self._convert()
 
+    def abort(self) -> None:
+        """Stop without finishing: the background flush ends and the logs are closed, nothing is
+        converted; what was written stays as a crashed recording (for a caller that removes it,
+        e.g. a write to a temporary directory that failed). Idempotent; never raises."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+        with self._lock:
+            self._closed = True
+            for log in [*self._logs.values(), *self._table_logs.values()]:
+                try:
+                    log.close()
+                except Exception:  # noqa: BLE001 - the failure being handled matters more
+                    pass
+
     def _convert(self) -> None:
         index: dict = {"format": INDEX_FORMAT_NAME, "format_version": FORMAT_VERSION, "kinds": {}, "tables": {}}
         damaged: set[Path] = set()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from liqdesk.cli import main
-from liqdesk.commands.import_ import ProgressBar
 
 from .importer_helpers import T0, bn_depth, bn_force, bn_trade, lines
 
@@ -52,7 +49,7 @@ def test_import_errors_are_one_line(tmp_path, capsys):
 
     capture = _capture(tmp_path)
     assert main(["import", str(capture), "--out", str(tmp_path / "c.liqs"), "--symbol", "ETHUSDT"]) == 2
-    assert "no events for symbol ETHUSDT" in capsys.readouterr().err
+    assert "ETHUSDT is not in the input, which holds BTCUSDT (binance perpetual" in capsys.readouterr().err
 
     assert main(["import", str(capture), "--out", str(tmp_path / "d.liqs")]) == 0
     capsys.readouterr()
@@ -65,18 +62,18 @@ def test_import_errors_are_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
-def test_progress_bar_only_after_the_delay():
-    stream = io.StringIO()
-    bar = ProgressBar(stream, delay_s=3600)
-    bar(50, 100)
-    bar.close()
-    assert stream.getvalue() == ""
-    bar = ProgressBar(stream, delay_s=0)
-    bar(50, 100)
-    bar(100, 100)
-    assert "50%" in stream.getvalue() and "100%" in stream.getvalue()
-    bar.close()
-    assert stream.getvalue().endswith("\r")
+def test_import_progress_on_a_terminal_only_after_a_second(tmp_path, capsys, monkeypatch):
+    import liqdesk.commands.progress as progress
+
+    capture = _capture(tmp_path)
+    monkeypatch.setenv(progress.ENV, "1")  # as if stderr were a terminal
+    assert main(["import", str(capture), "--out", str(tmp_path / "a.liqs")]) == 0
+    assert capsys.readouterr().err == ""  # done within the first second: nothing shown
+    clock = iter(range(0, 1000, 5))  # every reading of the clock 5 s later
+    monkeypatch.setattr(progress, "monotonic", lambda: next(clock))
+    assert main(["import", str(capture), "--out", str(tmp_path / "b.liqs")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("\rimport  100.0 %") and " MB/s" in err and err.endswith("\r")
 
 
 def test_import_real_capture(real_data, tmp_path, capsys):

@@ -143,12 +143,13 @@ def test_mixed_symbols_most_frequent_and_explicit():
     assert rep.symbol == "BTC/USDT:USDT" and rep.events["trades"] == 5
     assert rep.skipped[R.OTHER_SYMBOLS] == 3
     assert rep.symbols == {"BTC/USDT:USDT": 5, "ETH/USDT:USDT": 3}
-    for spelling in ("ETHUSDT", "ethusdt", "ETH/USDT:USDT", "ETH-USDT-SWAP", "ETH/USDT"):
+    for spelling in ("ETHUSDT", "ethusdt", "ETH/USDT:USDT", "ETH-USDT-SWAP", "ETHUSDT.P"):
         batches, rep = import_bytes(lines(*msgs), symbol=spelling)
         assert rep.symbol == "ETH/USDT:USDT" and rep.events["trades"] == 3
         assert rep.skipped[R.OTHER_SYMBOLS] == 5
-    batches, rep = import_bytes(lines(*msgs), symbol="SOLUSDT")
-    assert batches == [] and not rep.usable and rep.symbol is None
+    for other in ("SOLUSDT", "ETH/USDT", "ETH-USDT"):  # not there; ETH spot is not the ETH perpetual
+        batches, rep = import_bytes(lines(*msgs), symbol=other)
+        assert batches == [] and not rep.usable and rep.symbol is None
 
 
 def test_garbage_malformed_unknown_are_counted():

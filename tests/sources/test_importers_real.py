@@ -28,13 +28,16 @@ EXPECTED = {
     "exchange-ws/BINANCE_FUTURES.ws.1.0": (
         "SUSHI/USDT:USDT", 1_536, {"trades": 40, "book": 4_029}, 913,
         {R.NOT_IMPORTED.format("bookTicker"): 305}),
+    # four linear perpetuals: the one with the most events (BTC: 7,284; ETH, the most lines: 4,531)
     "exchange-ws/BYBIT.v3.jsonl.zst": (
-        "ETH/USDT:USDT", 3_256,
-        {"trades": 23, "book": 4_491, "marks": 10, "open_interest": 5, "funding": 2}, 2_542, {}),
+        "BTC/USDT:USDT", 3_256,
+        {"trades": 56, "book": 7_180, "marks": 42, "open_interest": 5, "funding": 1}, 2_566, {}),
+    # its only perpetual, UNI-USD-SWAP (its contract size is in the capture's instrument list)
     "exchange-ws/OKX.v3.jsonl.zst": (
-        "BTC/USD:BTC-220527", 440, {"trades": 4, "book": 2_354}, 287, {}),
+        "UNI/USD:UNI", 440, {"trades": 1, "book": 942}, 297, {}),
+    # no perpetual with a known contract size: the market with the most events, BTC-USDT spot
     "exchange-ws/OKX.ws.1.0": (
-        "BTC/USD:BTC-220527", 414, {"trades": 4, "book": 2_354}, 193, {R.UNKNOWN_CONTRACT: 94}),
+        "BTC/USDT", 414, {"trades": 69, "book": 4_968}, 106, {R.UNKNOWN_CONTRACT: 94}),
 }
 # captures of formats liqdesk does not import (Bybit v2, BitMEX, Deribit): every line counted
 UNSUPPORTED = {
@@ -99,7 +102,8 @@ def test_btc_capture_trades_match_the_capture(real_data):
 
 
 def test_okx_inverse_sizes_in_base_currency(real_data):
-    batches, rep = import_files([real_data / "exchange-ws/OKX.ws.1.0"])
+    batches, rep = import_files([real_data / "exchange-ws/OKX.ws.1.0"], symbol="BTC-USD-220527")
+    assert rep.symbol == "BTC/USD:BTC-220527" and rep.events["trades"] == 4 and rep.events["book"] == 2_354
     book = merged(batches).book
     first_ask = book[(book["side"] == -1) & book["snapshot"]][0]
     # 2 contracts of 100 USD at 30238.8

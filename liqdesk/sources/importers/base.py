@@ -143,7 +143,7 @@ class LineParser:
         if code is None:
             if type(raw) is not str or not raw:
                 raise TypeError("symbol is not a string")
-            code = self._codes[key] = self.col.code(self.unified(raw), self.exchange)
+            code = self._codes[key] = self.col.code(self.unified(raw), self.exchange, raw)
         if count:
             self.col.lines[code] += 1
         return code

@@ -159,12 +159,14 @@ class BinanceCsvParser:
         self._depth = []
         m = _FILE_SYMBOL.match(PurePath(name).name)
         if m:
-            unified = binance_symbol(m.group(1))
+            native = m.group(1)
+            unified = binance_symbol(native)
         elif self.hint:
+            native = self.hint
             unified = parse_user_symbol(self.hint)
         else:
-            unified = "UNKNOWN"
-        self.file_code = self.col.code(unified, self.exchange)
+            native = unified = "UNKNOWN"
+        self.file_code = self.col.code(unified, self.exchange, native)
 
     def end_chunk(self) -> None:
         pass
@@ -249,7 +251,7 @@ class BinanceCsvParser:
         if names is not None:
             codes = np.empty(n, dtype=np.int32)
             for raw in np.unique(names):
-                code = self.col.code(binance_symbol(str(raw).strip()), self.exchange)
+                code = self.col.code(binance_symbol(str(raw).strip()), self.exchange, str(raw).strip())
                 hit = names == raw
                 codes[hit] = code
                 self.col.lines[code] += int(hit.sum())

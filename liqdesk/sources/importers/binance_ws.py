@@ -147,7 +147,7 @@ class BinanceWsParser(LineParser):
                     return "", -1, ()
                 code = self._codes.get((text, self.market))
                 if code is None:
-                    code = self.col.code(self.unified(text), self.exchange)
+                    code = self.col.code(self.unified(text), self.exchange, text)
                     self._codes[(text, self.market)] = code
             except (UnicodeDecodeError, TypeError):
                 return "", -1, ()

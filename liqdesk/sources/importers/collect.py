@@ -27,7 +27,7 @@ from liqdesk.core.events import (
 )
 
 from . import report as R
-from .symbols import is_derivative, match_symbol
+from .markets import choose_market, kept
 
 
 def _with(dtype: np.dtype, *extra: tuple[str, str]) -> np.dtype:
@@ -312,19 +312,24 @@ class Collector:
         self.codes: dict[str, int] = {}
         self.lines: list[int] = []
         self.exchanges: list[set[str]] = []
+        #: per symbol code, the exchanges' own ids of it, e.g. {("okx", "BTC-USDT-SWAP")}
+        self.natives: list[set[tuple[str, str]]] = []
         self.reasons: Counter = Counter()
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in INTERNAL}
         self.gaps: list[tuple[int, R.Gap]] = []
         self.floats = FloatCache()
 
-    def code(self, unified: str, exchange: str) -> int:
+    def code(self, unified: str, exchange: str, native: str | None = None) -> int:
+        """The code of a unified symbol; ``native``: the exchange's own id of it."""
         code = self.codes.get(unified)
         if code is None:
             code = self.codes[unified] = len(self.names)
             self.names.append(unified)
             self.lines.append(0)
             self.exchanges.append(set())
+            self.natives.append(set())
         self.exchanges[code].add(exchange)
+        self.natives[code].add((exchange, native or unified))
         return code
 
     def skip(self, reason: str, code: int = -1, n: int = 1) -> None:
@@ -340,19 +345,6 @@ class Collector:
 
 # ---------------------------------------------------------------------------------------------
 # the end: choose the symbol, merge, drop duplicates and invalid rows, sort, cut into batches
-
-
-def choose_symbol(col: Collector, wanted: str | None) -> int | None:
-    """The symbol code to import: the user's choice, else the most frequent (derivatives first)."""
-    seen = [n for n, lines in zip(col.names, col.lines, strict=True) if lines > 0]
-    if wanted:
-        name = match_symbol(wanted, seen)
-        return None if name is None else col.codes[name]
-    if not seen:
-        return None
-    pool = [n for n in seen if is_derivative(n)] or seen
-    best = max(pool, key=lambda n: (col.lines[col.codes[n]], n))
-    return col.codes[best]
 
 
 def _public(kind: str, arr: np.ndarray) -> np.ndarray:
@@ -411,7 +403,7 @@ def _trade_id_gaps(trades: np.ndarray) -> list[R.Gap]:
 
 def finish(col: Collector, wanted: str | None, report: R.ImportReport) -> list[EventBatch]:
     """Fill ``report`` and return the batches of the chosen symbol (empty list when none)."""
-    code = choose_symbol(col, wanted)
+    code = choose_market(col, wanted, report)
     report.symbols = {n: col.lines[i] for i, n in enumerate(col.names) if col.lines[i]}
     for (c, reason), n in col.reasons.items():
         if c == -1 or c == code:
@@ -488,6 +480,7 @@ def finish(col: Collector, wanted: str | None, report: R.ImportReport) -> list[E
     spans = [s for s in spans if s]
     report.span_ms = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
     report.gaps = sorted(gaps)
+    kept(report)
     return batches
 
 

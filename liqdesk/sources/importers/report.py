@@ -22,6 +22,7 @@ STALE_BOOK = "book diffs older than snapshot"
 SUPERSEDED_AGG = "aggTrade rows (trade stream present)"
 AMBIGUOUS_SNAPSHOT = "depth snapshots without symbol"
 EMPTY = "messages without events"  # e.g. book updates with no level, empty trade lists
+AFTER_DAMAGE = "lines after damaged data"  # read from a damaged input after its first bad line
 
 
 class Gap(NamedTuple):
@@ -32,6 +33,72 @@ class Gap(NamedTuple):
     exchange: str
     kind: str
     reason: str
+
+
+@dataclass
+class Damage:
+    """Where and why one input stopped being readable (a truncated or corrupt compressed file).
+
+    ``kind``: ``truncated`` (the file ends inside the compressed stream: what decoded is right),
+    ``corrupt`` (the decompressor failed at ``offset``), ``checksum`` (it decoded to the end but the
+    checksum does not match: some data is wrong, the first line that does not decode shows where)
+    or ``trailing`` (bytes after the end of the stream).
+    """
+
+    kind: str
+    reason: str
+    #: input (compressed) byte at which reading stopped, and the input's size
+    offset: int
+    size: int
+    #: decompressed bytes read before the break
+    decoded: int
+    #: decompressed bytes the input declares beyond the break (gzip trailer, zstd frame header)
+    lost_decoded: int | None = None
+    # filled by the importer:
+    lines_read: int = 0  # lines decoded from the input (non-empty)
+    lines_dropped: int = 0  # of them, left out because they follow the damage
+    first_bad_line: int | None = None  # 1-based line number where the damage shows
+    first_bad_offset: int | None = None  # decompressed byte offset of that line
+
+    def __str__(self) -> str:
+        return self.reason
+
+    @property
+    def lost_lines(self) -> int | None:
+        """About how many lines the unreadable part held (from the declared size)."""
+        if not self.lost_decoded or not self.decoded or not self.lines_read:
+            return None
+        return round(self.lost_decoded * self.lines_read / self.decoded)
+
+    def describe(self) -> str:
+        """One clause: what broke, where, and what was lost."""
+        kept = self.lines_read - self.lines_dropped
+        if self.kind == "truncated":
+            text = (f"{self.reason}: the file ends inside the compressed stream, after {self.decoded:,} "
+                    f"decompressed bytes; what followed is not in the file")
+        elif self.kind == "checksum":
+            text = f"{self.reason}: data damaged somewhere before byte {self.offset:,} of {self.size:,}"
+        else:
+            text = f"{self.reason} at byte {self.offset:,} of {self.size:,}"
+            if self.size > self.offset:
+                text += f": {self.size - self.offset:,} bytes not readable"
+        if self.lost_decoded:
+            text += f" (about {self.lost_decoded:,} bytes decompressed"
+            text += f", {self.lost_lines:,} lines)" if self.lost_lines else ")"
+        if self.lines_dropped:
+            text += (f"; dropped {self.lines_dropped:,} lines from line {self.first_bad_line:,} (decompressed byte "
+                     f"{self.first_bad_offset:,}) on, where the damage shows")
+        elif self.kind == "checksum":
+            text += "; no line failed to decode, so none was left out, but a value may be wrong"
+        return text + f"; kept {kept:,} lines before it"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "reason": self.reason, "offset": self.offset, "size": self.size,
+                "bytes_unreadable": max(0, self.size - self.offset), "decoded_bytes": self.decoded,
+                "lost_decoded_bytes": self.lost_decoded, "lost_lines_estimate": self.lost_lines,
+                "lines_read": self.lines_read, "lines_dropped": self.lines_dropped,
+                "lines_kept": self.lines_read - self.lines_dropped, "first_bad_line": self.first_bad_line,
+                "first_bad_offset": self.first_bad_offset, "description": self.describe()}
 
 
 @dataclass
@@ -56,8 +123,30 @@ class ImportReport:
     gaps: list[Gap] = field(default_factory=list)
     #: inputs that ended early (truncated or corrupt compression), with the reason
     truncated: dict[str, str] = field(default_factory=dict)
+    #: the same inputs: where they broke and what was lost
+    damage: dict[str, Damage] = field(default_factory=dict)
     #: (first, last) event time in ms, None when nothing was imported
     span_ms: tuple[int, int] | None = None
+    #: every market seen, most active first (see :func:`.markets.market_table`)
+    markets: list[dict] = field(default_factory=list)
+    #: the ``--symbol`` asked for, None when the market was picked
+    wanted: str | None = None
+    #: why the imported market was chosen, e.g. "the perpetual with the most events"
+    choice: str = ""
+
+    def others(self) -> list[dict]:
+        """The markets seen other than the imported one, most active first."""
+        return [m for m in self.markets if m["symbol"] != self.symbol]
+
+    def picked(self) -> str:
+        """``picked BTC-USDT-SWAP (okx perpetual, 12 trades, 340 events): <why>; the input also
+        holds ...`` when the market was chosen among several, else ""."""
+        from .markets import describe, describe_all
+
+        mine = [m for m in self.markets if m["symbol"] == self.symbol]
+        if self.wanted or not mine or len(self.markets) < 2:
+            return ""
+        return f"picked {describe(mine[0])}: {self.choice}; the input also holds {describe_all(self.others())}"
 
     @property
     def usable(self) -> bool:
@@ -78,12 +167,17 @@ class ImportReport:
         )
         kinds = ", ".join(f"{n:,} {k}" for k, n in self.events.items() if n) or "no events"
         parts = [head, kinds]
+        picked = self.picked()
+        if picked:
+            parts.append(picked)
         if self.skipped:
             parts.append(
                 "skipped " + ", ".join(f"{n:,} {why}" for why, n in self.skipped.most_common() if n)
             )
         parts.append(f"{len(self.gaps)} gap{'s' if len(self.gaps) != 1 else ''}")
-        if self.truncated:
+        if self.damage:
+            parts.append("damaged input: " + ", ".join(f"{f}: {d.describe()}" for f, d in self.damage.items()))
+        elif self.truncated:
             parts.append("truncated: " + ", ".join(f"{f} ({why})" for f, why in self.truncated.items()))
         return "; ".join(parts)
 
@@ -100,5 +194,8 @@ class ImportReport:
             "skipped": dict(self.skipped),
             "gaps": [g._asdict() for g in self.gaps],
             "truncated": dict(self.truncated),
+            "damage": {f: d.as_dict() for f, d in self.damage.items()},
             "span_ms": list(self.span_ms) if self.span_ms else None,
+            "markets": [dict(m) for m in self.markets],
+            "choice": self.choice,
         }

@@ -106,8 +106,11 @@ def okx_contract(inst_id: str, learned: dict[str, tuple[float, str]] | None = No
 
 
 def parse_user_symbol(text: str) -> str:
-    """What a user typed (``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USDT-SWAP``, ``btcusdt``,
-    ``BTC-USDT-PERP``) in unified form. A bare concatenated pair means the perpetual."""
+    """What a user typed, in unified form. Spellings of one instrument give the same name:
+    ``BTCUSDT``, ``btcusdt``, ``BTCUSDT.P``, ``BTCUSDT_PERP``, ``BTC-USDT-SWAP``, ``BTC-USDT-PERP``
+    and ``BTC/USDT:USDT`` are the linear perpetual; ``BTC-USDT`` and ``BTC/USDT`` are spot;
+    ``BTC-USDT-240927``, ``BTCUSDT_240927`` and ``BTC/USDT:USDT-240927`` a dated future. A bare
+    concatenated pair means the perpetual (as on Binance and Bybit futures)."""
     s = text.strip().upper()
     if "/" in s:
         return s
@@ -116,6 +119,8 @@ def parse_user_symbol(text: str) -> str:
         if len(parts) == 3 and parts[2] == "PERP":
             parts[2] = "SWAP"
         return okx_symbol("-".join(parts))
+    if s.endswith(".P"):  # TradingView's perpetual suffix
+        s = s[:-2]
     return binance_symbol(s)
 
 
@@ -130,20 +135,27 @@ def is_derivative(unified: str) -> bool:
     return ":" in unified
 
 
+def is_perpetual(unified: str) -> bool:
+    """A perpetual swap: settled (``:``) and without an expiry date."""
+    return ":" in unified and "-" not in unified.split(":", 1)[1]
+
+
+def market_kind(unified: str) -> str:
+    """``spot``, ``perpetual``, ``inverse perpetual``, ``future 240927``, ``inverse future
+    240927``, or ``unknown market`` for a name that is not in unified form."""
+    base, quote = base_quote(unified)
+    if not quote:
+        return "unknown market"
+    if ":" not in unified:
+        return "spot"
+    settle, _, expiry = unified.split(":", 1)[1].partition("-")
+    inverse = "inverse " if settle == base else ""
+    return f"{inverse}future {expiry}" if expiry else f"{inverse}perpetual"
+
+
 def match_symbol(wanted: str, seen: list[str]) -> str | None:
-    """The seen symbol a user's ``--symbol`` means: the same unified name, else the same base and
-    quote (a perpetual first, then any derivative, then spot); None when nothing fits."""
+    """The seen symbol a user's ``--symbol`` means: the same instrument or None. Another market
+    of the same pair is never taken for it: spot, a perpetual and a dated future are different
+    markets (``BTC-USDT`` spot is not ``BTC-USDT-SWAP``)."""
     target = parse_user_symbol(wanted)
-    if target in seen:
-        return target
-    bq = base_quote(target)
-    same = [s for s in seen if base_quote(s) == bq]
-    if not same:
-        return None
-
-    def rank(s: str) -> tuple[int, str]:
-        if is_derivative(s) and "-" not in s.split(":", 1)[1]:
-            return 0, s
-        return (1 if is_derivative(s) else 2), s
-
-    return min(same, key=rank)
+    return target if target in seen else None
