@@ -107,12 +107,12 @@ def test_simulate_takes_its_market_from_the_symbol(tmp_path, capsys):
     price = market_profile("SOL").price
     for kind in (batch.trades, batch.marks):
         assert len(kind) and np.all(np.abs(kind["price"] / price - 1) < 0.1)       # a SOL market, not 60,000
-    # each venue used its own table for SOL: published on Binance, Bybit and Hyperliquid, generic on OKX
+    # each venue used its own published table for SOL (Binance, Bybit, OKX, Hyperliquid)
     tiers = meta["tiers"]
     assert tiers["binance"] == {"symbol": "SOL/USDT:USDT", "approximate": False,
                                 "as_of": load_tiers("binance", "SOL").as_of}
     assert tiers["hyperliquid"]["symbol"] == "SOL/USDC:USDC" and not tiers["hyperliquid"]["approximate"]
-    assert {v for v, t in tiers.items() if t["approximate"]} == {"okx"}
+    assert {v for v, t in tiers.items() if t["approximate"]} == set()
     assert meta["sim"]["market"]["symbol"] == "SOL/USDT:USDT" and meta["sim"]["start_price"] == price
 
 
