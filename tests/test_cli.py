@@ -98,3 +98,12 @@ def test_bench_quick_json():
     out = json.loads(r.stdout)
     assert out["ingest_events_per_s"] > 0 and out["ingest_baseline_per_s"] > 0
     assert out["ingest_ratio"] == pytest.approx(out["ingest_events_per_s"] / out["ingest_baseline_per_s"], rel=0.01)
+
+
+def test_bench_rebuild_quick_reports_against_its_baseline():
+    r = liqdesk("bench", "--quick", "--json", "--only", "rebuild")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["rebuild_equals_plain_ingest"] is True
+    assert out["rebuild_2h_ms"] > 0 and out["rebuild_baseline_ms"] > 0
+    assert out["rebuild_ratio"] == pytest.approx(out["rebuild_2h_ms"] / out["rebuild_baseline_ms"], rel=0.02)
