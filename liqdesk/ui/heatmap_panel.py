@@ -125,22 +125,34 @@ class PriceAxis(pg.AxisItem):
 
 
 class DollarAxis(pg.AxisItem):
-    """Dollar amounts ($12.5M); in log mode the values are log10(1 + $)."""
+    """Dollar amounts ($12.5M); in log mode the values are log10(1 + $). ``empty``: the data
+    shown on it are all zero, so it reads "$0" alone rather than a made-up scale."""
 
     def __init__(self, orientation="right", **kw):
         super().__init__(orientation, **kw)
         self.enableAutoSIPrefix(False)
         self.log = False
+        self.empty = False
 
     def tickStrings(self, values, scale, spacing):
-        return [scaling.fmt_usd(scaling.to_dollars(v, "log" if self.log else "linear")) for v in values]
+        if self.log:
+            return [scaling.fmt_usd(scaling.to_dollars(v, "log")) for v in values]
+        return [scaling.fmt_usd_tick(v, spacing) for v in values]
 
     def tickValues(self, minVal, maxVal, size):
+        lo, hi = min(minVal, maxVal), max(minVal, maxVal)
+        if self.empty:
+            return [(1.0, [0.0] if lo <= 0.0 <= hi else [])]
         # dollar labels are wide: about one per 80 px, so a narrow panel does not run them together
         n = max(1, int(size / 80))
-        values = [v for v in scaling.nice_ticks(minVal, maxVal, n) if minVal <= v <= maxVal]
-        spacing = values[1] - values[0] if len(values) > 1 else (maxVal - minVal or 1.0)
+        values = scaling.usd_ticks(lo, hi, n)
+        spacing = values[1] - values[0] if len(values) > 1 else (hi - lo or 1.0)
         return [(spacing, values)]
+
+
+#: the colour bar's axis title, and what it says when there is nothing to scale
+COLORBAR_LABEL = "est. liquidation notional per bin (USD)"
+COLORBAR_EMPTY = "no estimated liquidations in view"
 
 
 class ColorBar(pg.PlotItem):
@@ -148,7 +160,11 @@ class ColorBar(pg.PlotItem):
 
     The strip and the view range stay fixed at 0 … 1 (so a change of levels re-lays nothing
     out); only the tick labels move: the tick for $v sits at (display(v) − low) / (high − low).
+    The top of the strip is always labelled (the maximum, or "≥" the percentile clip); with
+    nothing to show it reads "$0" and says so.
     """
+
+    MIN_GAP = 0.08      # labels closer than this (fraction of the bar) give way to the end labels
 
     def __init__(self, lut: np.ndarray):
         self.axis = pg.AxisItem("right")
@@ -168,26 +184,48 @@ class ColorBar(pg.PlotItem):
         self.strip.setLevels((0, 255))
         self.strip.setRect(QtCore.QRectF(0.0, 0.0, 1.0, 1.0))
         self.addItem(self.strip)
-        self.axis.setLabel("est. liquidation notional per bin (USD)")
+        self.axis.setLabel(COLORBAR_LABEL)
         self.axis.setWidth(62)
         self.setTitle("USD", size="8pt")
         self.setXRange(0, 1, padding=0)
         self.setYRange(0, 1, padding=0)
         self._levels = None
         self._ticks = None
+        self.empty = False
+        self.set_levels(0.0, 1.0, "linear", top=0.0)       # nothing yet: "$0", not 0 … 1
 
-    def set_levels(self, lo: float, hi: float, mode: str) -> None:
-        if self._levels == (lo, hi, mode):
+    def set_levels(self, lo: float, hi: float, mode: str, top: float | None = None) -> None:
+        """Label the bar for display levels (``lo``, ``hi``) in ``mode``; ``top``: the largest
+        dollar value in the data (0: nothing at all; None: unknown)."""
+        if self._levels == (lo, hi, mode, top):
             return
-        self._levels = (lo, hi, mode)
-        hi = hi if hi > lo else lo + 1.0
-        if mode == "log":
-            ticks = [(math.log10(1 + v), scaling.fmt_usd(v)) for v in scaling.log_ticks(lo, hi)]
+        self._levels = (lo, hi, mode, top)
+        empty = top is not None and not top > 0
+        if empty != self.empty or self.axis.labelText not in (COLORBAR_LABEL, COLORBAR_EMPTY):
+            self.empty = empty
+            self.axis.setLabel(COLORBAR_EMPTY if empty else COLORBAR_LABEL)
+        if empty:
+            ticks = [(0.0, "$0")]
         else:
-            ticks = [(v, scaling.fmt_usd(v)) for v in scaling.nice_ticks(lo, hi, 5)]
-            if mode == "percentile" and ticks:
-                ticks.append((hi, "≥" + scaling.fmt_usd(hi)))
-        ticks = [(round((v - lo) / (hi - lo), 4), text) for v, text in ticks if lo - 1e-9 <= v <= hi + 1e-9]
+            hi = hi if hi > lo else lo + 1.0
+            span = hi - lo
+            if mode == "log":
+                ticks = [((math.log10(1 + v) - lo) / span, scaling.fmt_usd_tick(v, v))
+                         for v in scaling.log_ticks(lo, hi)]
+                top_label = scaling.fmt_usd_sig(scaling.to_dollars(hi, "log"))
+            else:
+                values = scaling.usd_ticks(lo, hi, 5)
+                ticks = [((v - lo) / span, t) for v, t in zip(values, scaling.usd_tick_labels(values))]
+                clipped = mode == "percentile" and (top is None or top > hi)
+                top_label = ("≥" if clipped else "") + scaling.fmt_usd_sig(hi)
+            ticks = [(p, t) for p, t in ticks if -1e-9 <= p <= 1.0 - self.MIN_GAP]
+            ticks.append((1.0, top_label))
+            if len(ticks) < 2:
+                # a narrow log range holding no round value: label the floor as well
+                ticks.insert(0, (0.0, "≤" + scaling.fmt_usd_sig(scaling.to_dollars(lo, mode))))
+            elif mode == "log" and ticks[0][0] >= self.MIN_GAP:
+                ticks.insert(0, (0.0, "≤" + scaling.fmt_usd_sig(scaling.to_dollars(lo, mode))))
+        ticks = [(round(max(0.0, p), 4), text) for p, text in ticks]
         if ticks != self._ticks:
             self._ticks = ticks
             self.axis.setTicks([ticks, []])
@@ -221,6 +259,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.follow = True
         self._key = None
         self._levels = (0.0, 1.0)
+        self._top = None            # the largest dollar value shown (0: nothing at all)
         self._log_buf = None
         self._live_buf = None
         self._liq_key = None
@@ -415,6 +454,8 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._candle_key = None
         if not model.bin_width or model.watermark is None:
             self.message_label.setText("waiting for data …")
+            self._top = None
+            self.colorbar.set_levels(0.0, 1.0, self.view.scale, top=0.0)
             self.message_label.adjustSize()
             self.message_label.show()
             self.image.clear()
@@ -423,7 +464,6 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.bubbles.clear()
             self.mark_line.hide()
             return
-        self.message_label.hide()
         s = model.settings
         w = model.bin_width
         self._step = w
@@ -440,6 +480,8 @@ class HeatmapPanel(QtWidgets.QWidget):
         if self.view.short:
             live += live_map[1]
         self.last_live = live
+        if not full and not self._top and live.max(initial=0.0) > 0:
+            full = True             # the first notional appeared in the live column: scale for it
         if full:
             self._key = key
             img, cols, _ = image if image is not None else model.image(
@@ -454,7 +496,9 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._disp_geom = (float(cols[0]) * col_s, len(cols) * col_s, origin, w)
             self._slice = None
             self._show_rows()
-            self.colorbar.set_levels(*self._levels, self.view.scale)
+            self._top = scaling.data_top(img, live)
+            self.colorbar.set_levels(*self._levels, self.view.scale, top=self._top)
+            self._show_empty_message()
         live_disp = scaling.to_display(live.reshape(-1, 1), self.view.scale, out=self._live_buf)
         if self.view.scale == "log":
             self._live_buf = live_disp
@@ -476,6 +520,18 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._follow(engine)
         self._update_candles()
         self._update_liquidations(engine, full)
+
+    def _show_empty_message(self) -> None:
+        """Say so when the view holds no estimated notional at all (rather than a black image)."""
+        if self._top:
+            self.message_label.hide()
+            return
+        v = self.view
+        none_selected = v.exchanges == () or v.tiers == () or not (v.long or v.short)
+        why = " (the filters select nothing)" if none_selected else ""
+        self.message_label.setText(COLORBAR_EMPTY + why)
+        self.message_label.adjustSize()
+        self.message_label.show()
 
     def _rows_in_view(self) -> tuple[int, int]:
         """Grid rows covering the visible price range and half a view more on each side."""

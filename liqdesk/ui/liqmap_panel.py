@@ -243,6 +243,11 @@ class LiqMapPanel(QtWidgets.QWidget):
         vis = (centres >= y0) & (centres <= y1)
         bar_max = float(max(long[vis].max(initial=0.0), short[vis].max(initial=0.0)))
         cum_max = float(max(cum_l[vis].max(initial=0.0), cum_s[vis].max(initial=0.0)))
+        for axis, top in ((self.bar_axis, bar_max), (self.cum_axis, cum_max)):
+            if axis.empty != (not top > 0):
+                axis.empty = not top > 0        # nothing in view: "$0", not a made-up scale
+                axis.picture = None
+                axis.update()
         for vb, top in ((self.vb, bar_max), (self.vb2, cum_max)):
             want = max(top, 1.0) * 1.05
             have = vb.viewRange()[0][1]
