@@ -37,7 +37,8 @@ from .candles_item import CandlesItem
 # ------------------------------------------------------------------------------------ read-out
 @dataclass
 class Readout:
-    """Estimated notional (quote currency) at one heatmap cell, filtered as the view is."""
+    """Estimated notional (quote currency) at one heatmap cell, filtered as the view is.
+    ``time_ms``: the start of the cell's column, which covers ``[time_ms, time_ms + column_ms)``."""
 
     time_ms: int
     column: int
@@ -48,6 +49,7 @@ class Readout:
     short: float = 0.0
     by_tier: list = field(default_factory=list)       # [(leverage, long, short)]
     by_exchange: list = field(default_factory=list)   # [(name, long, short)]
+    column_ms: int = 0
 
     @property
     def total(self) -> float:
@@ -85,18 +87,21 @@ def readout_for(model, view: ViewState, time_s: float, price: float, origin: int
                for t, lev in enumerate(model.leverages) if tier_mask[t]]
     by_ex = [(name, float(sel[e, :, 0].sum()), float(sel[e, :, 1].sum()))
              for e, name in enumerate(s.exchanges) if ex_mask[e]]
-    return Readout(time_ms=int(time_s * 1000), column=column, live=column == live_col,
+    return Readout(time_ms=column * s.column_ms, column=column, live=column == live_col,
                    price_low=row_abs * model.bin_width, price_high=(row_abs + 1) * model.bin_width,
                    long=float(sel[..., 0].sum()), short=float(sel[..., 1].sum()),
-                   by_tier=by_tier, by_exchange=by_ex)
+                   by_tier=by_tier, by_exchange=by_ex, column_ms=s.column_ms)
 
 
 def readout_html(r: Readout, step: float) -> str:
     from liqdesk.app.timefmt import format_time
 
-    live = f"  <span style='color:{theme.WARNING}'>live column</span>" if r.live else ""
+    cm = r.column_ms
+    span = (interval_label(cm) if cm % 1000 == 0 else f"{cm / 1000:g}s") if cm else ""
+    what = (f"  <span style='color:{theme.WARNING}'>live column</span>" if r.live
+            else f"  <span style='color:{theme.TEXT_DIM}'>{span} column</span>" if span else "")
     lines = [
-        f"<b>{format_time(r.time_ms)}</b>{live}",
+        f"<b>{format_time(r.time_ms, with_ms=cm % 1000 != 0)}</b>{what}",
         f"price {scaling.fmt_price(r.price_low, step)} – {scaling.fmt_price(r.price_high, step)}",
         f"<span style='color:{theme.LONG}'>long&nbsp; {scaling.fmt_usd(r.long):>8}</span>  "
         f"<span style='color:{theme.SHORT}'>short {scaling.fmt_usd(r.short):>8}</span>",
@@ -351,9 +356,17 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.message_label.move(40, 60)
         self.message_label.adjustSize()
         self.readout: Readout | None = None
+        self._cursor_scene: QtCore.QPointF | None = None     # where the cursor is (scene), None: away
+        self._cursor_pending = False
 
         if interactive:
-            self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60, slot=self._mouse_moved)
+            # the read-out follows the cursor at most 60 times a second (the first move at once)
+            self._cursor_timer = QtCore.QTimer(self)
+            self._cursor_timer.setSingleShot(True)
+            self._cursor_timer.setInterval(16)
+            self._cursor_timer.timeout.connect(self._cursor_timeout)
+            self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+            self.gview.viewport().installEventFilter(self)
             self.vb.sigRangeChangedManually.connect(self._range_changed_manually)
         self.vb.sigXRangeChanged.connect(lambda *_: self._update_candles())
         self.vb.sigYRangeChanged.connect(self._show_rows)
@@ -463,6 +476,7 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.candles.set_candles(np.empty(0, dtype=engine.candles.candles.dtype), 1000)
             self.bubbles.clear()
             self.mark_line.hide()
+            self.hide_crosshair()
             return
         s = model.settings
         w = model.bin_width
@@ -520,6 +534,8 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._follow(engine)
         self._update_candles()
         self._update_liquidations(engine, full)
+        if self._cursor_scene is not None:
+            self._update_crosshair()
 
     def _show_empty_message(self) -> None:
         """Say so when the view holds no estimated notional at all (rather than a black image)."""
@@ -680,16 +696,39 @@ class HeatmapPanel(QtWidgets.QWidget):
                              data=np.arange(len(ev)))
 
     # ------------------------------------------------------------------ crosshair
-    def _mouse_moved(self, args) -> None:
-        pos = args[0]
-        if not self.plot.sceneBoundingRect().contains(pos) or self._model is None:
+    def _mouse_moved(self, pos) -> None:
+        self._cursor_scene = QtCore.QPointF(pos)
+        if self._cursor_timer.isActive():
+            self._cursor_pending = True
+            return
+        self._cursor_timer.start()
+        self._update_crosshair()
+
+    def _cursor_timeout(self) -> None:
+        if self._cursor_pending:
+            self._cursor_pending = False
+            self._update_crosshair()
+
+    def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QtCore.QEvent.Type.Leave:
+            # the cursor left the chart: no read-out of a place it is no longer at
+            self._cursor_scene = None
+            self._cursor_pending = False
             self.hide_crosshair()
+        return super().eventFilter(obj, ev)
+
+    def _update_crosshair(self) -> None:
+        """The read-out of what is under the cursor now: called when the cursor moves and when
+        the chart moves under a still cursor (following the live edge, new data)."""
+        pos = self._cursor_scene
+        if pos is None or self._model is None or not self.vb.sceneBoundingRect().contains(pos):
+            self.hide_crosshair()        # away, or over an axis or the title: nothing to read
             return
         p = self.vb.mapSceneToView(pos)
         self.show_crosshair_at(p.x(), p.y())
 
     def show_crosshair_at(self, time_s: float, price: float) -> Readout | None:
-        """Move the crosshair to (time, price) and fill the read-out; returns the read-out."""
+        """Move the crosshair to the cell at (time, price) and fill the read-out; returns it."""
         if self._model is None:
             return None
         r = readout_for(self._model, self.view, time_s, price, self._origin)
@@ -697,12 +736,15 @@ class HeatmapPanel(QtWidgets.QWidget):
         if r is None:
             self.hide_crosshair()
             return None
-        self.vline.setValue(time_s)
-        self.hline.setValue(price)
+        # the lines mark the cell read: the column's middle, the price bin's middle
+        self.vline.setValue((r.time_ms + r.column_ms / 2) / 1000.0)
+        self.hline.setValue((r.price_low + r.price_high) / 2)
         self.vline.show()
         self.hline.show()
-        self.readout_label.setText(readout_html(r, self._step))
-        self.readout_label.adjustSize()
+        html = readout_html(r, self._step)
+        if html != self.readout_label.text():
+            self.readout_label.setText(html)
+            self.readout_label.adjustSize()
         self.readout_label.show()
         return r
 
