@@ -41,6 +41,14 @@ def large_orders(bids: np.ndarray, asks: np.ndarray, factor: float = 4.0) -> tup
     return bids >= thr, asks >= thr
 
 
+def fmt_exact(v: float) -> str:
+    """A spread or a book price at its own precision (0.1, not the 25-dollar bin's "0")."""
+    if not math.isfinite(v):
+        return "-"
+    text = f"{round(v, 8):,.8f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 class _PaintedView(QtWidgets.QWidget):
     """A widget drawn by its ``_paint(painter)``; the painter is always ended."""
 
@@ -100,7 +108,7 @@ class LadderView(_PaintedView):
             p.setPen(QtGui.QColor(theme.TEXT_DIM))
             p.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, "no order book yet")
             return
-        edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask, mark, step = d
+        edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask, mark, step, zone = d
         n = len(edges)
         bmax = max(float(np.max(bids, initial=0)), float(np.max(asks, initial=0)), 1e-12)
         lmax = max(float(np.max(liq, initial=0)), 1e-12)
@@ -124,6 +132,14 @@ class LadderView(_PaintedView):
         if mark_row >= 0:
             px0, px1 = cols["price"]
             p.fillRect(QtCore.QRectF(px0, y0 + mark_row * rh, px1 - px0, rh), QtGui.QColor("#33405a"))
+        crossed = self.crossed_rows()
+        if crossed.any():
+            # bids at or above asks: hatched, so that nobody reads a spread off these rows
+            warn = QtGui.QColor(theme.WARNING)
+            warn.setAlpha(70)
+            hatch = QtGui.QBrush(warn, QtCore.Qt.BrushStyle.BDiagPattern)
+            for i in np.flatnonzero(crossed).tolist():
+                p.fillRect(QtCore.QRectF(0, y0 + i * rh, w, rh), hatch)
         # bars
         x0, x1 = cols["liq"]
         span = x1 - x0 - 4
@@ -155,8 +171,13 @@ class LadderView(_PaintedView):
         column("bid", [fmt_size(v) if not bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
         column("ask", [fmt_size(v) if not bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
         special = best | ({mark_row} if mark_row >= 0 else set())
+        crossed_l = crossed.tolist()
         p.setPen(QtGui.QColor(theme.TEXT_DIM))
-        column("price", ["" if i in special else scaling.fmt_price(lo_l[i], step) for i in range(n)], centre, 0)
+        column("price", ["" if i in special or crossed_l[i] else scaling.fmt_price(lo_l[i], step) for i in range(n)],
+               centre, 0)
+        p.setPen(QtGui.QColor(theme.WARNING))
+        column("price", [scaling.fmt_price(lo_l[i], step) if crossed_l[i] and i not in special else ""
+                         for i in range(n)], centre, 0)
         # emphasised rows: large resting orders, best bid/ask and the mark
         p.setFont(self.bold)
         p.setPen(QtGui.QColor("#ffffff"))
@@ -164,6 +185,15 @@ class LadderView(_PaintedView):
         column("ask", [(fmt_size(v) + " ◆") if bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
         column("price", [scaling.fmt_price(lo_l[i], step) if i in special else "" for i in range(n)], centre, 0)
         p.setFont(self.font_)
+
+    def crossed_rows(self) -> np.ndarray:
+        """Rows inside a crossed book's overlap (from its best ask up to its best bid)."""
+        d = self.data
+        if d is None or d[-1] is None:
+            return np.zeros(0 if d is None else len(d[0]), bool)
+        edges, step = d[0], d[10]
+        lo, hi = d[-1]
+        return (edges + step > lo) & (edges <= hi)
 
     @staticmethod
     def _columns(w: int) -> dict[str, tuple[float, float]]:
@@ -250,6 +280,12 @@ class LadderPanel(QtWidgets.QWidget):
         btn.clicked.connect(self.recentre)
         head.addWidget(btn)
         layout.addLayout(head)
+        # a partial or crossed book is said in words, above the rows it concerns
+        self.warning = QtWidgets.QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(f"background: #4a3208; color: {theme.WARNING}; padding: 2px 6px;")
+        self.warning.hide()
+        layout.addWidget(self.warning)
         self.ladder = LadderView()
         layout.addWidget(self.ladder, 3)
         self.trades = TradesView()
@@ -258,6 +294,37 @@ class LadderPanel(QtWidgets.QWidget):
 
     def set_view(self, view: ViewState) -> None:
         self.view = view
+
+    def _show_state(self, st, w: float) -> None:
+        """The header: the spread when the books give one, else what is wrong with them."""
+        if st.crossed:
+            spread_s = f"<span style='color:{theme.WARNING}'><b>book crossed</b></span>"
+        elif st.venues_crossed:
+            spread_s = f"<span style='color:{theme.WARNING}'>venues crossed</span>"
+        elif math.isfinite(st.spread):
+            spread_s = f"spread {fmt_exact(st.spread)}"
+        else:
+            spread_s = "no spread (one side empty)"
+        partial = f" · <span style='color:{theme.WARNING}'>partial</span>" if st.partial else ""
+        self._set_text(self.info, f"tick {scaling.fmt_price(w, w)} · {spread_s}{partial}")
+        notes = []
+        if st.partial:
+            notes.append(f"⚠ partial book ({', '.join(st.partial)}): no snapshot yet, built from diffs "
+                         "alone; levels it never saw updated are missing.")
+        if st.crossed:
+            notes.append(f"⚠ crossed ({', '.join(st.crossed)}): best bid {fmt_exact(st.best_bid)} ≥ "
+                         f"best ask {fmt_exact(st.best_ask)}; hatched rows are stale or missing "
+                         "levels, not a spread.")
+        elif st.venues_crossed:
+            notes.append(f"venues crossed: the best bid of one venue ({fmt_exact(st.best_bid)}) is at or "
+                         f"above the best ask of another ({fmt_exact(st.best_ask)}).")
+        self._set_text(self.warning, " ".join(notes))
+        self.warning.setVisible(bool(notes))
+
+    @staticmethod
+    def _set_text(label: QtWidgets.QLabel, text: str) -> None:
+        if label.text() != text:
+            label.setText(text)
 
     def recentre(self) -> None:
         self.centre = None
@@ -273,11 +340,14 @@ class LadderPanel(QtWidgets.QWidget):
         books = engine.books
         exchanges = self.view.model_exchanges(model)
         ids = None if self.view.exchanges is None else [EXCHANGE_ID[e] for e in self.view.exchanges if e in EXCHANGE_ID]
-        bests = [(b, a) for e, book in books.books.items() if ids is None or e in ids for b, a in [book.best()]]
-        best_bid = max((b for b, _ in bests if math.isfinite(b)), default=math.nan)
-        best_ask = min((a for _, a in bests if math.isfinite(a)), default=math.nan)
+        st = books.state(ids)
+        best_bid, best_ask = st.best_bid, st.best_ask
+        crossed = bool(st.crossed or st.venues_crossed)
         mark = model.mark_price()
-        mid = (best_bid + best_ask) / 2 if math.isfinite(best_bid) and math.isfinite(best_ask) else mark
+        if math.isfinite(best_bid) and math.isfinite(best_ask) and not (crossed and math.isfinite(mark)):
+            mid = (best_bid + best_ask) / 2
+        else:
+            mid = mark
         if not math.isfinite(mid):
             return
         rows = self.ladder.rows
@@ -299,16 +369,10 @@ class LadderPanel(QtWidgets.QWidget):
         liq_side = np.where(long >= short, 1, -1)
         big_b, big_a = large_orders(bids, asks)
         self.last = {"edges": edges, "bids": bids, "asks": asks, "liq": liq}
+        zone = (best_ask, best_bid) if crossed else None
         self.ladder.data = (edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask,
-                            mark if math.isfinite(mark) else mid, w)
-        spread = best_ask - best_bid if math.isfinite(best_bid) and math.isfinite(best_ask) else math.nan
-        partial = [name for name, (_, _, part) in books.summary().items() if part]
-        if math.isfinite(spread) and spread < 0:
-            spread_s = "venues crossed"      # best bid of one venue above the best ask of another
-        else:
-            spread_s = f"spread {scaling.fmt_price(spread, w)}"
-        self.info.setText(f"tick {scaling.fmt_price(w, w)} · {spread_s}"
-                          + (f" · partial: {', '.join(partial)}" if partial else ""))
+                            mark if math.isfinite(mark) else mid, w, zone)
+        self._show_state(st, w)
         self.ladder.update()
         tr = engine.recent_trades
         if ids is not None and len(tr):
