@@ -33,6 +33,7 @@ LAYOUT_VERSION = 3
 SHORTCUTS = [
     ("F", "follow the live edge on/off"),
     ("Home", "back to the last hour around the price, following"),
+    ("S", "fit session: the whole session on the time axis"),
     ("C", "re-centre the DOM ladder"),
     ("L", "cycle colour scaling (percentile, linear, log)"),
     ("Space", "replay: play / pause"),
@@ -337,6 +338,11 @@ class ChartWindow(QtWidgets.QMainWindow):
         a["follow"].setChecked(True)
         self.heatmap.followChanged.connect(a["follow"].setChecked)
         a["home"] = self._action("Reset zoom", self.heatmap.reset_view, "Home")
+        a["fit"] = self._action("Fit session", lambda: self.heatmap.fit_session(), "S",
+                                tip="zoom the heatmap's time axis to the whole session")
+        if self.session.is_replay:
+            src = self.session.source
+            self.heatmap.set_session_span(getattr(src, "start_ms", None), getattr(src, "end_ms", None))
         a["recentre"] = self._action("Re-centre ladder", self.ladder.recentre, "C")
         a["scale"] = self._action("Cycle colour scaling", self._cycle_scale, "L")
         a["play"] = self._action("Play / pause", self.session.toggle_play, "Space")
@@ -375,7 +381,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         v.addSeparator()
-        for k in ("follow", "home", "recentre", "scale"):
+        for k in ("follow", "home", "fit", "recentre", "scale"):
             v.addAction(a[k])
         if self.session.is_replay:
             r = mb.addMenu("&Replay")

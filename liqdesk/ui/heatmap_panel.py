@@ -283,6 +283,8 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.last_columns: np.ndarray | None = None
         self.last_live: np.ndarray | None = None         # live column, dollars [rows]
         self.candle_interval_ms = 60_000
+        self.session_span_ms: tuple[int, int] | None = None    # a replay's recorded span
+        self._fitted = False        # the time axis shows the whole session (see fit_session)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -434,6 +436,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.followChanged.emit(on)
 
     def _range_changed_manually(self, mask) -> None:
+        self._fitted = False        # the user zoomed or panned: their range, not the session's
         if not self.follow or self._engine is None or self._model is None:
             return
         live_end = self._live_end_s()
@@ -445,11 +448,56 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.set_follow(False)
 
     def reset_view(self) -> None:
-        """Back to the last hour around the price, following."""
+        """Back to the last hour around the price (a whole replay shorter than that), following."""
         self._ranged = False
         self.set_follow(True)
         if self._engine is not None:
             self._initial_range(self._engine)
+
+    # ------------------------------------------------------------------ fit session
+    def set_session_span(self, start_ms: int | None, end_ms: int | None) -> None:
+        """The time span of the session shown (a replay's first to last event, ms), which "fit
+        session" zooms to and which a replay shorter than the default span opens on."""
+        ok = start_ms is not None and end_ms is not None and end_ms > start_ms
+        self.session_span_ms = (int(start_ms), int(end_ms)) if ok else None
+
+    def session_span_s(self) -> tuple[float, float] | None:
+        """(start, end) in seconds: a replay's recorded span; otherwise (live, simulator) from the
+        first data still in the model's window to the live edge. None before any data."""
+        if self.session_span_ms is not None:
+            a, b = self.session_span_ms
+            return a / 1000.0, b / 1000.0
+        end = self._live_end_s()
+        engine = self._engine
+        if end is None or engine is None or not len(engine.candles.candles):
+            return None
+        s = self._model.settings
+        first = float(engine.candles.candles["time_ms"][0]) / 1000.0
+        return max(first, end - s.column_ms * s.window_columns / 1000.0), end
+
+    def fit_session(self) -> bool:
+        """Zoom the time axis to the whole session (and the price axis to hold what it traded);
+        follow stays on while the live edge is in view. False when there is nothing yet."""
+        span = self.session_span_s()
+        if span is None or self._engine is None:
+            return False
+        t0, t1 = span
+        width = max(t1 - t0, 1.0)
+        self.vb.setXRange(t0, t1 + 0.02 * width, padding=0)
+        c = self._engine.candles.candles
+        part = c[(c["time_ms"] >= t0 * 1000.0) & (c["time_ms"] < t1 * 1000.0)]
+        if len(part):
+            lo, hi = float(part["low"].min()), float(part["high"].max())
+            (y0, y1) = self.vb.viewRange()[1]
+            if not (y0 <= lo and hi <= y1):
+                h = max(y1 - y0, (hi - lo) * 1.2)
+                mid = (lo + hi) / 2
+                self.vb.setYRange(mid - h / 2, mid + h / 2, padding=0)
+        self._fitted = True
+        self._ranged = True
+        if not self.follow:
+            self.set_follow(True)
+        return True
 
     # ------------------------------------------------------------------ refresh
     def refresh(self, engine, force: bool = False, image: tuple | None = None) -> None:
@@ -609,10 +657,16 @@ class HeatmapPanel(QtWidgets.QWidget):
         if end is None or not math.isfinite(mark):
             return
         span = min(self.DEFAULT_SPAN_S, model.settings.column_ms * model.settings.window_columns / 1000.0)
+        self._fitted = False
         self.vb.setXRange(end - span, end + 0.04 * span, padding=0)
         half = max(mark * 0.015, model.bin_width * 20)
         self.vb.setYRange(mark - half, mark + half, padding=0)
         self._ranged = True
+        if self.session_span_ms is not None:
+            a, b = self.session_span_ms
+            if (b - a) / 1000.0 < span:
+                # a replay shorter than the default span opens on all of it, not a mostly empty hour
+                self.fit_session()
 
     def _follow(self, engine, recentre_y: bool = False) -> None:
         end = self._live_end_s()
@@ -620,10 +674,14 @@ class HeatmapPanel(QtWidgets.QWidget):
             return
         (x0, x1), (y0, y1) = self.vb.viewRange()
         span = max(x1 - x0, 1.0)
-        margin = 0.04 * span
-        target0 = end + margin - span
-        if abs(x0 - target0) > 1e-6 * span:
-            self.vb.setXRange(target0, end + margin, padding=0)
+        if self._fitted and x0 <= end <= x1:
+            pass                    # the whole session is in view: the live edge moves within it
+        else:
+            self._fitted = False
+            margin = 0.04 * span
+            target0 = end + margin - span
+            if abs(x0 - target0) > 1e-6 * span:
+                self.vb.setXRange(target0, end + margin, padding=0)
         mark = engine.model.mark_price()
         if math.isfinite(mark):
             h = y1 - y0

@@ -80,6 +80,8 @@ def test_readout_hides_over_the_axes_and_when_the_cursor_leaves(shown, qtbot):
 def test_readout_follows_the_time_when_the_chart_scrolls_under_a_still_cursor(shown, qtbot, replay_engine):
     panel = shown.heatmap
     engine, reader = replay_engine
+    panel.set_session_span(None, None)      # the last hour, following (not the fitted session)
+    panel.reset_view()
     assert panel.follow
     r = panel.vb.sceneBoundingRect()
     pt = QtCore.QPointF(r.left() + 0.5 * r.width(), r.center().y())
