@@ -49,6 +49,17 @@ SHORTCUTS = [
 ]
 
 
+def default_dock_widths(width: int) -> list[int]:
+    """Default widths of the heatmap, liquidation map, ladder and stats/filters columns for a
+    window ``width`` px wide: the side panels get what they need to stay legible (more of a
+    narrow window than of a wide one), the heatmap the rest. Qt keeps these proportions when the
+    window is resized later."""
+    liqmap = int(min(190, max(64, 0.09 * width - 26)))
+    ladder = int(min(300, max(170, 0.16 * width)))
+    side = int(min(330, max(196, 0.16 * width)))
+    return [width - liqmap - ladder - side - 16, liqmap, ladder, side]
+
+
 # ---------------------------------------------------------------------------------- frame clock
 class FrameClock(QtCore.QObject):
     """The one frame timer: pumps the session's engine, then lets every window redraw what
@@ -291,6 +302,8 @@ class ChartWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def default_layout(self) -> None:
+        """Every dock in its place, the window as large as the screen allows (up to 1920×1080),
+        the panels' widths for that size (see :func:`default_dock_widths`)."""
         d = self.docks
         for dock in d.values():
             dock.setFloating(False)
@@ -300,10 +313,14 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["stats"], d["filters"], QtCore.Qt.Orientation.Vertical)
-        self.resize(1920, 1080)
-        self.resizeDocks([d["heatmap"], d["liqmap"], d["ladder"], d["stats"]], [1130, 190, 290, 310],
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1920, 1080)
+        width = min(1920, max(1000, avail.width()))
+        height = min(1080, max(650, avail.height()))
+        self.resize(width, height)
+        self.resizeDocks([d["heatmap"], d["liqmap"], d["ladder"], d["stats"]], default_dock_widths(width),
                          QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([d["stats"], d["filters"]], [560, 440], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([d["stats"], d["filters"]], [52, 48], QtCore.Qt.Orientation.Vertical)
 
     def reset_layout(self, save: bool = True) -> None:
         """Back to the default dock arrangement (and forget the saved one)."""

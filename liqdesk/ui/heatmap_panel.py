@@ -158,6 +158,9 @@ class DollarAxis(pg.AxisItem):
 #: the colour bar's axis title, and what it says when there is nothing to scale
 COLORBAR_LABEL = "est. liquidation notional per bin (USD)"
 COLORBAR_EMPTY = "no estimated liquidations in view"
+#: shorter wordings, for a short colour bar (the longest that fits is shown)
+_COLORBAR_SHORTER = {COLORBAR_LABEL: ("est. notional per bin", "USD per bin"),
+                     COLORBAR_EMPTY: ("none in view",)}
 
 
 class ColorBar(pg.PlotItem):
@@ -189,15 +192,46 @@ class ColorBar(pg.PlotItem):
         self.strip.setLevels((0, 255))
         self.strip.setRect(QtCore.QRectF(0.0, 0.0, 1.0, 1.0))
         self.addItem(self.strip)
-        self.axis.setLabel(COLORBAR_LABEL)
-        self.axis.setWidth(62)
-        self.setTitle("USD", size="8pt")
+        self._label = COLORBAR_LABEL
+        self._label_shown = None
+        # the axis holds the tick text (7 characters at most: "≥$11.2M"), the tick and the rotated title
+        tick_font = QtGui.QFont()
+        tick_font.setPointSizeF(8.0)
+        self.axis.setStyle(tickTextOffset=3, tickFont=tick_font)
+        self.axis.setWidth(QtGui.QFontMetrics(tick_font).horizontalAdvance("≥$88.8M") + 3 + 5
+                           + QtGui.QFontMetrics(_label_font()).height() + 2)
+        # an (empty) title row as tall as the heatmap's keeps the strip level with the image; it
+        # holds no text, which would hold the strip's column wider than the strip
+        self.setTitle("", size="8pt")
+        self._fit_label()
+        self.vb.sigResized.connect(self._fit_label)
         self.setXRange(0, 1, padding=0)
         self.setYRange(0, 1, padding=0)
         self._levels = None
         self._ticks = None
         self.empty = False
         self.set_levels(0.0, 1.0, "linear", top=0.0)       # nothing yet: "$0", not 0 … 1
+
+    def _fit_label(self, *_) -> None:
+        """The axis title in the longest wording that fits the bar's height (it runs along it)."""
+        room = self.vb.height()
+        text = self._label
+        if room > 0:
+            fm = QtGui.QFontMetrics(_label_font())
+            for t in (self._label, *_COLORBAR_SHORTER[self._label], ""):
+                text = t
+                if fm.horizontalAdvance(t) + 8 <= room:
+                    break
+        if text != self._label_shown:
+            self._label_shown = text
+            self.axis.setLabel(text, **{"font-size": "8pt"})
+            self.axis.showLabel(bool(text))
+            self.axis.resizeEvent()      # pyqtgraph places a new label only on the next resize
+
+    @property
+    def label(self) -> str:
+        """What the bar says it shows (its full axis title)."""
+        return self._label
 
     def set_levels(self, lo: float, hi: float, mode: str, top: float | None = None) -> None:
         """Label the bar for display levels (``lo``, ``hi``) in ``mode``; ``top``: the largest
@@ -206,9 +240,10 @@ class ColorBar(pg.PlotItem):
             return
         self._levels = (lo, hi, mode, top)
         empty = top is not None and not top > 0
-        if empty != self.empty or self.axis.labelText not in (COLORBAR_LABEL, COLORBAR_EMPTY):
+        if empty != self.empty or self._label not in (COLORBAR_LABEL, COLORBAR_EMPTY):
             self.empty = empty
-            self.axis.setLabel(COLORBAR_EMPTY if empty else COLORBAR_LABEL)
+            self._label = COLORBAR_EMPTY if empty else COLORBAR_LABEL
+            self._fit_label()
         if empty:
             ticks = [(0.0, "$0")]
         else:
@@ -301,7 +336,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.plot.showAxis("right")
         self.plot.setLabel("bottom", "time (UTC)")
         self.plot.setLabel("right", "price (quote)")
-        self.plot.getAxis("right").setWidth(78)
+        self.plot.getAxis("right").setWidth(66)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.vb = self.plot.getViewBox()
@@ -309,7 +344,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.gview.addItem(self.plot, row=0, col=0)
         self.colorbar = ColorBar(self.lut)
         self.gview.addItem(self.colorbar, row=0, col=1)
-        self.gview.ci.layout.setColumnFixedWidth(1, 96)
+        self.gview.ci.layout.setColumnFixedWidth(1, self.colorbar.axis.width() + 16)    # + the strip
         self.gview.ci.layout.setColumnStretchFactor(0, 1)
 
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -372,6 +407,7 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.vb.sigRangeChangedManually.connect(self._range_changed_manually)
         self.vb.sigXRangeChanged.connect(lambda *_: self._update_candles())
         self.vb.sigYRangeChanged.connect(self._show_rows)
+        self.vb.sigResized.connect(self._fit_title)
 
     # ------------------------------------------------------------------ header
     def _build_header(self) -> QtWidgets.QWidget:
@@ -385,27 +421,68 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.follow_button.setToolTip("Keep the live edge in view (F). Panning back in time turns it off.")
         self.follow_button.toggled.connect(self.set_follow)
         row.addWidget(self.follow_button)
-        row.addWidget(QtWidgets.QLabel("scale"))
+        self.scale_label = QtWidgets.QLabel("scale")
+        row.addWidget(self.scale_label)
         self.scale_combo = QtWidgets.QComboBox()
         self.scale_combo.addItems(scaling.MODES)
-        self.scale_combo.setToolTip("colour scaling: clipped at the 99.5th percentile, linear to the max, or log")
+        self.scale_combo.setToolTip("colour scaling (L): clipped at the 99.5th percentile, linear to the max, or log")
         self.scale_combo.currentTextChanged.connect(self.scaleChanged.emit)
         row.addWidget(self.scale_combo)
-        row.addWidget(QtWidgets.QLabel("candles"))
+        self.candle_label = QtWidgets.QLabel("candles")
+        row.addWidget(self.candle_label)
         self.candle_combo = QtWidgets.QComboBox()
+        self.candle_combo.setToolTip("candle interval (auto: chosen by zoom)")
         self.candle_combo.addItem("auto", 0)
         for ms in CANDLE_INTERVALS_MS:
             self.candle_combo.addItem(interval_label(ms), ms)
         self.candle_combo.currentIndexChanged.connect(
             lambda i: self.candleChanged.emit(int(self.candle_combo.itemData(i))))
         row.addWidget(self.candle_combo)
-        legend = QtWidgets.QLabel(
-            f"<span style='color:{theme.LONG}'>●</span> liquidated long &nbsp;"
-            f"<span style='color:{theme.SHORT}'>●</span> liquidated short &nbsp;"
-            f"<span style='color:{theme.TEXT_DIM}'>(size ∝ notional)</span>")
-        row.addWidget(legend)
+        dot = (f"<span style='color:{theme.LONG}'>●</span> {{}}long &nbsp;"
+               f"<span style='color:{theme.SHORT}'>●</span> {{}}short")
+        # the legend in three lengths: the longest that fits the panel is shown (see _fit_header)
+        self._legends = [dot.format("liquidated ", "liquidated ")
+                         + f" &nbsp;<span style='color:{theme.TEXT_DIM}'>(size ∝ notional)</span>",
+                         dot.format("liquidated ", "liquidated "),
+                         dot.format("", "") + " liq."]
+        self.legend = QtWidgets.QLabel(self._legends[0])
+        self.legend.setToolTip("real liquidations, as bubbles sized by notional")
+        row.addWidget(self.legend)
         row.addStretch(1)
+        for w in (self.scale_label, self.candle_label, self.legend):
+            w.setMinimumWidth(1)     # they never hold the panel wide: _fit_header shortens them
+        self.header = bar
         return bar
+
+    def _fit_header(self) -> None:
+        """Shorten the header as the panel narrows (legend, then the combo captions) so that
+        nothing in it is cut off."""
+        if not hasattr(self, "header"):
+            return
+        room = self.width() - 12
+        lay = self.header.layout()
+        fixed = sum(w.sizeHint().width() + lay.spacing() for w in (self.follow_button, self.scale_combo, self.candle_combo))
+        captions = self.scale_label.sizeHint().width() + self.candle_label.sizeHint().width() + 2 * lay.spacing()
+        probe = QtWidgets.QLabel()
+        probe.setFont(self.legend.font())
+        for with_captions in (True, False):
+            for text in self._legends:
+                probe.setText(text)
+                if fixed + (captions if with_captions else 0) + probe.sizeHint().width() <= room:
+                    self._set_header(text, with_captions)
+                    return
+        self._set_header("", False)
+
+    def _set_header(self, legend: str, captions: bool) -> None:
+        if self.legend.text() != legend:
+            self.legend.setText(legend)
+        self.legend.setVisible(bool(legend))
+        self.scale_label.setVisible(captions)
+        self.candle_label.setVisible(captions)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._fit_header()
 
     # ------------------------------------------------------------------ view control
     def set_view(self, view: ViewState) -> None:
@@ -691,23 +768,57 @@ class HeatmapPanel(QtWidgets.QWidget):
     def _update_title(self, engine) -> None:
         model = engine.model
         s = model.settings
-        mode = model.mode
-        if mode == "oi":
-            mode_html = f"<span style='color:{theme.TEXT_DIM}'>estimate from open interest</span>"
+        cols = interval_label(s.column_ms) if s.column_ms % 1000 == 0 else f"{s.column_ms / 1000:g}s"
+        bin_s = scaling.fmt_price(model.bin_width, model.bin_width)
+        if model.mode == "oi":
+            mode_full = mode_short = "estimate from open interest"
+            mode_colour = theme.TEXT_DIM
         else:
             names = ", ".join(n for n, m in model.modes.items() if m == "volume")
-            mode_html = (f"<span style='color:{theme.WARNING}'><b>VOLUME-ONLY estimate</b> "
-                         f"(no open interest: {names})</span>")
-        title = (f"<span style='color:{theme.TEXT}'><b>{s.symbol}</b></span>"
-                 f"<span style='color:{theme.TEXT_DIM}'> · estimated liquidation levels · "
-                 f"bin {scaling.fmt_price(model.bin_width, model.bin_width)} · "
-                 f"{interval_label(s.column_ms) if s.column_ms % 1000 == 0 else f'{s.column_ms} ms'} columns · </span>"
-                 + mode_html)
-        if title != self._title:
-            self._title = title
-            self.plot.setTitle(title, size="9pt")
+            mode_full, mode_short = f"VOLUME-ONLY estimate (no open interest: {names})", "VOLUME-ONLY estimate"
+            mode_colour = theme.WARNING
+        # the full title when the plot is wide enough, else a compact one (never cut off)
+        variants = [(f"{s.symbol} · estimated liquidation levels · bin {bin_s} · {cols} columns · ", mode_full),
+                    (f"{s.symbol} · bin {bin_s} · {cols} · ", mode_short),
+                    (f"{s.symbol} · ", mode_short)]
+        key = (tuple(variants), mode_colour)
+        if key != self._title:
+            self._title = key
             quote = s.symbol.split("/")[-1].split(":")[0] if "/" in s.symbol else "quote"
             self.plot.setLabel("right", f"price ({quote})")
+            self._price_label_on = None      # setLabel shows it: _fit_title decides again
+            self._title_shown = None
+        self._fit_title()
+
+    def _fit_title(self, *_) -> None:
+        # the price axis names itself ("price (USDT)") only when the plot is wide; narrow, its
+        # numbers say enough and the image keeps the room (decided on the width both share, so
+        # that showing or hiding the name cannot flip the decision)
+        axis = self.plot.getAxis("right")
+        wide = self.vb.width() + axis.width() >= 560
+        if wide != getattr(self, "_price_label_on", None):
+            self._price_label_on = wide
+            axis.showLabel(wide)
+            axis.setWidth(66 if wide else 50)
+        if not self._title:
+            return
+        variants, mode_colour = self._title
+        fm = QtGui.QFontMetrics(_title_font())
+        room = self.vb.width() - 8
+        head, mode = variants[-1]
+        for h, m in variants:
+            if fm.horizontalAdvance(h + m) <= room:
+                head, mode = h, m
+                break
+        sym, _, rest = head.partition(" · ")
+        bold = "font-weight:bold" if mode_colour == theme.WARNING else ""
+        html = (f"<span style='color:{theme.TEXT}'><b>{sym}</b></span>"
+                f"<span style='color:{theme.TEXT_DIM}'> · {rest}</span>"
+                f"<span style='color:{mode_colour}; {bold}'>{mode}</span>")
+        if html != getattr(self, "_title_shown", None):
+            self._title_shown = html
+            self.plot.setTitle(html, size="9pt")
+            self.title_text = head + mode
 
     def _update_candles(self) -> None:
         engine = self._engine
@@ -837,6 +948,19 @@ class HeatmapPanel(QtWidgets.QWidget):
     @property
     def levels(self) -> tuple[float, float]:
         return self._levels
+
+
+def _label_font() -> QtGui.QFont:
+    f = QtGui.QFont()
+    f.setPointSizeF(8.0)
+    return f
+
+
+def _title_font() -> QtGui.QFont:
+    f = QtGui.QFont()
+    f.setPointSizeF(9.0)
+    f.setBold(True)          # measured bold: a little wider than drawn, never narrower
+    return f
 
 
 def bubble_size(notional: np.ndarray) -> np.ndarray:

@@ -66,16 +66,30 @@ class _PaintedView(QtWidgets.QWidget):
 class LadderView(_PaintedView):
     """The price rows."""
 
+    MIN_WIDTH = 170
+    #: characters a row needs at the narrowest: four columns of about seven
+    ROW_CHARS = 30
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumWidth(300)
-        self.setMinimumHeight(200)
+        self.setMinimumWidth(self.MIN_WIDTH)
+        self.setMinimumHeight(120)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Expanding)
         self.font_ = theme.mono_font(9)
         self.bold = theme.mono_font(9, bold=True)
         self.data = None
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
         self.scroll_rows = 0
+
+    def resizeEvent(self, ev) -> None:
+        # the largest font (9 pt down to 7 pt) at which a row's text fits the width
+        for pt in (9.0, 8.5, 8.0, 7.5, 7.0):
+            font = theme.mono_font(pt)
+            if QtGui.QFontMetrics(font).horizontalAdvance("0" * self.ROW_CHARS) <= self.width() or pt == 7.0:
+                break
+        if font.pointSizeF() != self.font_.pointSizeF():
+            self.font_, self.bold = font, theme.mono_font(pt, bold=True)
+        super().resizeEvent(ev)
 
     @property
     def row_h(self) -> int:
@@ -181,8 +195,11 @@ class LadderView(_PaintedView):
         # emphasised rows: large resting orders, best bid/ask and the mark
         p.setFont(self.bold)
         p.setPen(QtGui.QColor("#ffffff"))
-        column("bid", [("◆ " + fmt_size(v)) if bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
-        column("ask", [(fmt_size(v) + " ◆") if bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
+        fm = QtGui.QFontMetrics(self.bold)
+        room = cols["bid"][1] - cols["bid"][0] - 8
+        mark_b = "◆ " if fm.horizontalAdvance("◆ 9999.9") <= room else ""     # bold alone when narrow
+        column("bid", [(mark_b + fmt_size(v)) if bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
+        column("ask", [(fmt_size(v) + mark_b[::-1]) if bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
         column("price", [scaling.fmt_price(lo_l[i], step) if i in special else "" for i in range(n)], centre, 0)
         p.setFont(self.font_)
 
@@ -212,7 +229,7 @@ class TradesView(_PaintedView):
         self.font_ = theme.mono_font(8.5)
         self.trades = None
         self.step = 0.0
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(60)
 
     def _paint(self, p: QtGui.QPainter) -> None:
         from datetime import UTC, datetime
@@ -234,12 +251,27 @@ class TradesView(_PaintedView):
         w = self.width()
         top = QtCore.Qt.AlignmentFlag.AlignTop
         right = QtCore.Qt.AlignmentFlag.AlignRight | top
-        times = [datetime.fromtimestamp(t / 1000, tz=UTC).strftime("%H:%M:%S.%f")[:-3] for t in rows["time_ms"].tolist()]
+        fm = QtGui.QFontMetrics(self.font_)
+        cw = fm.horizontalAdvance("0")
+        # time with ms and the venue when there is room; seconds only, then no venue, when narrow
+        with_ms = w >= cw * 36
+        with_ex = w >= cw * 29
+        fmt = "%H:%M:%S.%f" if with_ms else "%H:%M:%S"
+        times = [datetime.fromtimestamp(t / 1000, tz=UTC).strftime(fmt)[:-3 if with_ms else None]
+                 for t in rows["time_ms"].tolist()]
         exs = [_SHORT_NAMES.get(EXCHANGES[e], "?") for e in rows["exchange"].tolist()]
         p.setPen(QtGui.QColor(theme.TEXT_DIM))
         h = n * lh + lh
-        p.drawText(QtCore.QRectF(4, 16, w * 0.3, h), top, "\n".join(times))
-        p.drawText(QtCore.QRectF(w * 0.30, 16, w * 0.1, h), top, "\n".join(exs))
+        t_w = cw * (13 if with_ms else 9)
+        p.drawText(QtCore.QRectF(4, 16, t_w, h), top, "\n".join(times))
+        x_ex = 4 + t_w
+        if with_ex:
+            p.drawText(QtCore.QRectF(x_ex, 16, cw * 4, h), top, "\n".join(exs))
+            x_ex += cw * 4
+        # price and size share what is left, right-aligned
+        rest = max(w - x_ex - 4, 1)
+        x_price, w_price = x_ex, rest * 0.55
+        x_size, w_size = x_ex + rest * 0.55, rest * 0.45
         prices = [scaling.fmt_price(x, self.step) for x in rows["price"].tolist()]
         sizes = [fmt_size(x) for x in rows["size"].tolist()]
         side = rows["side"].tolist()
@@ -253,9 +285,9 @@ class TradesView(_PaintedView):
                 if not any(sel):
                     continue
                 p.setFont(font)
-                p.drawText(QtCore.QRectF(w * 0.42, 16, w * 0.28, h), right,
+                p.drawText(QtCore.QRectF(x_price, 16, w_price, h), right,
                            "\n".join(x if k else "" for x, k in zip(prices, sel)))
-                p.drawText(QtCore.QRectF(w * 0.70, 16, w * 0.28, h), right,
+                p.drawText(QtCore.QRectF(x_size, 16, w_size, h), right,
                            "\n".join(x if k else "" for x, k in zip(sizes, sel)))
         p.setFont(self.font_)
 
@@ -273,10 +305,11 @@ class LadderPanel(QtWidgets.QWidget):
         layout.setSpacing(2)
         head = QtWidgets.QHBoxLayout()
         head.setContentsMargins(6, 2, 6, 0)
-        self.info = QtWidgets.QLabel("")
+        self.info = theme.ElidedLabel("")
         self.info.setStyleSheet(f"color: {theme.TEXT_DIM}")
         head.addWidget(self.info, 1)
-        btn = QtWidgets.QPushButton("Re-centre (C)")
+        btn = QtWidgets.QPushButton("Centre")
+        btn.setToolTip("re-centre the ladder on the price (C)")
         btn.clicked.connect(self.recentre)
         head.addWidget(btn)
         layout.addLayout(head)
@@ -298,14 +331,18 @@ class LadderPanel(QtWidgets.QWidget):
     def _show_state(self, st, w: float) -> None:
         """The header: the spread when the books give one, else what is wrong with them."""
         if st.crossed:
-            spread_s = f"<span style='color:{theme.WARNING}'><b>book crossed</b></span>"
+            spread_s = "book crossed"
         elif st.venues_crossed:
-            spread_s = f"<span style='color:{theme.WARNING}'>venues crossed</span>"
+            spread_s = "venues crossed"
         elif math.isfinite(st.spread):
             spread_s = f"spread {fmt_exact(st.spread)}"
         else:
             spread_s = "no spread (one side empty)"
-        partial = f" · <span style='color:{theme.WARNING}'>partial</span>" if st.partial else ""
+        partial = " · partial book" if st.partial else ""
+        bad = bool(st.crossed or st.venues_crossed or st.partial)
+        style = f"color: {theme.WARNING if bad else theme.TEXT_DIM}" + ("; font-weight: bold" if st.crossed else "")
+        if self.info.styleSheet() != style:
+            self.info.setStyleSheet(style)
         self._set_text(self.info, f"tick {scaling.fmt_price(w, w)} · {spread_s}{partial}")
         notes = []
         if st.partial:
@@ -315,10 +352,12 @@ class LadderPanel(QtWidgets.QWidget):
             notes.append(f"⚠ crossed ({', '.join(st.crossed)}): best bid {fmt_exact(st.best_bid)} ≥ "
                          f"best ask {fmt_exact(st.best_ask)}; hatched rows are stale or missing "
                          "levels, not a spread.")
-        elif st.venues_crossed:
-            notes.append(f"venues crossed: the best bid of one venue ({fmt_exact(st.best_bid)}) is at or "
-                         f"above the best ask of another ({fmt_exact(st.best_ask)}).")
         self._set_text(self.warning, " ".join(notes))
+        if st.venues_crossed:
+            # venues crossing each other is the market, not a fault of the books: the header says
+            # so, the tooltip gives the prices
+            self.info.setToolTip(f"{self.info.text()}: the best bid of one venue ({fmt_exact(st.best_bid)}) "
+                                 f"is at or above the best ask of another ({fmt_exact(st.best_ask)})")
         self.warning.setVisible(bool(notes))
 
     @staticmethod

@@ -64,6 +64,8 @@ class LiqMapPanel(QtWidgets.QWidget):
         self.gview.addItem(self.plot)
         self.vb = self.plot.getViewBox()
         self.vb.setDefaultPadding(0.0)
+        self.vb.sigResized.connect(self._fit_labels)
+        self._top_label = None
 
         self.long_bars = QtWidgets.QGraphicsPathItem()
         self.short_bars = QtWidgets.QGraphicsPathItem()
@@ -97,6 +99,18 @@ class LiqMapPanel(QtWidgets.QWidget):
         self._sync_key = None
         self._syncing = False
         self.last_long = self.last_short = self.last_cum_long = self.last_cum_short = None
+
+    def _fit_labels(self, *_) -> None:
+        """The top axis title in the longest wording that fits the panel's width."""
+        fm = QtGui.QFontMetrics(QtGui.QFont())
+        room = self.vb.width()
+        for text in ("cumulative from price", "cumulative", "cumul."):
+            if fm.horizontalAdvance(text) + 6 <= room:
+                break
+        if text != self._top_label:
+            self._top_label = text
+            self.plot.setLabel("top", text)
+            self.cum_axis.resizeEvent()     # pyqtgraph places a new label only on the next resize
 
     def _sync_geometry(self) -> None:
         self.vb2.setGeometry(self.vb.sceneBoundingRect())

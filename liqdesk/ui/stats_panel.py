@@ -46,10 +46,23 @@ class StatsPanel(QtWidgets.QWidget):
         self.setObjectName("statsPanel")
         self.view = ViewState()
         self.band_pct = 3.0
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
+        # in a scroll area: a short dock scrolls instead of cutting the table off
+        scroll = QtWidgets.QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll = scroll
+        inner = QtWidgets.QWidget()
+        scroll.setWidget(inner)
+        top = QtWidgets.QVBoxLayout(self)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(scroll)
+        layout = QtWidgets.QVBoxLayout(inner)
+        layout.setContentsMargins(4, 4, 4, 4)
         row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("band ±"))
+        band_label = QtWidgets.QLabel("band ±")
+        band_label.setToolTip("totals and clusters within this distance of the price")
+        row.addWidget(band_label)
         self.band = QtWidgets.QComboBox()
         for b in BANDS:
             self.band.addItem(f"{b:g} %", b)
@@ -65,7 +78,7 @@ class StatsPanel(QtWidgets.QWidget):
         self.body.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.body.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         self.body.setWordWrap(True)
-        self.body.setFont(theme.mono_font(9))
+        self.body.setFont(theme.mono_font(8.5))
         layout.addWidget(self.body, 1)
         self.summary = None
         self._engine = None
@@ -89,10 +102,10 @@ class StatsPanel(QtWidgets.QWidget):
         volume = [n for n, m in modes.items() if m == "volume"]
         if volume:
             mode = (f"<div style='background:#4a3208; color:{theme.WARNING}; padding:4px'><b>⚠ VOLUME-ONLY "
-                    f"estimate</b> for {', '.join(volume)}: no open interest, levels come from traded volume "
-                    f"and decay with a half-life. Read them as rougher.</div>")
+                    f"estimate</b> ({', '.join(volume)}): no open interest; levels from traded volume, "
+                    f"decaying. Rougher.</div>")
         else:
-            mode = f"<span style='color:{theme.TEXT_DIM}'>estimate mode: <b>open interest</b> (all venues)</span>"
+            mode = f"<span style='color:{theme.TEXT_DIM}'>estimate from <b>open interest</b> (all venues)</span>"
         self._set(self.mode_label, mode)
         mark = model.mark_price() if model.bin_width else math.nan
         if not math.isfinite(mark):
@@ -120,7 +133,7 @@ class StatsPanel(QtWidgets.QWidget):
         if ratio_s.startswith("n/a"):
             dom = ""
         else:
-            dom = " · " + {
+            dom = "<br>" + {
                 "long": f"<span style='color:{theme.LONG}'>longs heavier (a drop liquidates more)</span>",
                 "short": f"<span style='color:{theme.SHORT}'>shorts heavier (a rise liquidates more)</span>",
                 "balanced": "balanced"}[t.dominant]
@@ -131,8 +144,8 @@ class StatsPanel(QtWidgets.QWidget):
             if c is None:
                 return f"<span style='color:{dim}'>none in band</span>"
             return (f"<span style='color:{colour}'><b>{c.distance_pct:+.2f} %</b></span> "
-                    f"{scaling.fmt_price(c.price_low, w)}–{scaling.fmt_price(c.price_high, w)} "
-                    f"<b>{scaling.fmt_usd(c.notional)}</b>")
+                    f"<b>{scaling.fmt_usd(c.notional)}</b>",
+                    f"{scaling.fmt_price(c.price_low, w)}–{scaling.fmt_price(c.price_high, w)}")
 
         stairs = []
         for side, st, colour in (("long", sm.long_staircases, theme.LONG), ("short", sm.short_staircases, theme.SHORT)):
@@ -148,21 +161,27 @@ class StatsPanel(QtWidgets.QWidget):
         long_s = f"<span style='color:{theme.LONG}'>{scaling.fmt_usd(t.long_below)}</span>" if view.long else hidden
         rows = [
             ("mark", f"<b>{scaling.fmt_price(mark, w)}</b>"),
-            (f"short above (+{self.band_pct:g} %)", short_s),
-            (f"long below (−{self.band_pct:g} %)", long_s),
+            ("short above", short_s),
+            ("long below", long_s),
             ("long : short", f"<b>{ratio_s}</b>{dom}"),
-            ("nearest above", cl(sm.nearest_above, theme.SHORT, view.short)),
-            ("nearest below", cl(sm.nearest_below, theme.LONG, view.long)),
+            ("near above", cl(sm.nearest_above, theme.SHORT, view.short)),
+            ("near below", cl(sm.nearest_below, theme.LONG, view.long)),
             ("clusters", f"{above} · {below}"),
-            ("total outstanding", scaling.fmt_usd(float(long.sum() + short.sum()))),
+            ("total", scaling.fmt_usd(float(long.sum() + short.sum()))),
         ]
-        html = "<table cellspacing=0 cellpadding=2>" + "".join(
-            f"<tr><td style='color:{dim}; padding-right:8px'>{k}</td><td>{v}</td></tr>" for k, v in rows
-        ) + "</table>"
+        cells = []
+        for k, v in rows:
+            # a cluster's price range on a line of its own, under its distance and notional
+            v, extra = v if isinstance(v, tuple) else (v, None)
+            cells.append(f"<tr><td style='color:{dim}; padding-right:6px; white-space:nowrap'>{k}</td>"
+                         f"<td>{v}</td></tr>")
+            if extra:
+                cells.append(f"<tr><td colspan=2 align=right>{extra}</td></tr>")
+        html = "<table cellspacing=0 cellpadding=2>" + "".join(cells) + "</table>"
         if stairs:
             html += "".join(stairs)
         elif view.long or view.short:
-            html += f"<div style='color:{dim}'>no staircase of clusters in band</div>"
+            html += f"<div style='color:{dim}'>no staircase of clusters</div>"
         return html
 
     def _set(self, label: QtWidgets.QLabel, html: str) -> None:

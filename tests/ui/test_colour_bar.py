@@ -68,7 +68,7 @@ def test_an_empty_colour_bar_reads_zero_once_and_says_so(qapp, mode):
     bar.set_levels(lo, hi, mode, top=0.0)
     assert [text for _, text in bar._ticks] == ["$0"]       # was "$0 $0 $0 $1 $1 $1"
     assert bar._ticks[0][0] == 0.0
-    assert "no estimated liquidations" in bar.axis.labelText
+    assert "no estimated liquidations" in bar.label
 
 
 def test_levels_of_a_sparse_grid_the_sample_misses(qapp):
@@ -104,7 +104,7 @@ def test_the_window_colour_bar_when_the_filters_leave_nothing(window):
     for cb in window.filters.ex_checks.values():
         cb.setChecked(False)
     assert [text for _, text in bar._ticks] == ["$0"]
-    assert "no estimated liquidations" in bar.axis.labelText
+    assert "no estimated liquidations" in bar.label
     msg = window.heatmap.message_label
     assert not msg.isHidden() and "no estimated liquidations" in msg.text()
     window.liqmap.refresh(window.session.engine)
@@ -112,4 +112,4 @@ def test_the_window_colour_bar_when_the_filters_leave_nothing(window):
         assert ax.empty
     window.filters.ex_checks["okx"].setChecked(True)
     assert len(bar._ticks) >= 2 and msg.isHidden()
-    assert "no estimated" not in bar.axis.labelText
+    assert "no estimated" not in bar.label
