@@ -390,8 +390,9 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.readout_label.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.message_label = QtWidgets.QLabel("waiting for data …", self.gview)
         self.message_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 14pt; background: transparent;")
+        self.message_label.setWordWrap(True)
         self.message_label.move(40, 60)
-        self.message_label.adjustSize()
+        self._place_message()
         self.readout: Readout | None = None
         self._cursor_scene: QtCore.QPointF | None = None     # where the cursor is (scene), None: away
         self._cursor_pending = False
@@ -408,6 +409,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.vb.sigXRangeChanged.connect(lambda *_: self._update_candles())
         self.vb.sigYRangeChanged.connect(self._show_rows)
         self.vb.sigResized.connect(self._fit_title)
+        self.vb.sigResized.connect(self._place_message)
 
     # ------------------------------------------------------------------ header
     def _build_header(self) -> QtWidgets.QWidget:
@@ -592,6 +594,7 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._candle_key = None
         if not model.bin_width or model.watermark is None:
             self.message_label.setText("waiting for data …")
+            self._place_message()
             self._top = None
             self.colorbar.set_levels(0.0, 1.0, self.view.scale, top=0.0)
             self.message_label.adjustSize()
@@ -671,8 +674,16 @@ class HeatmapPanel(QtWidgets.QWidget):
         none_selected = v.exchanges == () or v.tiers == () or not (v.long or v.short)
         why = " (the filters select nothing)" if none_selected else ""
         self.message_label.setText(COLORBAR_EMPTY + why)
-        self.message_label.adjustSize()
+        self._place_message()
         self.message_label.show()
+
+    def _place_message(self) -> None:
+        """The message over the plot, wrapped to the plot's width (never running past it)."""
+        lab = self.message_label
+        room = max(120, int(self.vb.width()) - 40 if self.vb.width() > 0 else self.gview.width() - 80)
+        natural = QtGui.QFontMetrics(lab.font()).horizontalAdvance(lab.text()) + 8
+        lab.setFixedWidth(min(natural, room))
+        lab.setFixedHeight(lab.heightForWidth(lab.width()))
 
     def _rows_in_view(self) -> tuple[int, int]:
         """Grid rows covering the visible price range and half a view more on each side."""

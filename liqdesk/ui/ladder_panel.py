@@ -346,13 +346,11 @@ class LadderPanel(QtWidgets.QWidget):
         self._set_text(self.info, f"tick {scaling.fmt_price(w, w)} · {spread_s}{partial}")
         notes = []
         if st.partial:
-            notes.append(f"⚠ partial book ({', '.join(st.partial)}): no snapshot yet, built from diffs "
-                         "alone; levels it never saw updated are missing.")
+            notes.append(f"⚠ partial book ({', '.join(st.partial)}): no snapshot; levels it never saw are missing.")
         if st.crossed:
-            notes.append(f"⚠ crossed ({', '.join(st.crossed)}): best bid {fmt_exact(st.best_bid)} ≥ "
-                         f"best ask {fmt_exact(st.best_ask)}; hatched rows are stale or missing "
-                         "levels, not a spread.")
-        self._set_text(self.warning, " ".join(notes))
+            notes.append(f"⚠ crossed ({', '.join(st.crossed)}): bid {fmt_exact(st.best_bid)} ≥ "
+                         f"ask {fmt_exact(st.best_ask)}; the hatched rows are no spread.")
+        self._set_text(self.warning, "<br>".join(notes))
         if st.venues_crossed:
             # venues crossing each other is the market, not a fault of the books: the header says
             # so, the tooltip gives the prices

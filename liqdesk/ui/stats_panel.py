@@ -130,6 +130,8 @@ class StatsPanel(QtWidgets.QWidget):
         dim = theme.TEXT_DIM
         hidden = f"<span style='color:{dim}'>hidden (filter)</span>"
         ratio_s = asymmetry_text(t, view.long, view.short)
+        if (view.exchanges == () or view.tiers == ()) and ratio_s == "n/a (none in band)":
+            ratio_s = "n/a (filters select nothing)"
         if ratio_s.startswith("n/a"):
             dom = ""
         else:
