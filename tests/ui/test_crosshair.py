@@ -25,7 +25,9 @@ def _move(qtbot, panel, scene_pt: QtCore.QPointF) -> None:
     QtTest.QTest.mouseMove(vp, target + QtCore.QPoint(3, 3))
     qtbot.wait(20)
     QtTest.QTest.mouseMove(vp, target)
-    qtbot.wait(40)        # the read-out is rate limited (60 per second)
+    qtbot.wait(20)
+    # the read-out is rate limited (60 per second): wait for the last move to be read
+    qtbot.waitUntil(lambda: not panel._cursor_pending and not panel._cursor_timer.isActive(), timeout=3000)
 
 
 def _column_under(panel, scene_pt: QtCore.QPointF) -> tuple[int, float]:
