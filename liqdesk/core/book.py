@@ -4,11 +4,14 @@ Each side is a pair of sorted numpy arrays (price ascending, size in base curren
 rows is merged in one vectorized step: the last row per price wins, zero sizes delete. Snapshot
 rows (``snapshot`` True, same time and exchange) replace that exchange's book; diffs before the
 last snapshot in a batch are superseded by it. A book that has never had a snapshot is
-``partial``: it holds only the levels its diffs have touched.
+``partial`` (not ``synced``): it holds only the levels its diffs have touched, so levels it never
+saw are missing and its best bid can sit at or above its best ask (``crossed``). Such a book has
+no meaningful spread: :meth:`OrderBooks.state` says so instead of computing one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,14 +45,48 @@ class SideBook:
 class ExchangeBook:
     bids: SideBook = field(default_factory=SideBook)
     asks: SideBook = field(default_factory=SideBook)
-    partial: bool = True
+    partial: bool = True        # True until a snapshot has been applied
     time_ms: int = 0
+
+    @property
+    def synced(self) -> bool:
+        """The book has had a snapshot (and the diffs since): it holds every level."""
+        return not self.partial
 
     def best(self) -> tuple[float, float]:
         """(best bid, best ask), NaN for an empty side."""
         bid = float(self.bids.price[-1]) if len(self.bids.price) else float("nan")
         ask = float(self.asks.price[0]) if len(self.asks.price) else float("nan")
         return bid, ask
+
+    @property
+    def crossed(self) -> bool:
+        """Best bid at or above best ask: impossible in a real book, so some of its levels are
+        stale or missing (a partial book, or a missed diff)."""
+        bid, ask = self.best()
+        return bid >= ask
+
+
+@dataclass(frozen=True)
+class BookState:
+    """What a ladder over some exchanges' books can honestly say (prices in quote currency).
+
+    ``partial``/``crossed``: names of the books without a snapshot / with bid ≥ ask of their own;
+    ``venues_crossed``: the best bid of one book at or above the best ask of another (each sound);
+    ``spread``: best ask − best bid over the books, NaN when a side is empty or anything is crossed.
+    """
+
+    best_bid: float
+    best_ask: float
+    partial: tuple[str, ...]
+    crossed: tuple[str, ...]
+    venues_crossed: bool
+
+    @property
+    def spread(self) -> float:
+        if self.crossed or self.venues_crossed:
+            return math.nan
+        return self.best_ask - self.best_bid
 
 
 class OrderBooks:
@@ -80,7 +117,7 @@ class OrderBooks:
             bid = mine["side"] > 0
             book.bids.merge(mine["price"][bid], mine["size"][bid])
             book.asks.merge(mine["price"][~bid], mine["size"][~bid])
-            book.time_ms = int(rows["time_ms"][-1])
+            book.time_ms = int(rows["time_ms"][rows["exchange"] == e][-1])
 
     def ladder(self, exchanges: list[int] | None, centre: float, tick: float, rows: int) -> tuple[np.ndarray, ...]:
         """Bid and ask sizes (base) summed over ``exchanges`` on a ladder of ``rows`` price rows of
@@ -96,6 +133,20 @@ class OrderBooks:
                 ok = (idx >= 0) & (idx < rows)
                 np.add.at(out, idx[ok], side.size[ok])
         return edges, bids, asks
+
+    def state(self, exchanges: list[int] | None = None) -> BookState:
+        """The books of ``exchanges`` (ids, None = all) together: best bid and ask, which books are
+        partial or crossed, whether the venues cross each other, and the spread when it means one."""
+        chosen = [(e, b) for e, b in sorted(self.books.items()) if exchanges is None or e in exchanges]
+        bests = [b.best() for _, b in chosen]
+        bids = [x for x, _ in bests if not math.isnan(x)]
+        asks = [a for _, a in bests if not math.isnan(a)]
+        best_bid, best_ask = (max(bids) if bids else math.nan), (min(asks) if asks else math.nan)
+        crossed = tuple(EXCHANGES[e] for e, b in chosen if b.crossed)
+        return BookState(best_bid, best_ask,
+                         partial=tuple(EXCHANGES[e] for e, b in chosen if b.partial),
+                         crossed=crossed,
+                         venues_crossed=not crossed and best_bid >= best_ask)
 
     def summary(self) -> dict[str, tuple[float, float, bool]]:
         """Per exchange name: (best bid, best ask, partial)."""

@@ -34,6 +34,7 @@ LAYOUT_VERSION = 3
 SHORTCUTS = [
     ("F", "follow the live edge on/off"),
     ("Home", "back to the last hour around the price, following"),
+    ("S", "fit session: the whole session on the time axis"),
     ("C", "re-centre the DOM ladder"),
     ("L", "cycle colour scaling (percentile, linear, log)"),
     ("Space", "replay: play / pause"),
@@ -47,6 +48,17 @@ SHORTCUTS = [
     ("F1", "this list"),
     ("Ctrl+Q", "quit"),
 ]
+
+
+def default_dock_widths(width: int) -> list[int]:
+    """Default widths of the heatmap, liquidation map, ladder and stats/filters columns for a
+    window ``width`` px wide: the side panels get what they need to stay legible (more of a
+    narrow window than of a wide one), the heatmap the rest. Qt keeps these proportions when the
+    window is resized later."""
+    liqmap = int(min(190, max(64, 0.09 * width - 26)))
+    ladder = int(min(300, max(170, 0.16 * width)))
+    side = int(min(330, max(196, 0.16 * width)))
+    return [width - liqmap - ladder - side - 16, liqmap, ladder, side]
 
 
 # ---------------------------------------------------------------------------------- frame clock
@@ -310,6 +322,8 @@ class ChartWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def default_layout(self) -> None:
+        """Every dock in its place, the window as large as the screen allows (up to 1920×1080),
+        the panels' widths for that size (see :func:`default_dock_widths`)."""
         d = self.docks
         for dock in d.values():
             dock.setFloating(False)
@@ -319,10 +333,14 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["stats"], d["filters"], QtCore.Qt.Orientation.Vertical)
-        self.resize(1920, 1080)
-        self.resizeDocks([d["heatmap"], d["liqmap"], d["ladder"], d["stats"]], [1130, 190, 290, 310],
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1920, 1080)
+        width = min(1920, max(1000, avail.width()))
+        height = min(1080, max(650, avail.height()))
+        self.resize(width, height)
+        self.resizeDocks([d["heatmap"], d["liqmap"], d["ladder"], d["stats"]], default_dock_widths(width),
                          QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([d["stats"], d["filters"]], [560, 440], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([d["stats"], d["filters"]], [52, 48], QtCore.Qt.Orientation.Vertical)
 
     def reset_layout(self, save: bool = True) -> None:
         """Back to the default dock arrangement (and forget the saved one)."""
@@ -357,6 +375,11 @@ class ChartWindow(QtWidgets.QMainWindow):
         a["follow"].setChecked(True)
         self.heatmap.followChanged.connect(a["follow"].setChecked)
         a["home"] = self._action("Reset zoom", self.heatmap.reset_view, "Home")
+        a["fit"] = self._action("Fit session", lambda: self.heatmap.fit_session(), "S",
+                                tip="zoom the heatmap's time axis to the whole session")
+        if self.session.is_replay:
+            src = self.session.source
+            self.heatmap.set_session_span(getattr(src, "start_ms", None), getattr(src, "end_ms", None))
         a["recentre"] = self._action("Re-centre ladder", self.ladder.recentre, "C")
         a["scale"] = self._action("Cycle colour scaling", self._cycle_scale, "L")
         a["play"] = self._action("Play / pause", self.session.toggle_play, "Space")
@@ -395,7 +418,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         v.addSeparator()
-        for k in ("follow", "home", "recentre", "scale"):
+        for k in ("follow", "home", "fit", "recentre", "scale"):
             v.addAction(a[k])
         if self.session.is_replay:
             r = mb.addMenu("&Replay")

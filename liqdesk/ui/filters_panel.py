@@ -20,6 +20,68 @@ from liqdesk.core.levels import ModelSettings
 from . import theme
 
 
+class FlowLayout(QtWidgets.QLayout):
+    """Widgets left to right, wrapping onto the next line when the panel is narrow (so a row of
+    check boxes never forces the panel wider or gets cut off)."""
+
+    def __init__(self, parent=None, spacing: int = 8):
+        super().__init__(parent)
+        self._items: list[QtWidgets.QLayoutItem] = []
+        self._spacing = spacing
+        self.setContentsMargins(6, 4, 6, 4)
+
+    def addItem(self, item) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i):
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i):
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self):
+        return QtCore.Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._place(QtCore.QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect) -> None:
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QtCore.QSize:
+        m = self.contentsMargins()
+        w = sum(it.sizeHint().width() for it in self._items) + self._spacing * max(0, len(self._items) - 1)
+        h = max((it.sizeHint().height() for it in self._items), default=0)
+        return QtCore.QSize(w + m.left() + m.right(), h + m.top() + m.bottom())
+
+    def minimumSize(self) -> QtCore.QSize:
+        m = self.contentsMargins()
+        w = max((it.minimumSize().width() for it in self._items), default=0)
+        h = max((it.minimumSize().height() for it in self._items), default=0)
+        return QtCore.QSize(w + m.left() + m.right(), h + m.top() + m.bottom())
+
+    def _place(self, rect: QtCore.QRect, move: bool) -> int:
+        m = self.contentsMargins()
+        x0, right = rect.x() + m.left(), rect.right() - m.right()
+        x, y, line = x0, rect.y() + m.top(), 0
+        for it in self._items:
+            hint = it.sizeHint()
+            if x > x0 and x + hint.width() > right + 1:
+                x, y, line = x0, y + line + self._spacing // 2, 0
+            if move:
+                it.setGeometry(QtCore.QRect(QtCore.QPoint(x, y), hint))
+            x += hint.width() + self._spacing
+            line = max(line, hint.height())
+        return y + line + m.bottom() - rect.y()
+
+
 class FiltersPanel(QtWidgets.QWidget):
     viewChanged = QtCore.Signal(object)            # ViewState
     settingsChanged = QtCore.Signal(str, float, str)   # window, bin %, decay
@@ -29,17 +91,31 @@ class FiltersPanel(QtWidgets.QWidget):
         self.setObjectName("filtersPanel")
         self.view = ViewState()
         self._building = False
-        outer = QtWidgets.QVBoxLayout(self)
+        # in a scroll area: a short dock scrolls rather than squeezing the groups into each other
+        scroll = QtWidgets.QScrollArea(self)
+        scroll.setObjectName("filtersScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll = scroll
+        body = QtWidgets.QWidget()
+        scroll.setWidget(body)
+        top = QtWidgets.QVBoxLayout(self)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(scroll)
+        outer = QtWidgets.QVBoxLayout(body)
         outer.setContentsMargins(6, 4, 6, 4)
-        outer.setSpacing(4)
+        outer.setSpacing(2)
         self.ex_box = QtWidgets.QGroupBox("exchanges")
-        self.ex_layout = QtWidgets.QHBoxLayout(self.ex_box)
+        self.ex_layout = FlowLayout(self.ex_box)
         self.tier_box = QtWidgets.QGroupBox("leverage tiers")
-        self.tier_layout = QtWidgets.QHBoxLayout(self.tier_box)
+        self.tier_layout = FlowLayout(self.tier_box)
         side_box = QtWidgets.QGroupBox("sides")
-        side_layout = QtWidgets.QHBoxLayout(side_box)
-        self.long_cb = QtWidgets.QCheckBox("long (under price)")
-        self.short_cb = QtWidgets.QCheckBox("short (over price)")
+        side_layout = FlowLayout(side_box)
+        self.long_cb = QtWidgets.QCheckBox("long ↓")
+        self.short_cb = QtWidgets.QCheckBox("short ↑")
+        self.long_cb.setToolTip("long levels (under the price: liquidated by a drop)")
+        self.short_cb.setToolTip("short levels (over the price: liquidated by a rise)")
         for cb, colour in ((self.long_cb, theme.LONG), (self.short_cb, theme.SHORT)):
             cb.setChecked(True)
             cb.setStyleSheet(f"color: {colour}")
@@ -47,18 +123,29 @@ class FiltersPanel(QtWidgets.QWidget):
             side_layout.addWidget(cb)
         for box in (self.ex_box, self.tier_box, side_box):
             outer.addWidget(box)
-        model_box = QtWidgets.QGroupBox("model (rebuilds the window)")
+        model_box = QtWidgets.QGroupBox("model")
+        model_box.setToolTip("a change here rebuilds the whole window from the session")
         form = QtWidgets.QFormLayout(model_box)
+        form.setContentsMargins(6, 4, 6, 4)
+        form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.window_combo = QtWidgets.QComboBox()
         self.window_combo.addItems(list(WINDOWS_MS))
         self.bin_combo = QtWidgets.QComboBox()
         for p in BIN_PCTS:
-            self.bin_combo.addItem(f"{p:g} % of price", p)
+            self.bin_combo.addItem(f"{p:g} %", p)
+        self.bin_combo.setToolTip("price bin size, in % of the price")
         self.decay_combo = QtWidgets.QComboBox()
         self.decay_combo.addItems(list(DECAYS_S))
-        form.addRow("time window", self.window_combo)
-        form.addRow("bin size", self.bin_combo)
-        form.addRow("decay half-life", self.decay_combo)
+        for combo in (self.window_combo, self.bin_combo, self.decay_combo):
+            # narrow docks: the combo may shrink to a few characters (it shows the rest when open)
+            combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(5)
+        form.addRow("window", self.window_combo)
+        form.addRow("bin", self.bin_combo)
+        form.addRow("decay", self.decay_combo)
+        self.window_combo.setToolTip("time window the heatmap keeps (1,440 columns)")
+        self.decay_combo.setToolTip("decay half-life of old levels")
         for combo in (self.window_combo, self.bin_combo, self.decay_combo):
             combo.currentIndexChanged.connect(self._emit_settings)
         outer.addWidget(model_box)

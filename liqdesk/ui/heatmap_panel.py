@@ -37,7 +37,8 @@ from .candles_item import CandlesItem
 # ------------------------------------------------------------------------------------ read-out
 @dataclass
 class Readout:
-    """Estimated notional (quote currency) at one heatmap cell, filtered as the view is."""
+    """Estimated notional (quote currency) at one heatmap cell, filtered as the view is.
+    ``time_ms``: the start of the cell's column, which covers ``[time_ms, time_ms + column_ms)``."""
 
     time_ms: int
     column: int
@@ -48,6 +49,7 @@ class Readout:
     short: float = 0.0
     by_tier: list = field(default_factory=list)       # [(leverage, long, short)]
     by_exchange: list = field(default_factory=list)   # [(name, long, short)]
+    column_ms: int = 0
 
     @property
     def total(self) -> float:
@@ -85,18 +87,21 @@ def readout_for(model, view: ViewState, time_s: float, price: float, origin: int
                for t, lev in enumerate(model.leverages) if tier_mask[t]]
     by_ex = [(name, float(sel[e, :, 0].sum()), float(sel[e, :, 1].sum()))
              for e, name in enumerate(s.exchanges) if ex_mask[e]]
-    return Readout(time_ms=int(time_s * 1000), column=column, live=column == live_col,
+    return Readout(time_ms=column * s.column_ms, column=column, live=column == live_col,
                    price_low=row_abs * model.bin_width, price_high=(row_abs + 1) * model.bin_width,
                    long=float(sel[..., 0].sum()), short=float(sel[..., 1].sum()),
-                   by_tier=by_tier, by_exchange=by_ex)
+                   by_tier=by_tier, by_exchange=by_ex, column_ms=s.column_ms)
 
 
 def readout_html(r: Readout, step: float) -> str:
     from liqdesk.app.timefmt import format_time
 
-    live = f"  <span style='color:{theme.WARNING}'>live column</span>" if r.live else ""
+    cm = r.column_ms
+    span = (interval_label(cm) if cm % 1000 == 0 else f"{cm / 1000:g}s") if cm else ""
+    what = (f"  <span style='color:{theme.WARNING}'>live column</span>" if r.live
+            else f"  <span style='color:{theme.TEXT_DIM}'>{span} column</span>" if span else "")
     lines = [
-        f"<b>{format_time(r.time_ms)}</b>{live}",
+        f"<b>{format_time(r.time_ms, with_ms=cm % 1000 != 0)}</b>{what}",
         f"price {scaling.fmt_price(r.price_low, step)} – {scaling.fmt_price(r.price_high, step)}",
         f"<span style='color:{theme.LONG}'>long&nbsp; {scaling.fmt_usd(r.long):>8}</span>  "
         f"<span style='color:{theme.SHORT}'>short {scaling.fmt_usd(r.short):>8}</span>",
@@ -125,22 +130,37 @@ class PriceAxis(pg.AxisItem):
 
 
 class DollarAxis(pg.AxisItem):
-    """Dollar amounts ($12.5M); in log mode the values are log10(1 + $)."""
+    """Dollar amounts ($12.5M); in log mode the values are log10(1 + $). ``empty``: the data
+    shown on it are all zero, so it reads "$0" alone rather than a made-up scale."""
 
     def __init__(self, orientation="right", **kw):
         super().__init__(orientation, **kw)
         self.enableAutoSIPrefix(False)
         self.log = False
+        self.empty = False
 
     def tickStrings(self, values, scale, spacing):
-        return [scaling.fmt_usd(scaling.to_dollars(v, "log" if self.log else "linear")) for v in values]
+        if self.log:
+            return [scaling.fmt_usd(scaling.to_dollars(v, "log")) for v in values]
+        return [scaling.fmt_usd_tick(v, spacing) for v in values]
 
     def tickValues(self, minVal, maxVal, size):
+        lo, hi = min(minVal, maxVal), max(minVal, maxVal)
+        if self.empty:
+            return [(1.0, [0.0] if lo <= 0.0 <= hi else [])]
         # dollar labels are wide: about one per 80 px, so a narrow panel does not run them together
         n = max(1, int(size / 80))
-        values = [v for v in scaling.nice_ticks(minVal, maxVal, n) if minVal <= v <= maxVal]
-        spacing = values[1] - values[0] if len(values) > 1 else (maxVal - minVal or 1.0)
+        values = scaling.usd_ticks(lo, hi, n)
+        spacing = values[1] - values[0] if len(values) > 1 else (hi - lo or 1.0)
         return [(spacing, values)]
+
+
+#: the colour bar's axis title, and what it says when there is nothing to scale
+COLORBAR_LABEL = "est. liquidation notional per bin (USD)"
+COLORBAR_EMPTY = "no estimated liquidations in view"
+#: shorter wordings, for a short colour bar (the longest that fits is shown)
+_COLORBAR_SHORTER = {COLORBAR_LABEL: ("est. notional per bin", "USD per bin"),
+                     COLORBAR_EMPTY: ("none in view",)}
 
 
 class ColorBar(pg.PlotItem):
@@ -148,7 +168,11 @@ class ColorBar(pg.PlotItem):
 
     The strip and the view range stay fixed at 0 … 1 (so a change of levels re-lays nothing
     out); only the tick labels move: the tick for $v sits at (display(v) − low) / (high − low).
+    The top of the strip is always labelled (the maximum, or "≥" the percentile clip); with
+    nothing to show it reads "$0" and says so.
     """
+
+    MIN_GAP = 0.08      # labels closer than this (fraction of the bar) give way to the end labels
 
     def __init__(self, lut: np.ndarray):
         self.axis = pg.AxisItem("right")
@@ -168,26 +192,80 @@ class ColorBar(pg.PlotItem):
         self.strip.setLevels((0, 255))
         self.strip.setRect(QtCore.QRectF(0.0, 0.0, 1.0, 1.0))
         self.addItem(self.strip)
-        self.axis.setLabel("est. liquidation notional per bin (USD)")
-        self.axis.setWidth(62)
-        self.setTitle("USD", size="8pt")
+        self._label = COLORBAR_LABEL
+        self._label_shown = None
+        # the axis holds the tick text (7 characters at most: "≥$11.2M"), the tick and the rotated title
+        tick_font = QtGui.QFont()
+        tick_font.setPointSizeF(8.0)
+        self.axis.setStyle(tickTextOffset=3, tickFont=tick_font)
+        self.axis.setWidth(QtGui.QFontMetrics(tick_font).horizontalAdvance("≥$88.8M") + 3 + 5
+                           + QtGui.QFontMetrics(_label_font()).height() + 2)
+        # an (empty) title row as tall as the heatmap's keeps the strip level with the image; it
+        # holds no text, which would hold the strip's column wider than the strip
+        self.setTitle("", size="8pt")
+        self._fit_label()
+        self.vb.sigResized.connect(self._fit_label)
         self.setXRange(0, 1, padding=0)
         self.setYRange(0, 1, padding=0)
         self._levels = None
         self._ticks = None
+        self.empty = False
+        self.set_levels(0.0, 1.0, "linear", top=0.0)       # nothing yet: "$0", not 0 … 1
 
-    def set_levels(self, lo: float, hi: float, mode: str) -> None:
-        if self._levels == (lo, hi, mode):
+    def _fit_label(self, *_) -> None:
+        """The axis title in the longest wording that fits the bar's height (it runs along it)."""
+        room = self.vb.height()
+        text = self._label
+        if room > 0:
+            fm = QtGui.QFontMetrics(_label_font())
+            for t in (self._label, *_COLORBAR_SHORTER[self._label], ""):
+                text = t
+                if fm.horizontalAdvance(t) + 8 <= room:
+                    break
+        if text != self._label_shown:
+            self._label_shown = text
+            self.axis.setLabel(text, **{"font-size": "8pt"})
+            self.axis.showLabel(bool(text))
+            self.axis.resizeEvent()      # pyqtgraph places a new label only on the next resize
+
+    @property
+    def label(self) -> str:
+        """What the bar says it shows (its full axis title)."""
+        return self._label
+
+    def set_levels(self, lo: float, hi: float, mode: str, top: float | None = None) -> None:
+        """Label the bar for display levels (``lo``, ``hi``) in ``mode``; ``top``: the largest
+        dollar value in the data (0: nothing at all; None: unknown)."""
+        if self._levels == (lo, hi, mode, top):
             return
-        self._levels = (lo, hi, mode)
-        hi = hi if hi > lo else lo + 1.0
-        if mode == "log":
-            ticks = [(math.log10(1 + v), scaling.fmt_usd(v)) for v in scaling.log_ticks(lo, hi)]
+        self._levels = (lo, hi, mode, top)
+        empty = top is not None and not top > 0
+        if empty != self.empty or self._label not in (COLORBAR_LABEL, COLORBAR_EMPTY):
+            self.empty = empty
+            self._label = COLORBAR_EMPTY if empty else COLORBAR_LABEL
+            self._fit_label()
+        if empty:
+            ticks = [(0.0, "$0")]
         else:
-            ticks = [(v, scaling.fmt_usd(v)) for v in scaling.nice_ticks(lo, hi, 5)]
-            if mode == "percentile" and ticks:
-                ticks.append((hi, "≥" + scaling.fmt_usd(hi)))
-        ticks = [(round((v - lo) / (hi - lo), 4), text) for v, text in ticks if lo - 1e-9 <= v <= hi + 1e-9]
+            hi = hi if hi > lo else lo + 1.0
+            span = hi - lo
+            if mode == "log":
+                ticks = [((math.log10(1 + v) - lo) / span, scaling.fmt_usd_tick(v, v))
+                         for v in scaling.log_ticks(lo, hi)]
+                top_label = scaling.fmt_usd_sig(scaling.to_dollars(hi, "log"))
+            else:
+                values = scaling.usd_ticks(lo, hi, 5)
+                ticks = [((v - lo) / span, t) for v, t in zip(values, scaling.usd_tick_labels(values))]
+                clipped = mode == "percentile" and (top is None or top > hi)
+                top_label = ("≥" if clipped else "") + scaling.fmt_usd_sig(hi)
+            ticks = [(p, t) for p, t in ticks if -1e-9 <= p <= 1.0 - self.MIN_GAP]
+            ticks.append((1.0, top_label))
+            if len(ticks) < 2:
+                # a narrow log range holding no round value: label the floor as well
+                ticks.insert(0, (0.0, "≤" + scaling.fmt_usd_sig(scaling.to_dollars(lo, mode))))
+            elif mode == "log" and ticks[0][0] >= self.MIN_GAP:
+                ticks.insert(0, (0.0, "≤" + scaling.fmt_usd_sig(scaling.to_dollars(lo, mode))))
+        ticks = [(round(max(0.0, p), 4), text) for p, text in ticks]
         if ticks != self._ticks:
             self._ticks = ticks
             self.axis.setTicks([ticks, []])
@@ -221,6 +299,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.follow = True
         self._key = None
         self._levels = (0.0, 1.0)
+        self._top = None            # the largest dollar value shown (0: nothing at all)
         self._log_buf = None
         self._live_buf = None
         self._liq_key = None
@@ -239,6 +318,8 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.last_columns: np.ndarray | None = None
         self.last_live: np.ndarray | None = None         # live column, dollars [rows]
         self.candle_interval_ms = 60_000
+        self.session_span_ms: tuple[int, int] | None = None    # a replay's recorded span
+        self._fitted = False        # the time axis shows the whole session (see fit_session)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -255,7 +336,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.plot.showAxis("right")
         self.plot.setLabel("bottom", "time (UTC)")
         self.plot.setLabel("right", "price (quote)")
-        self.plot.getAxis("right").setWidth(78)
+        self.plot.getAxis("right").setWidth(66)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.vb = self.plot.getViewBox()
@@ -263,7 +344,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.gview.addItem(self.plot, row=0, col=0)
         self.colorbar = ColorBar(self.lut)
         self.gview.addItem(self.colorbar, row=0, col=1)
-        self.gview.ci.layout.setColumnFixedWidth(1, 96)
+        self.gview.ci.layout.setColumnFixedWidth(1, self.colorbar.axis.width() + 16)    # + the strip
         self.gview.ci.layout.setColumnStretchFactor(0, 1)
 
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -309,15 +390,26 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.readout_label.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.message_label = QtWidgets.QLabel("waiting for data …", self.gview)
         self.message_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 14pt; background: transparent;")
+        self.message_label.setWordWrap(True)
         self.message_label.move(40, 60)
-        self.message_label.adjustSize()
+        self._place_message()
         self.readout: Readout | None = None
+        self._cursor_scene: QtCore.QPointF | None = None     # where the cursor is (scene), None: away
+        self._cursor_pending = False
 
         if interactive:
-            self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60, slot=self._mouse_moved)
+            # the read-out follows the cursor at most 60 times a second (the first move at once)
+            self._cursor_timer = QtCore.QTimer(self)
+            self._cursor_timer.setSingleShot(True)
+            self._cursor_timer.setInterval(16)
+            self._cursor_timer.timeout.connect(self._cursor_timeout)
+            self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+            self.gview.viewport().installEventFilter(self)
             self.vb.sigRangeChangedManually.connect(self._range_changed_manually)
         self.vb.sigXRangeChanged.connect(lambda *_: self._update_candles())
         self.vb.sigYRangeChanged.connect(self._show_rows)
+        self.vb.sigResized.connect(self._fit_title)
+        self.vb.sigResized.connect(self._place_message)
 
     # ------------------------------------------------------------------ header
     def _build_header(self) -> QtWidgets.QWidget:
@@ -331,27 +423,68 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.follow_button.setToolTip("Keep the live edge in view (F). Panning back in time turns it off.")
         self.follow_button.toggled.connect(self.set_follow)
         row.addWidget(self.follow_button)
-        row.addWidget(QtWidgets.QLabel("scale"))
+        self.scale_label = QtWidgets.QLabel("scale")
+        row.addWidget(self.scale_label)
         self.scale_combo = QtWidgets.QComboBox()
         self.scale_combo.addItems(scaling.MODES)
-        self.scale_combo.setToolTip("colour scaling: clipped at the 99.5th percentile, linear to the max, or log")
+        self.scale_combo.setToolTip("colour scaling (L): clipped at the 99.5th percentile, linear to the max, or log")
         self.scale_combo.currentTextChanged.connect(self.scaleChanged.emit)
         row.addWidget(self.scale_combo)
-        row.addWidget(QtWidgets.QLabel("candles"))
+        self.candle_label = QtWidgets.QLabel("candles")
+        row.addWidget(self.candle_label)
         self.candle_combo = QtWidgets.QComboBox()
+        self.candle_combo.setToolTip("candle interval (auto: chosen by zoom)")
         self.candle_combo.addItem("auto", 0)
         for ms in CANDLE_INTERVALS_MS:
             self.candle_combo.addItem(interval_label(ms), ms)
         self.candle_combo.currentIndexChanged.connect(
             lambda i: self.candleChanged.emit(int(self.candle_combo.itemData(i))))
         row.addWidget(self.candle_combo)
-        legend = QtWidgets.QLabel(
-            f"<span style='color:{theme.LONG}'>●</span> liquidated long &nbsp;"
-            f"<span style='color:{theme.SHORT}'>●</span> liquidated short &nbsp;"
-            f"<span style='color:{theme.TEXT_DIM}'>(size ∝ notional)</span>")
-        row.addWidget(legend)
+        dot = (f"<span style='color:{theme.LONG}'>●</span> {{}}long &nbsp;"
+               f"<span style='color:{theme.SHORT}'>●</span> {{}}short")
+        # the legend in three lengths: the longest that fits the panel is shown (see _fit_header)
+        self._legends = [dot.format("liquidated ", "liquidated ")
+                         + f" &nbsp;<span style='color:{theme.TEXT_DIM}'>(size ∝ notional)</span>",
+                         dot.format("liquidated ", "liquidated "),
+                         dot.format("", "") + " liq."]
+        self.legend = QtWidgets.QLabel(self._legends[0])
+        self.legend.setToolTip("real liquidations, as bubbles sized by notional")
+        row.addWidget(self.legend)
         row.addStretch(1)
+        for w in (self.scale_label, self.candle_label, self.legend):
+            w.setMinimumWidth(1)     # they never hold the panel wide: _fit_header shortens them
+        self.header = bar
         return bar
+
+    def _fit_header(self) -> None:
+        """Shorten the header as the panel narrows (legend, then the combo captions) so that
+        nothing in it is cut off."""
+        if not hasattr(self, "header"):
+            return
+        room = self.width() - 12
+        lay = self.header.layout()
+        fixed = sum(w.sizeHint().width() + lay.spacing() for w in (self.follow_button, self.scale_combo, self.candle_combo))
+        captions = self.scale_label.sizeHint().width() + self.candle_label.sizeHint().width() + 2 * lay.spacing()
+        probe = QtWidgets.QLabel()
+        probe.setFont(self.legend.font())
+        for with_captions in (True, False):
+            for text in self._legends:
+                probe.setText(text)
+                if fixed + (captions if with_captions else 0) + probe.sizeHint().width() <= room:
+                    self._set_header(text, with_captions)
+                    return
+        self._set_header("", False)
+
+    def _set_header(self, legend: str, captions: bool) -> None:
+        if self.legend.text() != legend:
+            self.legend.setText(legend)
+        self.legend.setVisible(bool(legend))
+        self.scale_label.setVisible(captions)
+        self.candle_label.setVisible(captions)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._fit_header()
 
     # ------------------------------------------------------------------ view control
     def set_view(self, view: ViewState) -> None:
@@ -382,6 +515,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.followChanged.emit(on)
 
     def _range_changed_manually(self, mask) -> None:
+        self._fitted = False        # the user zoomed or panned: their range, not the session's
         if not self.follow or self._engine is None or self._model is None:
             return
         live_end = self._live_end_s()
@@ -393,11 +527,56 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.set_follow(False)
 
     def reset_view(self) -> None:
-        """Back to the last hour around the price, following."""
+        """Back to the last hour around the price (a whole replay shorter than that), following."""
         self._ranged = False
         self.set_follow(True)
         if self._engine is not None:
             self._initial_range(self._engine)
+
+    # ------------------------------------------------------------------ fit session
+    def set_session_span(self, start_ms: int | None, end_ms: int | None) -> None:
+        """The time span of the session shown (a replay's first to last event, ms), which "fit
+        session" zooms to and which a replay shorter than the default span opens on."""
+        ok = start_ms is not None and end_ms is not None and end_ms > start_ms
+        self.session_span_ms = (int(start_ms), int(end_ms)) if ok else None
+
+    def session_span_s(self) -> tuple[float, float] | None:
+        """(start, end) in seconds: a replay's recorded span; otherwise (live, simulator) from the
+        first data still in the model's window to the live edge. None before any data."""
+        if self.session_span_ms is not None:
+            a, b = self.session_span_ms
+            return a / 1000.0, b / 1000.0
+        end = self._live_end_s()
+        engine = self._engine
+        if end is None or engine is None or not len(engine.candles.candles):
+            return None
+        s = self._model.settings
+        first = float(engine.candles.candles["time_ms"][0]) / 1000.0
+        return max(first, end - s.column_ms * s.window_columns / 1000.0), end
+
+    def fit_session(self) -> bool:
+        """Zoom the time axis to the whole session (and the price axis to hold what it traded);
+        follow stays on while the live edge is in view. False when there is nothing yet."""
+        span = self.session_span_s()
+        if span is None or self._engine is None:
+            return False
+        t0, t1 = span
+        width = max(t1 - t0, 1.0)
+        self.vb.setXRange(t0, t1 + 0.02 * width, padding=0)
+        c = self._engine.candles.candles
+        part = c[(c["time_ms"] >= t0 * 1000.0) & (c["time_ms"] < t1 * 1000.0)]
+        if len(part):
+            lo, hi = float(part["low"].min()), float(part["high"].max())
+            (y0, y1) = self.vb.viewRange()[1]
+            if not (y0 <= lo and hi <= y1):
+                h = max(y1 - y0, (hi - lo) * 1.2)
+                mid = (lo + hi) / 2
+                self.vb.setYRange(mid - h / 2, mid + h / 2, padding=0)
+        self._fitted = True
+        self._ranged = True
+        if not self.follow:
+            self.set_follow(True)
+        return True
 
     # ------------------------------------------------------------------ refresh
     def refresh(self, engine, force: bool = False, image: tuple | None = None) -> None:
@@ -415,6 +594,9 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._candle_key = None
         if not model.bin_width or model.watermark is None:
             self.message_label.setText("waiting for data …")
+            self._place_message()
+            self._top = None
+            self.colorbar.set_levels(0.0, 1.0, self.view.scale, top=0.0)
             self.message_label.adjustSize()
             self.message_label.show()
             self.image.clear()
@@ -422,8 +604,8 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.candles.set_candles(np.empty(0, dtype=engine.candles.candles.dtype), 1000)
             self.bubbles.clear()
             self.mark_line.hide()
+            self.hide_crosshair()
             return
-        self.message_label.hide()
         s = model.settings
         w = model.bin_width
         self._step = w
@@ -440,6 +622,8 @@ class HeatmapPanel(QtWidgets.QWidget):
         if self.view.short:
             live += live_map[1]
         self.last_live = live
+        if not full and not self._top and live.max(initial=0.0) > 0:
+            full = True             # the first notional appeared in the live column: scale for it
         if full:
             self._key = key
             img, cols, _ = image if image is not None else model.image(
@@ -454,7 +638,9 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._disp_geom = (float(cols[0]) * col_s, len(cols) * col_s, origin, w)
             self._slice = None
             self._show_rows()
-            self.colorbar.set_levels(*self._levels, self.view.scale)
+            self._top = scaling.data_top(img, live)
+            self.colorbar.set_levels(*self._levels, self.view.scale, top=self._top)
+            self._show_empty_message()
         live_disp = scaling.to_display(live.reshape(-1, 1), self.view.scale, out=self._live_buf)
         if self.view.scale == "log":
             self._live_buf = live_disp
@@ -476,6 +662,28 @@ class HeatmapPanel(QtWidgets.QWidget):
             self._follow(engine)
         self._update_candles()
         self._update_liquidations(engine, full)
+        if self._cursor_scene is not None:
+            self._update_crosshair()
+
+    def _show_empty_message(self) -> None:
+        """Say so when the view holds no estimated notional at all (rather than a black image)."""
+        if self._top:
+            self.message_label.hide()
+            return
+        v = self.view
+        none_selected = v.exchanges == () or v.tiers == () or not (v.long or v.short)
+        why = " (the filters select nothing)" if none_selected else ""
+        self.message_label.setText(COLORBAR_EMPTY + why)
+        self._place_message()
+        self.message_label.show()
+
+    def _place_message(self) -> None:
+        """The message over the plot, wrapped to the plot's width (never running past it)."""
+        lab = self.message_label
+        room = max(120, int(self.vb.width()) - 40 if self.vb.width() > 0 else self.gview.width() - 80)
+        natural = QtGui.QFontMetrics(lab.font()).horizontalAdvance(lab.text()) + 8
+        lab.setFixedWidth(min(natural, room))
+        lab.setFixedHeight(lab.heightForWidth(lab.width()))
 
     def _rows_in_view(self) -> tuple[int, int]:
         """Grid rows covering the visible price range and half a view more on each side."""
@@ -537,10 +745,16 @@ class HeatmapPanel(QtWidgets.QWidget):
         if end is None or not math.isfinite(mark):
             return
         span = min(self.DEFAULT_SPAN_S, model.settings.column_ms * model.settings.window_columns / 1000.0)
+        self._fitted = False
         self.vb.setXRange(end - span, end + 0.04 * span, padding=0)
         half = max(mark * 0.015, model.bin_width * 20)
         self.vb.setYRange(mark - half, mark + half, padding=0)
         self._ranged = True
+        if self.session_span_ms is not None:
+            a, b = self.session_span_ms
+            if (b - a) / 1000.0 < span:
+                # a replay shorter than the default span opens on all of it, not a mostly empty hour
+                self.fit_session()
 
     def _follow(self, engine, recentre_y: bool = False) -> None:
         end = self._live_end_s()
@@ -548,10 +762,14 @@ class HeatmapPanel(QtWidgets.QWidget):
             return
         (x0, x1), (y0, y1) = self.vb.viewRange()
         span = max(x1 - x0, 1.0)
-        margin = 0.04 * span
-        target0 = end + margin - span
-        if abs(x0 - target0) > 1e-6 * span:
-            self.vb.setXRange(target0, end + margin, padding=0)
+        if self._fitted and x0 <= end <= x1:
+            pass                    # the whole session is in view: the live edge moves within it
+        else:
+            self._fitted = False
+            margin = 0.04 * span
+            target0 = end + margin - span
+            if abs(x0 - target0) > 1e-6 * span:
+                self.vb.setXRange(target0, end + margin, padding=0)
         mark = engine.model.mark_price()
         if math.isfinite(mark):
             h = y1 - y0
@@ -561,23 +779,57 @@ class HeatmapPanel(QtWidgets.QWidget):
     def _update_title(self, engine) -> None:
         model = engine.model
         s = model.settings
-        mode = model.mode
-        if mode == "oi":
-            mode_html = f"<span style='color:{theme.TEXT_DIM}'>estimate from open interest</span>"
+        cols = interval_label(s.column_ms) if s.column_ms % 1000 == 0 else f"{s.column_ms / 1000:g}s"
+        bin_s = scaling.fmt_price(model.bin_width, model.bin_width)
+        if model.mode == "oi":
+            mode_full = mode_short = "estimate from open interest"
+            mode_colour = theme.TEXT_DIM
         else:
             names = ", ".join(n for n, m in model.modes.items() if m == "volume")
-            mode_html = (f"<span style='color:{theme.WARNING}'><b>VOLUME-ONLY estimate</b> "
-                         f"(no open interest: {names})</span>")
-        title = (f"<span style='color:{theme.TEXT}'><b>{s.symbol}</b></span>"
-                 f"<span style='color:{theme.TEXT_DIM}'> · estimated liquidation levels · "
-                 f"bin {scaling.fmt_price(model.bin_width, model.bin_width)} · "
-                 f"{interval_label(s.column_ms) if s.column_ms % 1000 == 0 else f'{s.column_ms} ms'} columns · </span>"
-                 + mode_html)
-        if title != self._title:
-            self._title = title
-            self.plot.setTitle(title, size="9pt")
+            mode_full, mode_short = f"VOLUME-ONLY estimate (no open interest: {names})", "VOLUME-ONLY estimate"
+            mode_colour = theme.WARNING
+        # the full title when the plot is wide enough, else a compact one (never cut off)
+        variants = [(f"{s.symbol} · estimated liquidation levels · bin {bin_s} · {cols} columns · ", mode_full),
+                    (f"{s.symbol} · bin {bin_s} · {cols} · ", mode_short),
+                    (f"{s.symbol} · ", mode_short)]
+        key = (tuple(variants), mode_colour)
+        if key != self._title:
+            self._title = key
             quote = s.symbol.split("/")[-1].split(":")[0] if "/" in s.symbol else "quote"
             self.plot.setLabel("right", f"price ({quote})")
+            self._price_label_on = None      # setLabel shows it: _fit_title decides again
+            self._title_shown = None
+        self._fit_title()
+
+    def _fit_title(self, *_) -> None:
+        # the price axis names itself ("price (USDT)") only when the plot is wide; narrow, its
+        # numbers say enough and the image keeps the room (decided on the width both share, so
+        # that showing or hiding the name cannot flip the decision)
+        axis = self.plot.getAxis("right")
+        wide = self.vb.width() + axis.width() >= 560
+        if wide != getattr(self, "_price_label_on", None):
+            self._price_label_on = wide
+            axis.showLabel(wide)
+            axis.setWidth(66 if wide else 50)
+        if not self._title:
+            return
+        variants, mode_colour = self._title
+        fm = QtGui.QFontMetrics(_title_font())
+        room = self.vb.width() - 8
+        head, mode = variants[-1]
+        for h, m in variants:
+            if fm.horizontalAdvance(h + m) <= room:
+                head, mode = h, m
+                break
+        sym, _, rest = head.partition(" · ")
+        bold = "font-weight:bold" if mode_colour == theme.WARNING else ""
+        html = (f"<span style='color:{theme.TEXT}'><b>{sym}</b></span>"
+                f"<span style='color:{theme.TEXT_DIM}'> · {rest}</span>"
+                f"<span style='color:{mode_colour}; {bold}'>{mode}</span>")
+        if html != getattr(self, "_title_shown", None):
+            self._title_shown = html
+            self.plot.setTitle(html, size="9pt")
+            self.title_text = head + mode
 
     def _update_candles(self) -> None:
         engine = self._engine
@@ -624,16 +876,39 @@ class HeatmapPanel(QtWidgets.QWidget):
                              data=np.arange(len(ev)))
 
     # ------------------------------------------------------------------ crosshair
-    def _mouse_moved(self, args) -> None:
-        pos = args[0]
-        if not self.plot.sceneBoundingRect().contains(pos) or self._model is None:
+    def _mouse_moved(self, pos) -> None:
+        self._cursor_scene = QtCore.QPointF(pos)
+        if self._cursor_timer.isActive():
+            self._cursor_pending = True
+            return
+        self._cursor_timer.start()
+        self._update_crosshair()
+
+    def _cursor_timeout(self) -> None:
+        if self._cursor_pending:
+            self._cursor_pending = False
+            self._update_crosshair()
+
+    def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QtCore.QEvent.Type.Leave:
+            # the cursor left the chart: no read-out of a place it is no longer at
+            self._cursor_scene = None
+            self._cursor_pending = False
             self.hide_crosshair()
+        return super().eventFilter(obj, ev)
+
+    def _update_crosshair(self) -> None:
+        """The read-out of what is under the cursor now: called when the cursor moves and when
+        the chart moves under a still cursor (following the live edge, new data)."""
+        pos = self._cursor_scene
+        if pos is None or self._model is None or not self.vb.sceneBoundingRect().contains(pos):
+            self.hide_crosshair()        # away, or over an axis or the title: nothing to read
             return
         p = self.vb.mapSceneToView(pos)
         self.show_crosshair_at(p.x(), p.y())
 
     def show_crosshair_at(self, time_s: float, price: float) -> Readout | None:
-        """Move the crosshair to (time, price) and fill the read-out; returns the read-out."""
+        """Move the crosshair to the cell at (time, price) and fill the read-out; returns it."""
         if self._model is None:
             return None
         r = readout_for(self._model, self.view, time_s, price, self._origin)
@@ -641,12 +916,15 @@ class HeatmapPanel(QtWidgets.QWidget):
         if r is None:
             self.hide_crosshair()
             return None
-        self.vline.setValue(time_s)
-        self.hline.setValue(price)
+        # the lines mark the cell read: the column's middle, the price bin's middle
+        self.vline.setValue((r.time_ms + r.column_ms / 2) / 1000.0)
+        self.hline.setValue((r.price_low + r.price_high) / 2)
         self.vline.show()
         self.hline.show()
-        self.readout_label.setText(readout_html(r, self._step))
-        self.readout_label.adjustSize()
+        html = readout_html(r, self._step)
+        if html != self.readout_label.text():
+            self.readout_label.setText(html)
+            self.readout_label.adjustSize()
         self.readout_label.show()
         return r
 
@@ -681,6 +959,19 @@ class HeatmapPanel(QtWidgets.QWidget):
     @property
     def levels(self) -> tuple[float, float]:
         return self._levels
+
+
+def _label_font() -> QtGui.QFont:
+    f = QtGui.QFont()
+    f.setPointSizeF(8.0)
+    return f
+
+
+def _title_font() -> QtGui.QFont:
+    f = QtGui.QFont()
+    f.setPointSizeF(9.0)
+    f.setBold(True)          # measured bold: a little wider than drawn, never narrower
+    return f
 
 
 def bubble_size(notional: np.ndarray) -> np.ndarray:

@@ -41,6 +41,14 @@ def large_orders(bids: np.ndarray, asks: np.ndarray, factor: float = 4.0) -> tup
     return bids >= thr, asks >= thr
 
 
+def fmt_exact(v: float) -> str:
+    """A spread or a book price at its own precision (0.1, not the 25-dollar bin's "0")."""
+    if not math.isfinite(v):
+        return "-"
+    text = f"{round(v, 8):,.8f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 class _PaintedView(QtWidgets.QWidget):
     """A widget drawn by its ``_paint(painter)``; the painter is always ended."""
 
@@ -58,16 +66,30 @@ class _PaintedView(QtWidgets.QWidget):
 class LadderView(_PaintedView):
     """The price rows."""
 
+    MIN_WIDTH = 170
+    #: characters a row needs at the narrowest: four columns of about seven
+    ROW_CHARS = 30
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumWidth(300)
-        self.setMinimumHeight(200)
+        self.setMinimumWidth(self.MIN_WIDTH)
+        self.setMinimumHeight(120)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Expanding)
         self.font_ = theme.mono_font(9)
         self.bold = theme.mono_font(9, bold=True)
         self.data = None
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
         self.scroll_rows = 0
+
+    def resizeEvent(self, ev) -> None:
+        # the largest font (9 pt down to 7 pt) at which a row's text fits the width
+        for pt in (9.0, 8.5, 8.0, 7.5, 7.0):
+            font = theme.mono_font(pt)
+            if QtGui.QFontMetrics(font).horizontalAdvance("0" * self.ROW_CHARS) <= self.width() or pt == 7.0:
+                break
+        if font.pointSizeF() != self.font_.pointSizeF():
+            self.font_, self.bold = font, theme.mono_font(pt, bold=True)
+        super().resizeEvent(ev)
 
     @property
     def row_h(self) -> int:
@@ -100,7 +122,7 @@ class LadderView(_PaintedView):
             p.setPen(QtGui.QColor(theme.TEXT_DIM))
             p.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter, "no order book yet")
             return
-        edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask, mark, step = d
+        edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask, mark, step, zone = d
         n = len(edges)
         bmax = max(float(np.max(bids, initial=0)), float(np.max(asks, initial=0)), 1e-12)
         lmax = max(float(np.max(liq, initial=0)), 1e-12)
@@ -124,6 +146,14 @@ class LadderView(_PaintedView):
         if mark_row >= 0:
             px0, px1 = cols["price"]
             p.fillRect(QtCore.QRectF(px0, y0 + mark_row * rh, px1 - px0, rh), QtGui.QColor("#33405a"))
+        crossed = self.crossed_rows()
+        if crossed.any():
+            # bids at or above asks: hatched, so that nobody reads a spread off these rows
+            warn = QtGui.QColor(theme.WARNING)
+            warn.setAlpha(70)
+            hatch = QtGui.QBrush(warn, QtCore.Qt.BrushStyle.BDiagPattern)
+            for i in np.flatnonzero(crossed).tolist():
+                p.fillRect(QtCore.QRectF(0, y0 + i * rh, w, rh), hatch)
         # bars
         x0, x1 = cols["liq"]
         span = x1 - x0 - 4
@@ -155,15 +185,32 @@ class LadderView(_PaintedView):
         column("bid", [fmt_size(v) if not bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
         column("ask", [fmt_size(v) if not bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
         special = best | ({mark_row} if mark_row >= 0 else set())
+        crossed_l = crossed.tolist()
         p.setPen(QtGui.QColor(theme.TEXT_DIM))
-        column("price", ["" if i in special else scaling.fmt_price(lo_l[i], step) for i in range(n)], centre, 0)
+        column("price", ["" if i in special or crossed_l[i] else scaling.fmt_price(lo_l[i], step) for i in range(n)],
+               centre, 0)
+        p.setPen(QtGui.QColor(theme.WARNING))
+        column("price", [scaling.fmt_price(lo_l[i], step) if crossed_l[i] and i not in special else ""
+                         for i in range(n)], centre, 0)
         # emphasised rows: large resting orders, best bid/ask and the mark
         p.setFont(self.bold)
         p.setPen(QtGui.QColor("#ffffff"))
-        column("bid", [("◆ " + fmt_size(v)) if bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
-        column("ask", [(fmt_size(v) + " ◆") if bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
+        fm = QtGui.QFontMetrics(self.bold)
+        room = cols["bid"][1] - cols["bid"][0] - 8
+        mark_b = "◆ " if fm.horizontalAdvance("◆ 9999.9") <= room else ""     # bold alone when narrow
+        column("bid", [(mark_b + fmt_size(v)) if bb else "" for v, bb in zip(bids.tolist(), big_b_l)], right)
+        column("ask", [(fmt_size(v) + mark_b[::-1]) if bb else "" for v, bb in zip(asks.tolist(), big_a_l)], left)
         column("price", [scaling.fmt_price(lo_l[i], step) if i in special else "" for i in range(n)], centre, 0)
         p.setFont(self.font_)
+
+    def crossed_rows(self) -> np.ndarray:
+        """Rows inside a crossed book's overlap (from its best ask up to its best bid)."""
+        d = self.data
+        if d is None or d[-1] is None:
+            return np.zeros(0 if d is None else len(d[0]), bool)
+        edges, step = d[0], d[10]
+        lo, hi = d[-1]
+        return (edges + step > lo) & (edges <= hi)
 
     @staticmethod
     def _columns(w: int) -> dict[str, tuple[float, float]]:
@@ -182,7 +229,7 @@ class TradesView(_PaintedView):
         self.font_ = theme.mono_font(8.5)
         self.trades = None
         self.step = 0.0
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(60)
 
     def _paint(self, p: QtGui.QPainter) -> None:
         from datetime import UTC, datetime
@@ -204,12 +251,27 @@ class TradesView(_PaintedView):
         w = self.width()
         top = QtCore.Qt.AlignmentFlag.AlignTop
         right = QtCore.Qt.AlignmentFlag.AlignRight | top
-        times = [datetime.fromtimestamp(t / 1000, tz=UTC).strftime("%H:%M:%S.%f")[:-3] for t in rows["time_ms"].tolist()]
+        fm = QtGui.QFontMetrics(self.font_)
+        cw = fm.horizontalAdvance("0")
+        # time with ms and the venue when there is room; seconds only, then no venue, when narrow
+        with_ms = w >= cw * 36
+        with_ex = w >= cw * 29
+        fmt = "%H:%M:%S.%f" if with_ms else "%H:%M:%S"
+        times = [datetime.fromtimestamp(t / 1000, tz=UTC).strftime(fmt)[:-3 if with_ms else None]
+                 for t in rows["time_ms"].tolist()]
         exs = [_SHORT_NAMES.get(EXCHANGES[e], "?") for e in rows["exchange"].tolist()]
         p.setPen(QtGui.QColor(theme.TEXT_DIM))
         h = n * lh + lh
-        p.drawText(QtCore.QRectF(4, 16, w * 0.3, h), top, "\n".join(times))
-        p.drawText(QtCore.QRectF(w * 0.30, 16, w * 0.1, h), top, "\n".join(exs))
+        t_w = cw * (13 if with_ms else 9)
+        p.drawText(QtCore.QRectF(4, 16, t_w, h), top, "\n".join(times))
+        x_ex = 4 + t_w
+        if with_ex:
+            p.drawText(QtCore.QRectF(x_ex, 16, cw * 4, h), top, "\n".join(exs))
+            x_ex += cw * 4
+        # price and size share what is left, right-aligned
+        rest = max(w - x_ex - 4, 1)
+        x_price, w_price = x_ex, rest * 0.55
+        x_size, w_size = x_ex + rest * 0.55, rest * 0.45
         prices = [scaling.fmt_price(x, self.step) for x in rows["price"].tolist()]
         sizes = [fmt_size(x) for x in rows["size"].tolist()]
         side = rows["side"].tolist()
@@ -223,9 +285,9 @@ class TradesView(_PaintedView):
                 if not any(sel):
                     continue
                 p.setFont(font)
-                p.drawText(QtCore.QRectF(w * 0.42, 16, w * 0.28, h), right,
+                p.drawText(QtCore.QRectF(x_price, 16, w_price, h), right,
                            "\n".join(x if k else "" for x, k in zip(prices, sel)))
-                p.drawText(QtCore.QRectF(w * 0.70, 16, w * 0.28, h), right,
+                p.drawText(QtCore.QRectF(x_size, 16, w_size, h), right,
                            "\n".join(x if k else "" for x, k in zip(sizes, sel)))
         p.setFont(self.font_)
 
@@ -243,13 +305,20 @@ class LadderPanel(QtWidgets.QWidget):
         layout.setSpacing(2)
         head = QtWidgets.QHBoxLayout()
         head.setContentsMargins(6, 2, 6, 0)
-        self.info = QtWidgets.QLabel("")
+        self.info = theme.ElidedLabel("")
         self.info.setStyleSheet(f"color: {theme.TEXT_DIM}")
         head.addWidget(self.info, 1)
-        btn = QtWidgets.QPushButton("Re-centre (C)")
+        btn = QtWidgets.QPushButton("Centre")
+        btn.setToolTip("re-centre the ladder on the price (C)")
         btn.clicked.connect(self.recentre)
         head.addWidget(btn)
         layout.addLayout(head)
+        # a partial or crossed book is said in words, above the rows it concerns
+        self.warning = QtWidgets.QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(f"background: #4a3208; color: {theme.WARNING}; padding: 2px 6px;")
+        self.warning.hide()
+        layout.addWidget(self.warning)
         self.ladder = LadderView()
         layout.addWidget(self.ladder, 3)
         self.trades = TradesView()
@@ -258,6 +327,41 @@ class LadderPanel(QtWidgets.QWidget):
 
     def set_view(self, view: ViewState) -> None:
         self.view = view
+
+    def _show_state(self, st, w: float) -> None:
+        """The header: the spread when the books give one, else what is wrong with them."""
+        if st.crossed:
+            spread_s = "book crossed"
+        elif st.venues_crossed:
+            spread_s = "venues crossed"
+        elif math.isfinite(st.spread):
+            spread_s = f"spread {fmt_exact(st.spread)}"
+        else:
+            spread_s = "no spread (one side empty)"
+        partial = " · partial book" if st.partial else ""
+        bad = bool(st.crossed or st.venues_crossed or st.partial)
+        style = f"color: {theme.WARNING if bad else theme.TEXT_DIM}" + ("; font-weight: bold" if st.crossed else "")
+        if self.info.styleSheet() != style:
+            self.info.setStyleSheet(style)
+        self._set_text(self.info, f"tick {scaling.fmt_price(w, w)} · {spread_s}{partial}")
+        notes = []
+        if st.partial:
+            notes.append(f"⚠ partial book ({', '.join(st.partial)}): no snapshot; levels it never saw are missing.")
+        if st.crossed:
+            notes.append(f"⚠ crossed ({', '.join(st.crossed)}): bid {fmt_exact(st.best_bid)} ≥ "
+                         f"ask {fmt_exact(st.best_ask)}; the hatched rows are no spread.")
+        self._set_text(self.warning, "<br>".join(notes))
+        if st.venues_crossed:
+            # venues crossing each other is the market, not a fault of the books: the header says
+            # so, the tooltip gives the prices
+            self.info.setToolTip(f"{self.info.text()}: the best bid of one venue ({fmt_exact(st.best_bid)}) "
+                                 f"is at or above the best ask of another ({fmt_exact(st.best_ask)})")
+        self.warning.setVisible(bool(notes))
+
+    @staticmethod
+    def _set_text(label: QtWidgets.QLabel, text: str) -> None:
+        if label.text() != text:
+            label.setText(text)
 
     def recentre(self) -> None:
         self.centre = None
@@ -273,11 +377,14 @@ class LadderPanel(QtWidgets.QWidget):
         books = engine.books
         exchanges = self.view.model_exchanges(model)
         ids = None if self.view.exchanges is None else [EXCHANGE_ID[e] for e in self.view.exchanges if e in EXCHANGE_ID]
-        bests = [(b, a) for e, book in books.books.items() if ids is None or e in ids for b, a in [book.best()]]
-        best_bid = max((b for b, _ in bests if math.isfinite(b)), default=math.nan)
-        best_ask = min((a for _, a in bests if math.isfinite(a)), default=math.nan)
+        st = books.state(ids)
+        best_bid, best_ask = st.best_bid, st.best_ask
+        crossed = bool(st.crossed or st.venues_crossed)
         mark = model.mark_price()
-        mid = (best_bid + best_ask) / 2 if math.isfinite(best_bid) and math.isfinite(best_ask) else mark
+        if math.isfinite(best_bid) and math.isfinite(best_ask) and not (crossed and math.isfinite(mark)):
+            mid = (best_bid + best_ask) / 2
+        else:
+            mid = mark
         if not math.isfinite(mid):
             return
         rows = self.ladder.rows
@@ -299,16 +406,10 @@ class LadderPanel(QtWidgets.QWidget):
         liq_side = np.where(long >= short, 1, -1)
         big_b, big_a = large_orders(bids, asks)
         self.last = {"edges": edges, "bids": bids, "asks": asks, "liq": liq}
+        zone = (best_ask, best_bid) if crossed else None
         self.ladder.data = (edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask,
-                            mark if math.isfinite(mark) else mid, w)
-        spread = best_ask - best_bid if math.isfinite(best_bid) and math.isfinite(best_ask) else math.nan
-        partial = [name for name, (_, _, part) in books.summary().items() if part]
-        if math.isfinite(spread) and spread < 0:
-            spread_s = "venues crossed"      # best bid of one venue above the best ask of another
-        else:
-            spread_s = f"spread {scaling.fmt_price(spread, w)}"
-        self.info.setText(f"tick {scaling.fmt_price(w, w)} · {spread_s}"
-                          + (f" · partial: {', '.join(partial)}" if partial else ""))
+                            mark if math.isfinite(mark) else mid, w, zone)
+        self._show_state(st, w)
         self.ladder.update()
         tr = engine.recent_trades
         if ids is not None and len(tr):

@@ -64,6 +64,8 @@ class LiqMapPanel(QtWidgets.QWidget):
         self.gview.addItem(self.plot)
         self.vb = self.plot.getViewBox()
         self.vb.setDefaultPadding(0.0)
+        self.vb.sigResized.connect(self._fit_labels)
+        self._top_label = None
 
         self.long_bars = QtWidgets.QGraphicsPathItem()
         self.short_bars = QtWidgets.QGraphicsPathItem()
@@ -97,6 +99,18 @@ class LiqMapPanel(QtWidgets.QWidget):
         self._sync_key = None
         self._syncing = False
         self.last_long = self.last_short = self.last_cum_long = self.last_cum_short = None
+
+    def _fit_labels(self, *_) -> None:
+        """The top axis title in the longest wording that fits the panel's width."""
+        fm = QtGui.QFontMetrics(QtGui.QFont())
+        room = self.vb.width()
+        for text in ("cumulative from price", "cumulative", "cumul."):
+            if fm.horizontalAdvance(text) + 6 <= room:
+                break
+        if text != self._top_label:
+            self._top_label = text
+            self.plot.setLabel("top", text)
+            self.cum_axis.resizeEvent()     # pyqtgraph places a new label only on the next resize
 
     def _sync_geometry(self) -> None:
         self.vb2.setGeometry(self.vb.sceneBoundingRect())
@@ -243,6 +257,11 @@ class LiqMapPanel(QtWidgets.QWidget):
         vis = (centres >= y0) & (centres <= y1)
         bar_max = float(max(long[vis].max(initial=0.0), short[vis].max(initial=0.0)))
         cum_max = float(max(cum_l[vis].max(initial=0.0), cum_s[vis].max(initial=0.0)))
+        for axis, top in ((self.bar_axis, bar_max), (self.cum_axis, cum_max)):
+            if axis.empty != (not top > 0):
+                axis.empty = not top > 0        # nothing in view: "$0", not a made-up scale
+                axis.picture = None
+                axis.update()
         for vb, top in ((self.vb, bar_max), (self.vb2, cum_max)):
             want = max(top, 1.0) * 1.05
             have = vb.viewRange()[0][1]

@@ -42,7 +42,21 @@ def to_dollars(value: float, mode: str) -> float:
 def _sample(img: np.ndarray) -> np.ndarray:
     flat = img.reshape(-1)
     s = flat[::_SAMPLE_STRIDE] if flat.size > 50_000 else flat
-    return s[s > 0]
+    s = s[s > 0]
+    if not s.size and flat.size > 50_000:
+        # the stride missed every value: a (nearly) empty grid, so the full scan is cheap enough
+        s = flat[flat > 0]
+    return s
+
+
+def data_top(img: np.ndarray, extra: np.ndarray | None = None) -> float:
+    """The largest dollar value :func:`display_levels` sees in ``img`` (and ``extra``): 0 when
+    there is nothing at all (the colour bar then says so instead of inventing a scale)."""
+    nz = _sample(img)
+    top = float(nz.max()) if nz.size else 0.0
+    if extra is not None and extra.size:
+        top = max(top, float(extra.max()))
+    return max(top, 0.0)
 
 
 def display_levels(img: np.ndarray, mode: str, extra: np.ndarray | None = None) -> tuple[float, float]:
@@ -101,6 +115,17 @@ def fmt_usd(v: float, signed: bool = False) -> str:
     return f"{sign}${a:.0f}"
 
 
+def fmt_usd_sig(v: float) -> str:
+    """Like :func:`fmt_usd` with three significant digits below $1k too ($11.7, $2.50): for a
+    label that marks one exact value, such as the end of the colour bar."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    a = abs(v)
+    if a >= 100 or a == 0:
+        return fmt_usd(v)
+    return f"{'-' if v < 0 else ''}${a:.{2 if a < 10 else 1}f}"
+
+
 def fmt_price(p: float, step: float | None = None) -> str:
     """A price with as many decimals as the bin width (or the price's size) needs."""
     if p is None or not math.isfinite(p):
@@ -110,19 +135,56 @@ def fmt_price(p: float, step: float | None = None) -> str:
     return f"{p:,.{decimals}f}"
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About ``n`` round values (1, 2, 2.5, 5 × 10^k steps) within [lo, hi]."""
+def nice_ticks(lo: float, hi: float, n: int = 5, mults: tuple[float, ...] = (1, 2, 2.5, 5, 10),
+               min_step: float = 0.0) -> list[float]:
+    """About ``n`` round values (``mults`` × 10^k steps, at least ``min_step``) within [lo, hi]."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo]
-    raw = (hi - lo) / max(1, n)
+    raw = max((hi - lo) / max(1, n), min_step)
     exp = math.floor(math.log10(raw))
-    step = 10.0 ** exp
-    for m in (1, 2, 2.5, 5, 10):
-        if m * 10.0 ** exp >= raw:
+    step = 10.0 ** (exp + 1)
+    for m in mults:
+        if m * 10.0 ** exp >= raw * (1 - 1e-9):
             step = m * 10.0 ** exp
             break
-    first = math.ceil(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + i * step, 12) for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def usd_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Round dollar values for an axis: steps of 1, 2 or 5 × 10^k dollars (never under $1, so
+    no two labels read the same), within [lo, hi]."""
+    return [v for v in nice_ticks(lo, hi, n, mults=(1, 2, 5, 10), min_step=1.0) if lo - 1e-9 <= v <= hi + 1e-9]
+
+
+def fmt_usd_tick(v: float, step: float) -> str:
+    """A tick label: the unit of ``v`` ($, k, M, B) with the decimals ``step`` needs, so that
+    ticks ``step`` apart never read the same ($2.5 rather than $2, $1.5M rather than $1.50M)."""
+    if not math.isfinite(v):
+        return "-"
+    if v == 0:
+        return "$0"
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    div, suffix = 1.0, ""
+    for d, sfx in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= d * (1 - 1e-9):
+            div, suffix = d, sfx
+            break
+    st = abs(step) / div if step else 1.0
+    decimals = 0
+    while decimals < 6 and abs(round(st, decimals) - st) > 1e-6 * st:
+        decimals += 1
+    return f"{sign}${a / div:.{decimals}f}{suffix}"
+
+
+def usd_tick_labels(values: list[float]) -> list[str]:
+    """Labels for equally spaced ticks at ``values``: distinct and exact."""
+    if not values:
+        return []
+    steps = [b - a for a, b in zip(values, values[1:]) if b > a]
+    step = min(steps) if steps else abs(values[0]) or 1.0
+    return [fmt_usd_tick(v, step) for v in values]
 
 
 def log_ticks(lo_log: float, hi_log: float) -> list[float]:

@@ -8,7 +8,7 @@ usual green/red with a dark outline so that they read on any heatmap colour.
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 BACKGROUND = "#0b0e14"        # plot background = colour of an empty heatmap cell
 PANEL = "#12161f"             # widget background
@@ -42,6 +42,8 @@ def mono_font(point_size: float = 9.0, bold: bool = False) -> QtGui.QFont:
 
 STYLESHEET = f"""
 QDockWidget {{ color: {TEXT}; }}
+QMainWindow::separator {{ background: {BORDER}; width: 3px; height: 3px; }}
+QMainWindow::separator:hover {{ background: {ACCENT}; }}
 QDockWidget::title {{ background: {PANEL_ALT}; padding: 3px 6px; border-bottom: 1px solid {BORDER}; }}
 QToolBar {{ background: {PANEL_ALT}; border: 0; spacing: 4px; padding: 2px; }}
 QStatusBar {{ background: {PANEL_ALT}; color: {TEXT_DIM}; border-top: 1px solid {BORDER}; }}
@@ -49,7 +51,7 @@ QStatusBar QLabel {{ padding: 0 6px; }}
 QMenuBar {{ background: {PANEL_ALT}; }}
 QMenuBar::item:selected, QMenu::item:selected {{ background: #26304a; }}
 QMenu {{ background: {PANEL_ALT}; border: 1px solid {BORDER}; }}
-QGroupBox {{ border: 1px solid {BORDER}; border-radius: 3px; margin-top: 14px; padding-top: 4px; }}
+QGroupBox {{ border: 1px solid {BORDER}; border-radius: 3px; margin-top: 12px; padding-top: 2px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 6px; color: {TEXT_DIM}; }}
 QComboBox, QPushButton, QToolButton, QSpinBox, QLineEdit {{
     background: #1c2230; border: 1px solid {BORDER}; border-radius: 3px; padding: 2px 6px; color: {TEXT}; }}
@@ -80,3 +82,35 @@ def apply(app: QtWidgets.QApplication) -> None:
 
 def configure_pyqtgraph() -> None:
     pg.setConfigOptions(background=BACKGROUND, foreground=TEXT, antialias=False, imageAxisOrder="row-major")
+
+
+class ElidedLabel(QtWidgets.QLabel):
+    """A one-line plain-text label that shrinks with its panel: what does not fit ends in "…"
+    (the whole text stays in the tooltip), instead of forcing the panel wider or being cut."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(24)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self):
+        hint = super().minimumSizeHint()
+        hint.setWidth(24)
+        return hint
+
+    def elided_text(self) -> str:
+        fm = QtGui.QFontMetrics(self.font())
+        return fm.elidedText(self.text(), QtCore.Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        try:
+            p.setPen(self.palette().color(self.foregroundRole()))
+            p.drawText(self.contentsRect(), int(self.alignment() | QtCore.Qt.AlignmentFlag.AlignVCenter),
+                       self.elided_text())
+        finally:
+            p.end()

@@ -232,7 +232,7 @@ def test_stats_panel_shows_the_estimate_mode_and_clusters(window):
     assert "open interest" in stats.mode_label.text()
     assert stats.summary is not None
     text = stats.body.text()
-    assert "long : short" in text and "nearest above" in text and "%" in text
+    assert "long : short" in text and "near above" in text and "%" in text
 
 
 def test_record_writes_the_events_shown_to_a_replayable_session(window, tmp_path, qtbot):

@@ -121,7 +121,7 @@ def test_scaling_modes_and_colour_bar_in_dollars(window):
     r0, r1, shown = _displayed(panel)
     np.testing.assert_allclose(shown, np.log10(1 + img[r0:r1]), rtol=1e-5)
     labels = [text for _, text in panel.colorbar._ticks]
-    assert labels and all(text.lstrip("≥").startswith("$") for text in labels)
+    assert labels and all(text.lstrip("≥≤").startswith("$") for text in labels)
     window.set_view(window.view.with_(scale="percentile"))
     window.on_frame()
     assert panel.colorbar._ticks[-1][1].startswith("≥$")
