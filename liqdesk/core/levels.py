@@ -888,10 +888,12 @@ class LevelModel:
                 self._scale(e, factor)
         rows = self.settings.rows
         origin = self._recentre()
-        window = self._true_window(origin, rows)
+        self._flush_all()
+        window = self._state_window(self.notional, origin, rows)     # stored values, unscaled
+        scale = np.asarray(self._factor) if any(f != 1.0 for f in self._factor) else None
         mark_rows = np.array([(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
                               for st in self.ex], dtype=np.int64) if self.bin_width else np.full(self.E, -1)
-        self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows)
+        self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows, scale)
 
     def _display_origin(self) -> int:
         return self.display_origin if self.display_origin is not None else self._recentre(peek=True)

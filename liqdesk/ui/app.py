@@ -63,6 +63,9 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     window = ChartWindow(session, clock, store, hub=hub)
     if screenshot is not None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         window.resize(1920, 1080)
+    trace_path = os.environ.get("LIQDESK_STARTUP_TRACE")
+    if trace_path:
+        StartupTrace(trace_path, window, clock)
     window.show()
     QtWidgets.QApplication.processEvents()     # paint the window before the feed's work starts
     result = {"code": 0}
@@ -89,9 +92,6 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
 
     if quit_after is not None:
         QtCore.QTimer.singleShot(int(quit_after * 1000), finish)
-    trace_path = os.environ.get("LIQDESK_STARTUP_TRACE")
-    if trace_path:
-        StartupTrace(trace_path, window, clock)
     session.start()
     if session.is_replay and getattr(session.source, "playing", False) is False:
         session.play()
@@ -117,12 +117,10 @@ class StartupTrace(QtCore.QObject):
         import json
         import time
 
-        import psutil
-
         self._json, self._time = json, time
         self.path = path
         self.window = window
-        self.t0 = psutil.Process().create_time()
+        self.t0 = process_start_time()
         self.marks: dict[str, float] = {}
         window.heatmap.gview.painted.connect(self._painted)
         clock.ticked.connect(self._ticked)
@@ -143,3 +141,27 @@ class StartupTrace(QtCore.QObject):
     def _ticked(self) -> None:
         if self.window.session.history is None and "window_shown_ms" in self.marks:
             self._mark("history_complete_ms")
+
+
+def process_start_time() -> float:
+    """When this process started (``time.time()`` scale): the launcher's own clock when it passed
+    ``LIQDESK_LAUNCH_T``, else the kernel's start time measured against the uptime clock
+    (psutil's ``create_time`` adds the boot time, which Linux gives only to the whole second)."""
+    import time
+
+    launch = os.environ.get("LIQDESK_LAUNCH_T")
+    if launch:
+        try:
+            return float(launch)
+        except ValueError:
+            pass
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return time.time() - (uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        import psutil
+
+        return psutil.Process().create_time()

@@ -1,17 +1,16 @@
 """The chart window: every panel a dock that can float onto another monitor, menus and shortcuts,
-the status bar, layouts saved and restored, and the single frame timer that drives all windows.
+recording and exports, new windows. Its frame timer (:mod:`.frame_clock`), layouts
+(:mod:`.layouts`), status bar (:mod:`.status_bar`) and dialogs (:mod:`.dialogs`) have modules
+of their own.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from liqdesk.app.chart_settings import settings_for_window
@@ -20,16 +19,17 @@ from liqdesk.app.session import Session
 from liqdesk.app.view_state import ViewState
 
 from . import scaling, theme
+from .dialogs import NewWindowDialog
 from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
+from .frame_clock import FPS, FrameClock
 from .heatmap_panel import HeatmapPanel
 from .ladder_panel import LadderPanel
+from .layouts import LAYOUT_VERSION, LayoutStore
 from .liqmap_panel import LiqMapPanel
 from .replay_bar import ReplayBar
 from .stats_panel import StatsPanel
-
-FPS = 30
-LAYOUT_VERSION = 3
+from .status_bar import StatusBar
 
 SHORTCUTS = [
     ("F", "follow the live edge on/off"),
@@ -59,183 +59,6 @@ def default_dock_widths(width: int) -> list[int]:
     ladder = int(min(300, max(170, 0.16 * width)))
     side = int(min(330, max(196, 0.16 * width)))
     return [width - liqmap - ladder - side - 16, liqmap, ladder, side]
-
-
-# ---------------------------------------------------------------------------------- frame clock
-class FrameClock(QtCore.QObject):
-    """The one frame timer: pumps the session's engine, then lets every window redraw what
-    changed. The feed rate never drives the paint rate."""
-
-    ticked = QtCore.Signal()
-
-    def __init__(self, session: Session | None = None, fps: int = FPS, parent=None):
-        super().__init__(parent)
-        self.session = session
-        self.windows: list[ChartWindow] = []
-        self.timer = QtCore.QTimer(self)
-        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(int(1000 / fps))
-        self.timer.timeout.connect(self.tick)
-        self.tick_id = 0
-        self.last_tick_ms = 0.0
-        self.budget_s = 0.008
-        self._reported = False
-
-    def sessions(self) -> list[Session]:
-        """The sessions to pump: the clock's own and those of its windows, each once."""
-        out = [self.session] if self.session is not None else []
-        for w in self.windows:
-            if w.session not in out:
-                out.append(w.session)
-        return out
-
-    def start(self) -> None:
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-
-    def tick(self) -> None:
-        t0 = time.perf_counter()
-        self.tick_id += 1
-        sessions = self.sessions()
-        try:
-            for session in sessions:
-                session.pump(self.budget_s)
-            for w in list(self.windows):
-                w.on_frame()
-        except Exception as exc:  # a drawing bug must not stop the clock or flood the terminal
-            if not self._reported:
-                self._reported = True
-                import traceback
-
-                traceback.print_exc()
-            for session in sessions:
-                session.message(f"display error: {type(exc).__name__}: {exc}")
-        self.last_tick_ms = (time.perf_counter() - t0) * 1000.0
-        self.ticked.emit()
-
-
-# ---------------------------------------------------------------------------------- layouts
-class LayoutStore:
-    """Window geometry and dock state in QSettings, plus named layouts."""
-
-    def __init__(self, settings: QtCore.QSettings | None = None):
-        self.settings = settings or QtCore.QSettings("liqdesk", "liqdesk")
-
-    def save(self, name: str, window: QtWidgets.QMainWindow) -> None:
-        self.settings.setValue(f"windows/{name}/geometry", window.saveGeometry())
-        self.settings.setValue(f"windows/{name}/state", window.saveState(LAYOUT_VERSION))
-        self.settings.sync()
-
-    def restore(self, name: str, window: QtWidgets.QMainWindow) -> str | None:
-        """Restore a saved layout. Returns None when restored or nothing was saved, else the
-        reason it could not be used (the caller then keeps the default layout)."""
-        geometry = self.settings.value(f"windows/{name}/geometry")
-        state = self.settings.value(f"windows/{name}/state")
-        if geometry is None and state is None:
-            return None
-        try:
-            if geometry is not None and (not isinstance(geometry, QtCore.QByteArray)
-                                         or not window.restoreGeometry(geometry)):
-                return "the saved window geometry is unreadable"
-            if state is not None and (not isinstance(state, QtCore.QByteArray)
-                                      or not window.restoreState(state, LAYOUT_VERSION)):
-                return "the saved dock layout is unreadable"
-        except (TypeError, ValueError, RuntimeError) as exc:
-            return f"the saved layout is unreadable ({exc})"
-        return None
-
-    def forget(self, name: str) -> None:
-        self.settings.remove(f"windows/{name}")
-
-    def save_named(self, layout: str, window: QtWidgets.QMainWindow) -> None:
-        self.settings.setValue(f"layouts/{layout}/state", window.saveState(LAYOUT_VERSION))
-        self.settings.setValue(f"layouts/{layout}/geometry", window.saveGeometry())
-        self.settings.sync()
-
-    def named(self) -> list[str]:
-        self.settings.beginGroup("layouts")
-        try:
-            return sorted(self.settings.childGroups())
-        finally:
-            self.settings.endGroup()
-
-    def load_named(self, layout: str, window: QtWidgets.QMainWindow) -> bool:
-        state = self.settings.value(f"layouts/{layout}/state")
-        geometry = self.settings.value(f"layouts/{layout}/geometry")
-        if isinstance(geometry, QtCore.QByteArray):
-            window.restoreGeometry(geometry)
-        return isinstance(state, QtCore.QByteArray) and window.restoreState(state, LAYOUT_VERSION)
-
-
-# ---------------------------------------------------------------------------------- status bar
-class StatusBar(QtWidgets.QStatusBar):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.source = QtWidgets.QLabel()
-        self.rate = QtWidgets.QLabel()
-        self.latency = QtWidgets.QLabel()
-        self.fps = QtWidgets.QLabel()
-        self.mode = QtWidgets.QLabel()
-        self.record = QtWidgets.QLabel()
-        self.memory = QtWidgets.QLabel()
-        self.tiers = QtWidgets.QLabel()
-        self.tiers.setStyleSheet(f"color: {theme.WARNING}")
-        self.record.setStyleSheet(f"color: {theme.DANGER}; font-weight: bold")
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(160)
-        self.progress.hide()
-        self.addWidget(self.progress)
-        for w in (self.source, self.tiers, self.mode, self.rate, self.latency, self.fps, self.memory, self.record):
-            self.addPermanentWidget(w)
-        self._proc = psutil.Process()
-        self._versions: deque = deque()
-        self.fps.setToolTip("frames painted per second; the window repaints only when the data or the view "
-                            "changed (the frame timer runs at 30 per second)")
-
-    def refresh(self, session: Session, clock: FrameClock | None) -> None:
-        eng = session.engine
-        self.source.setText(session.source_state())
-        self.rate.setText(f"{eng.stats.rate(time.monotonic()):,.0f} msg/s")
-        lat = session.latency_ms()
-        if session.is_replay:
-            self.latency.setText("latency n/a (replay)")
-        else:
-            self.latency.setText(f"latency {lat:.0f} ms" if math.isfinite(lat) else "latency -")
-        busy = session.busy()
-        if busy is not None:
-            label, frac = busy
-            self.progress.setFormat(f"{label} %p%")
-            self.progress.setValue(int(frac * 1000))
-            self.progress.show()
-        else:
-            self.progress.hide()
-        fps = session.fps()
-        now = time.perf_counter()
-        self._versions.append((now, eng.version))
-        while len(self._versions) > 2 and now - self._versions[0][0] > 5.0:
-            self._versions.popleft()
-        t0, v0 = self._versions[0]
-        ups = (eng.version - v0) / (now - t0) if now - t0 > 0.9 else 30.0
-        # the window repaints only when something changed: a slow source means few frames
-        idle = f" · {ups:.0f} updates/s" if fps < 20 and ups < 20 else ""
-        self.fps.setText(f"{fps:.0f} fps{idle}" + (f" · frame {clock.last_tick_ms:.1f} ms" if clock else ""))
-        approx = approximate_tiers(eng.model)
-        self.tiers.setText(f"approximate tiers: {', '.join(approx)}" if approx else "")
-        self.tiers.setToolTip("no published tier table for this symbol on these venues: their liquidation "
-                              "prices use the venue's generic table (resources/tiers/README.md)" if approx else "")
-        mode = eng.model.mode
-        self.mode.setText({"oi": "model: OI", "volume": "model: VOLUME-ONLY", "mixed": "model: OI + volume"}[mode])
-        self.mode.setStyleSheet("" if mode == "oi" else f"color: {theme.WARNING}; font-weight: bold")
-        self.record.setText("● REC" if session.recording else "")
-        self.memory.setText(f"{self._proc.memory_info().rss / 2**20:,.0f} MB")
-
-
-def approximate_tiers(model) -> list[str]:
-    """The model's exchanges whose tier table for its symbol is the generic (approximate) one."""
-    return [name for name, table in model.tiers.items() if getattr(table, "approximate", False)]
 
 
 # ---------------------------------------------------------------------------------- window
@@ -704,55 +527,4 @@ class ChartWindow(QtWidgets.QMainWindow):
             self.hub.release(self.session)
 
 
-# ---------------------------------------------------------------------------------- dialogs
-class NewWindowDialog(QtWidgets.QDialog):
-    """Window → New chart window: the symbol (searchable list, or any typed) and the venues."""
-
-    def __init__(self, session: Session, parent=None):
-        super().__init__(parent)
-        from liqdesk.core.events import EXCHANGES
-
-        self.setWindowTitle("New chart window")
-        settings = session.engine.settings
-        lay = QtWidgets.QFormLayout(self)
-        self.symbol_box = QtWidgets.QComboBox()
-        self.symbol_box.setEditable(True)
-        self.symbol_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
-        symbols = list(dict.fromkeys([settings.symbol, *_shipped_symbols()]))
-        self.symbol_box.addItems(symbols)
-        completer = self.symbol_box.completer()
-        completer.setFilterMode(QtCore.Qt.MatchFlag.MatchContains)
-        completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
-        self.symbol_box.setEnabled(not session.is_replay)
-        self.symbol_box.setToolTip("the market to chart; a replay shows the symbol of its file")
-        lay.addRow("Symbol:", self.symbol_box)
-        venues = settings.exchanges if session.is_replay else EXCHANGES
-        self.checks: dict[str, QtWidgets.QCheckBox] = {}
-        box = QtWidgets.QWidget()
-        row = QtWidgets.QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        for name in venues:
-            cb = QtWidgets.QCheckBox(name)
-            cb.setChecked(name in settings.exchanges)
-            row.addWidget(cb)
-            self.checks[name] = cb
-        lay.addRow("Venues:", box)
-        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        bb.accepted.connect(self.accept)
-        bb.rejected.connect(self.reject)
-        lay.addRow(bb)
-
-    def symbol(self) -> str:
-        return self.symbol_box.currentText().strip()
-
-    def venues(self) -> tuple[str, ...]:
-        return tuple(n for n, cb in self.checks.items() if cb.isChecked())
-
-
-def _shipped_symbols() -> tuple[str, ...]:
-    try:
-        from liqdesk.core.markets import SHIPPED_SYMBOLS
-    except ImportError:
-        return ("BTC/USDT:USDT", "ETH/USDT:USDT")
-    return tuple(SHIPPED_SYMBOLS)
+__all__ = ["FPS", "LAYOUT_VERSION", "ChartWindow", "FrameClock", "LayoutStore", "StatusBar"]

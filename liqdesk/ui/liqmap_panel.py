@@ -18,7 +18,7 @@ from liqdesk.app.view_state import ViewState, live_level_map
 from liqdesk.core.stats import cumulative_map
 
 from . import scaling, theme
-from .heatmap_panel import DollarAxis, PriceAxis
+from .heatmap_items import DollarAxis, PriceAxis
 
 
 def bars_path(values: np.ndarray, edges: np.ndarray, width: float) -> QtGui.QPainterPath:

@@ -106,6 +106,10 @@ class StatsPanel(QtWidgets.QWidget):
                     f"decaying. Rougher.</div>")
         else:
             mode = f"<span style='color:{theme.TEXT_DIM}'>estimate from <b>open interest</b> (all venues)</span>"
+        approx = [name for name, table in model.tiers.items() if getattr(table, "approximate", False)]
+        if approx:
+            mode += (f"<br><span style='color:{theme.WARNING}'>approximate tiers: {', '.join(approx)}</span> "
+                     f"<span style='color:{theme.TEXT_DIM}'>(no published table for this symbol)</span>")
         self._set(self.mode_label, mode)
         mark = model.mark_price() if model.bin_width else math.nan
         if not math.isfinite(mark):

@@ -291,3 +291,26 @@ def test_simulator_window_opens_on_history_and_rebuilds_on_new_settings(themed, 
     finally:
         clock.stop()
         session.stop()
+
+
+def test_a_symbol_without_published_tiers_is_marked_approximate_wherever_tiers_show(themed, qtbot, store):
+    from liqdesk.main import sim_session
+    from liqdesk.ui.chart_window import ChartWindow
+
+    session = sim_session("PEPE/USDT:USDT", ("binance", "okx"), history_ms=5 * 60_000)
+    win = ChartWindow(session, None, store, restore=False)
+    qtbot.addWidget(win)
+    session.start()
+    try:
+        deadline = time.monotonic() + 60
+        while session.history is not None and time.monotonic() < deadline:
+            session.pump(0.05)
+        assert session.history is None
+        win.on_frame(force=True)
+        assert 0.5 < session.engine.model.mark_price() < 2.0            # the generic market, not BTC's
+        assert "approximate tiers: binance, okx" in win.status.tiers.text()
+        assert "approximate tiers" in win.stats.mode_label.text()
+        r = win.heatmap.show_crosshair_at(session.engine.now_ms / 1000 - 30, session.engine.model.mark_price())
+        assert r is not None and r.approximate == ["binance", "okx"]
+    finally:
+        session.stop()

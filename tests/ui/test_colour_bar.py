@@ -30,7 +30,7 @@ def _grid(top: float, seed: int = 0) -> np.ndarray:
 
 def _bar(qapp):
     from liqdesk.ui import scaling
-    from liqdesk.ui.heatmap_panel import ColorBar
+    from liqdesk.ui.heatmap_items import ColorBar
 
     return ColorBar(scaling.colormap_lut())
 
@@ -85,7 +85,7 @@ def test_levels_of_a_sparse_grid_the_sample_misses(qapp):
 
 @pytest.mark.parametrize("lo,hi", [(0.0, 1.16), (0.0, 12.0), (0.0, 3.4e6), (0.0, 1.2e9), (0.0, 7.5)])
 def test_dollar_axis_ticks_are_distinct(qapp, lo, hi):
-    from liqdesk.ui.heatmap_panel import DollarAxis
+    from liqdesk.ui.heatmap_items import DollarAxis
 
     ax = DollarAxis("bottom")
     (spacing, values), = ax.tickValues(lo, hi, 200)

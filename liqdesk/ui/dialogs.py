@@ -1,0 +1,60 @@
+"""Dialogs of the chart window."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from liqdesk.app.session import Session
+
+
+class NewWindowDialog(QtWidgets.QDialog):
+    """Window → New chart window: the symbol (searchable list, or any typed) and the venues."""
+
+    def __init__(self, session: Session, parent=None):
+        super().__init__(parent)
+        from liqdesk.core.events import EXCHANGES
+
+        self.setWindowTitle("New chart window")
+        settings = session.engine.settings
+        lay = QtWidgets.QFormLayout(self)
+        self.symbol_box = QtWidgets.QComboBox()
+        self.symbol_box.setEditable(True)
+        self.symbol_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        symbols = list(dict.fromkeys([settings.symbol, *_shipped_symbols()]))
+        self.symbol_box.addItems(symbols)
+        completer = self.symbol_box.completer()
+        completer.setFilterMode(QtCore.Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
+        self.symbol_box.setEnabled(not session.is_replay)
+        self.symbol_box.setToolTip("the market to chart; a replay shows the symbol of its file")
+        lay.addRow("Symbol:", self.symbol_box)
+        venues = settings.exchanges if session.is_replay else EXCHANGES
+        self.checks: dict[str, QtWidgets.QCheckBox] = {}
+        box = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        for name in venues:
+            cb = QtWidgets.QCheckBox(name)
+            cb.setChecked(name in settings.exchanges)
+            row.addWidget(cb)
+            self.checks[name] = cb
+        lay.addRow("Venues:", box)
+        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        lay.addRow(bb)
+
+    def symbol(self) -> str:
+        return self.symbol_box.currentText().strip()
+
+    def venues(self) -> tuple[str, ...]:
+        return tuple(n for n, cb in self.checks.items() if cb.isChecked())
+
+
+def _shipped_symbols() -> tuple[str, ...]:
+    try:
+        from liqdesk.core.markets import SHIPPED_SYMBOLS
+    except ImportError:
+        return ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    return tuple(SHIPPED_SYMBOLS)
