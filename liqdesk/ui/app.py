@@ -63,6 +63,7 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     window = ChartWindow(session, clock, store, hub=hub)
     if screenshot is not None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         window.resize(1920, 1080)
+        window.fit_docks_to_width(1920)
     trace_path = os.environ.get("LIQDESK_STARTUP_TRACE")
     if trace_path:
         StartupTrace(trace_path, window, clock)

@@ -98,7 +98,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.filters = FiltersPanel()
         self.liqmap.link_price_axis(self.heatmap.vb)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
-        for key, title, widget in (("heatmap", "Heatmap", self.heatmap), ("liqmap", "Liquidation map", self.liqmap),
+        for key, title, widget in (("heatmap", "Heatmap", self.heatmap), ("liqmap", "Liq. map", self.liqmap),
                                    ("ladder", "DOM ladder", self.ladder), ("stats", "Stats", self.stats),
                                    ("filters", "Filters", self.filters)):
             dock = QtWidgets.QDockWidget(title, self)
@@ -108,6 +108,8 @@ class ChartWindow(QtWidgets.QMainWindow):
                              | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
             self.docks[key] = dock
+        # (the dock's title is short to fit its narrow column; menus use the full name)
+        self.docks["liqmap"].toggleViewAction().setText("Liquidation map")
         self.liqmap.show_price_axis(False)
         self.docks["liqmap"].topLevelChanged.connect(self.liqmap.show_price_axis)
         self.replay_bar: ReplayBar | None = None
@@ -161,9 +163,15 @@ class ChartWindow(QtWidgets.QMainWindow):
         width = min(1920, max(1000, avail.width()))
         height = min(1080, max(650, avail.height()))
         self.resize(width, height)
+        self.fit_docks_to_width(width)
+        self.resizeDocks([d["stats"], d["filters"]], [52, 48], QtCore.Qt.Orientation.Vertical)
+
+    def fit_docks_to_width(self, width: int) -> None:
+        """The default dock widths for a window ``width`` px wide (after a resize by a program,
+        e.g. the 1920-px headless screenshot on a small offscreen screen)."""
+        d = self.docks
         self.resizeDocks([d["heatmap"], d["liqmap"], d["ladder"], d["stats"]], default_dock_widths(width),
                          QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([d["stats"], d["filters"]], [52, 48], QtCore.Qt.Orientation.Vertical)
 
     def reset_layout(self, save: bool = True) -> None:
         """Back to the default dock arrangement (and forget the saved one)."""
@@ -232,7 +240,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         f.addAction(a["record"])
         exp = f.addMenu("Export panel to PNG")
         for key, dock in self.docks.items():
-            exp.addAction(dock.windowTitle(), lambda k=key: self._export_panel(k))
+            exp.addAction(dock.toggleViewAction().text(), lambda k=key: self._export_panel(k))
         exp.addAction("Whole window", lambda: self._export_panel(None))
         f.addAction(a["export_grid"])
         f.addSeparator()
