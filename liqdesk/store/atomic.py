@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from liqdesk.store.convert import fsync_dir, fsync_file
 from liqdesk.store.format import SESSION_FILE
 
 PARTIAL = ".partial-"
@@ -73,21 +74,6 @@ def one_line(exc: BaseException, tmp: Path, target: Path) -> str:
     return " ".join(text.replace(str(tmp), str(target)).split())
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        _fsync(path)
-    except OSError:  # not supported everywhere (some filesystems, Windows)
-        pass
-
-
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -111,14 +97,14 @@ def atomic_file(target, *, overwrite: bool = False, fsync: bool = True) -> Itera
         if not tmp.is_file():
             raise OSError(f"nothing was written to {target}")
         if fsync:
-            _fsync(tmp)
+            fsync_file(tmp)
         check_target(target, overwrite)  # something may have appeared meanwhile
         os.replace(tmp, target)
     except BaseException:
         _remove(tmp)
         raise
     if fsync:
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
 
 @contextmanager
@@ -148,6 +134,6 @@ def atomic_dir(target, *, overwrite: bool = False) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -93,7 +93,8 @@ def scan_kind(path: Path, kind: str):
     return LogScan(path, kind, verifier, verifier.check_schema, LOG_SCHEMAS[kind]), verifier
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Make ``path``'s content durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -191,7 +192,7 @@ class ParquetKindWriter:
         self._cut(final=True)
         self._writer.close()
         if self.fsync:
-            _fsync_file(self.tmp)
+            fsync_file(self.tmp)
         os.replace(self.tmp, self.path)
         return kind_index_entry(self.path.name, self._starts, self._ends, self._rows, self._counts)
 
@@ -332,7 +333,7 @@ class ParquetTableWriter:
         self._write()
         self._writer.close()
         if self.fsync:
-            _fsync_file(self.tmp)
+            fsync_file(self.tmp)
         os.replace(self.tmp, self.path)
         return {"file": self.path.name, "rows": self.rows}
 

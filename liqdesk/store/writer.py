@@ -323,9 +323,7 @@ class SessionWriter:
         """
         if self._closed:
             return
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+        self._stop_flushing()
         with self._lock:
             if self._closed:
                 return
@@ -340,15 +338,19 @@ class SessionWriter:
                 raise OSError(f"writing {self.path} failed: {error}") from error
             self._convert()
 
+    def _stop_flushing(self) -> None:
+        """End the background flush thread (waits for it unless called from it)."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
     def abort(self) -> None:
         """Stop without finishing: the background flush ends and the logs are closed, nothing is
         converted; what was written stays as a crashed recording (for a caller that removes it,
         e.g. a write to a temporary directory that failed). Idempotent; never raises."""
         if self._closed:
             return
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+        self._stop_flushing()
         with self._lock:
             self._closed = True
             for log in [*self._logs.values(), *self._table_logs.values()]:

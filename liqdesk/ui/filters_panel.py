@@ -92,17 +92,7 @@ class FiltersPanel(QtWidgets.QWidget):
         self.view = ViewState()
         self._building = False
         # in a scroll area: a short dock scrolls rather than squeezing the groups into each other
-        scroll = QtWidgets.QScrollArea(self)
-        scroll.setObjectName("filtersScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll = scroll
-        body = QtWidgets.QWidget()
-        scroll.setWidget(body)
-        top = QtWidgets.QVBoxLayout(self)
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(scroll)
+        self.scroll, body = theme.vertical_scroll(self, "filtersScroll")
         outer = QtWidgets.QVBoxLayout(body)
         outer.setContentsMargins(6, 4, 6, 4)
         outer.setSpacing(2)

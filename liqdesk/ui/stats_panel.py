@@ -47,16 +47,7 @@ class StatsPanel(QtWidgets.QWidget):
         self.view = ViewState()
         self.band_pct = 3.0
         # in a scroll area: a short dock scrolls instead of cutting the table off
-        scroll = QtWidgets.QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll = scroll
-        inner = QtWidgets.QWidget()
-        scroll.setWidget(inner)
-        top = QtWidgets.QVBoxLayout(self)
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(scroll)
+        self.scroll, inner = theme.vertical_scroll(self)
         layout = QtWidgets.QVBoxLayout(inner)
         layout.setContentsMargins(4, 4, 4, 4)
         row = QtWidgets.QHBoxLayout()

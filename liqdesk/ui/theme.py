@@ -114,3 +114,22 @@ class ElidedLabel(QtWidgets.QLabel):
                        self.elided_text())
         finally:
             p.end()
+
+
+def vertical_scroll(owner, name: str | None = None):
+    """Fill ``owner`` with a frameless, vertically scrolling area and return (area, body): a
+    panel whose dock is short scrolls instead of cutting its content off."""
+    from PySide6 import QtCore, QtWidgets
+
+    scroll = QtWidgets.QScrollArea(owner)
+    if name:
+        scroll.setObjectName(name)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    body = QtWidgets.QWidget()
+    scroll.setWidget(body)
+    top = QtWidgets.QVBoxLayout(owner)
+    top.setContentsMargins(0, 0, 0, 0)
+    top.addWidget(scroll)
+    return scroll, body
