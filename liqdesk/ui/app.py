@@ -35,9 +35,18 @@ def ensure_platform(headless: bool) -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
+def _qt_message(mode, context, message: str) -> None:
+    """Qt's own warnings, minus the offscreen platform's notes that it cannot do window-manager
+    things (raise, size hints, keyboard grabs): they mean nothing to a user of a headless run."""
+    if message.startswith("This plugin does not support"):
+        return
+    sys.stderr.write(message + "\n")
+
+
 def application() -> QtWidgets.QApplication:
     app = QtWidgets.QApplication.instance()
     if app is None:
+        QtCore.qInstallMessageHandler(_qt_message)
         app = QtWidgets.QApplication(sys.argv[:1])
         app.setApplicationName("liqdesk")
         app.setOrganizationName("liqdesk")

@@ -186,7 +186,11 @@ class ChartWindow(QtWidgets.QMainWindow):
             self.status.showMessage("layout reset", 5000)
 
     def save_layout(self) -> None:
-        self.store.save(self.name, self)
+        """Remember this window's layout (not for a headless run: an offscreen screen's geometry
+        would then be restored on the user's real screens)."""
+        if QtGui.QGuiApplication.platformName() != "offscreen" or self.store.settings.fileName() != \
+                QtCore.QSettings("liqdesk", "liqdesk").fileName():
+            self.store.save(self.name, self)
 
     # ------------------------------------------------------------------ actions and menus
     def _action(self, text, slot, shortcut=None, checkable=False, tip=None) -> QtGui.QAction:

@@ -27,12 +27,15 @@ class LayoutStore:
         if geometry is None and state is None:
             return None
         try:
-            if geometry is not None and (not isinstance(geometry, QtCore.QByteArray)
-                                         or not window.restoreGeometry(geometry)):
-                return "the saved window geometry is unreadable"
             if state is not None and (not isinstance(state, QtCore.QByteArray)
                                       or not window.restoreState(state, LAYOUT_VERSION)):
                 return "the saved dock layout is unreadable"
+            if geometry is not None and not isinstance(geometry, QtCore.QByteArray):
+                return "the saved window geometry is unreadable"
+            if geometry is not None:
+                # Qt refuses a position saved on another screen setup (a monitor unplugged, another
+                # display server): the window then keeps its default place and size, docks as saved
+                window.restoreGeometry(geometry)
         except (TypeError, ValueError, RuntimeError) as exc:
             return f"the saved layout is unreadable ({exc})"
         return None

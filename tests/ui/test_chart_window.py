@@ -36,6 +36,22 @@ def test_docks_float_and_the_layout_round_trips_through_save_and_restore(window,
     assert store.settings.value("windows/main/state") is None
 
 
+def test_a_window_position_from_another_screen_setup_keeps_the_saved_docks(window, store, qtbot):
+    """Regression: a geometry Qt refuses (saved on another screen setup, e.g. a headless run or
+    an unplugged monitor) threw away the saved docks and said the layout was unreadable."""
+    from PySide6 import QtCore
+
+    from liqdesk.ui.chart_window import ChartWindow
+
+    window.docks["stats"].hide()
+    window.save_layout()
+    store.settings.setValue("windows/main/geometry", QtCore.QByteArray(b"\x01\xd9\xd0\xcb\x00\x09" + b"\x00" * 60))
+    again = ChartWindow(window.session, None, store, restore=True)
+    qtbot.addWidget(again)
+    assert again.layout_message is None
+    assert again.docks["stats"].isHidden()
+
+
 @pytest.mark.parametrize("bad", ["bytes", "type"])
 def test_a_corrupt_saved_layout_falls_back_to_the_default_with_a_message(themed, qtbot, window, store, bad):
     from PySide6 import QtCore
