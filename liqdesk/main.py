@@ -192,7 +192,7 @@ def render_session(path, out, at_ms: int | None = None, width: int = 1600, heigh
                    progress=None) -> dict:
     """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel to ``out``."""
     from liqdesk.app.engine import Engine
-    from liqdesk.app.timefmt import format_time
+    from liqdesk.core.timefmt import format_time
 
     reader = open_reader(path)
     start, end = int(reader.start_ms), int(reader.end_ms) + 1

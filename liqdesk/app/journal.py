@@ -337,7 +337,7 @@ class Journal:
 
     def describe(self) -> str:
         """One line for the status bar: span, events, memory and disk."""
-        from liqdesk.app.timefmt import format_duration
+        from liqdesk.core.timefmt import format_duration
 
         start, end = self.start_ms, self.newest_ms
         span = format_duration(end - start) if start is not None and end is not None else "empty"

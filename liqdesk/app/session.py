@@ -430,7 +430,7 @@ class Session:
     # ------------------------------------------------------------------ status
     def source_state(self) -> str:
         """One line: what the source is doing."""
-        from liqdesk.app.timefmt import format_time
+        from liqdesk.core.timefmt import format_time
 
         src = self.source
         if self.history is not None:

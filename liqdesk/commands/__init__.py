@@ -40,7 +40,7 @@ def leverage_prior(text: str) -> dict:
 
 def duration(text: str) -> int:
     """An argparse type: ``90s``, ``15m``, ``24h``, ``7d`` -> milliseconds."""
-    from liqdesk.app.timefmt import parse_duration
+    from liqdesk.core.timefmt import parse_duration
 
     try:
         return parse_duration(text)

@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from liqdesk.app.analysis import grid_for_session
-    from liqdesk.app.timefmt import format_time, parse_time
     from liqdesk.commands.progress import Progress, TrackedReader
+    from liqdesk.core.timefmt import format_time, parse_time
     from liqdesk.errors import UserError
     from liqdesk.store import SessionReader
     from liqdesk.store.atomic import check_target

@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from liqdesk.app.timefmt import format_time, parse_time
     from liqdesk.commands.progress import Progress
+    from liqdesk.core.timefmt import format_time, parse_time
     from liqdesk.errors import UserError
     from liqdesk.main import render_session
     from liqdesk.store.atomic import atomic_file, check_target, one_line

@@ -219,6 +219,16 @@ class Simulator:
         out.flags.writeable = False
         return out
 
+    def truth_liquidations_since(self, count: int) -> np.ndarray:
+        """The liquidations after the first ``count`` (for a consumer that follows them as they
+        happen, e.g. an exchange emulator publishing a complete liquidation feed)."""
+        out, seen = [], 0
+        for part in self._truth_liq:
+            if seen + len(part) > count:
+                out.append(part[max(0, count - seen):])
+            seen += len(part)
+        return np.concatenate(out) if out else np.empty(0, KINDS["liquidations"])
+
     def truth_map(self, bin_width: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Snapshots of the true outstanding liquidation notional, every ``truth_every_ms``.
 

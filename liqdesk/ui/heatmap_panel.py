@@ -42,7 +42,7 @@ from .heatmap_items import (
 
 # ------------------------------------------------------------------------------------ read-out
 def readout_html(r: Readout, step: float) -> str:
-    from liqdesk.app.timefmt import format_time
+    from liqdesk.core.timefmt import format_time
 
     cm = r.column_ms
     span = (interval_label(cm) if cm % 1000 == 0 else f"{cm / 1000:g}s") if cm else ""

@@ -7,7 +7,7 @@ import math
 
 from PySide6 import QtCore, QtWidgets
 
-from liqdesk.app.timefmt import format_time
+from liqdesk.core.timefmt import format_time
 
 SLIDER_STEPS = 10_000
 

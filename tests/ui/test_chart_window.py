@@ -75,7 +75,7 @@ def test_a_corrupt_saved_layout_falls_back_to_the_default_with_a_message(themed,
 
 
 def test_the_replay_bars_seek_changes_the_displayed_time(themed, qtbot, session_path, store):
-    from liqdesk.app.timefmt import format_time
+    from liqdesk.core.timefmt import format_time
     from liqdesk.main import replay_session
     from liqdesk.ui.chart_window import ChartWindow, FrameClock
 

@@ -38,7 +38,7 @@ def _column_under(panel, scene_pt: QtCore.QPointF) -> tuple[int, float]:
 
 
 def test_readout_follows_the_column_under_a_moving_cursor(shown, qtbot):
-    from liqdesk.app.timefmt import format_time
+    from liqdesk.core.timefmt import format_time
 
     panel = shown.heatmap
     cm = panel._model.settings.column_ms

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liqdesk.app.timefmt import format_duration, parse_duration
+from liqdesk.core.timefmt import format_duration, parse_duration
 
 
 @pytest.mark.parametrize("text, ms", [("90s", 90_000), ("15m", 900_000), ("24h", 86_400_000), ("7d", 604_800_000),

@@ -1,0 +1,374 @@
+"""One exchange on ccxt.pro: the single watch loop every stream runs (backoff, watchdog, resync,
+the catch order ccxt needs), the buffers records go to, deduplication, and the conversion to
+numpy batches. An exchange module (``binance.py``, ``bybit.py``, ...) subclasses
+:class:`VenueAdapter` and only says which streams it has and how to read one message of each
+(``once`` coroutines that await one ccxt ``watch_*``/``fetch_*`` call and ``emit_*`` records).
+
+Records, in the units of :mod:`liqdesk.core.events`:
+
+- ``emit_trades([(id, time_ms, side, price, size)])``: ``side`` the taker side (+1 buy); a trade id
+  seen before (a reconnect replays ccxt's cache) is dropped and counted.
+- ``emit_book(time_ms, bids, asks)``: the top of the book ccxt maintains, as a snapshot, at most
+  every ``book_every_s`` (the ladder needs no more; the journal stays small).
+- ``emit_mark(time_ms, price)``, ``emit_open_interest(time_ms, oi_base, oi_notional)``,
+  ``emit_funding(time_ms, rate)``.
+- ``emit_liquidations([(time_ms, side, price, size)])``: ``side`` of the liquidated *position*
+  (+1 long), sizes in base currency (contracts × contract value already applied); duplicates by
+  (time, side, price, size) dropped.
+
+Everything here runs on the I/O thread's asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqdesk.core.events import EXCHANGE_ID, EventBatch, make_batch
+
+from .contract import SAMPLED, AdapterStatus, Backoff, LiveState, StreamStatus
+from .urls import point_at
+
+#: Trade ids remembered for deduplication, per exchange.
+DEDUPE_IDS = 200_000
+
+
+class BookGap(Exception):
+    """An adapter found a gap in a book's update ids that ccxt did not (Bybit): resync."""
+
+
+@dataclass
+class Stream:
+    """One stream of an exchange: ``once()`` awaits one message (or one poll) and emits it.
+    ``silence_s``: with no message for this long the connection is taken as dead (None: no
+    watchdog, e.g. liquidations); ``poll_s``: for a REST poll, the pause between calls."""
+
+    name: str
+    once: Callable[[], Awaitable[None]]
+    silence_s: float | None = 30.0
+    poll_s: float | None = None
+
+
+class VenueAdapter:
+    """Base of one exchange's adapter. ``symbol``: ccxt unified linear perpetual, e.g.
+    ``BTC/USDT:USDT``; ``emulator``: base URL of a server that speaks the exchange's protocol."""
+
+    name = ""
+    ccxt_id = ""
+    #: what the exchange's public liquidation feed gives (contract.COMPLETE / SAMPLED / ABSENT)
+    liquidations = SAMPLED
+    #: extra ccxt options (e.g. market types to load)
+    ccxt_options: dict = {}
+    book_every_s = 1.0
+    book_depth = 25
+
+    def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
+        self.symbol = symbol
+        self.emulator = emulator
+        self.gid = EXCHANGE_ID[self.name]
+        self.exchange = None
+        self.market: dict | None = None
+        self._lock = threading.Lock()
+        self._rows: dict[str, list] = {k: [] for k in ("trades", "book", "marks", "open_interest", "funding",
+                                                       "liquidations")}
+        self._seen_ids: set = set()
+        self._seen_order: deque = deque()
+        self._seen_liq: set = set()
+        self._seen_liq_order: deque = deque()
+        self._last_book_emit = 0.0
+        self.streams_status: dict[str, StreamStatus] = {}
+        self.counts = {"duplicates": 0, "gaps": 0, "resyncs": 0, "malformed": 0, "stalls": 0, "late": 0,
+                       "reconnects": 0, "liquidations_deduped": 0}
+        self.gaps: list[tuple[str, int, int, str]] = []      # (kind, start_ms, end_ms, reason)
+        self.events = 0
+        self._rate: deque = deque(maxlen=64)                # (monotonic s, events)
+        self.newest_ms: int | None = None
+        self.state = LiveState.IDLE
+        self.error: str | None = None
+        self._stopping = False
+        self._tasks: list[asyncio.Task] = []
+        self.backoff = Backoff()
+
+    # ------------------------------------------------------------------ for subclasses
+    def market_symbol(self) -> str:
+        """The ccxt symbol of this exchange's market for ``self.symbol`` (Hyperliquid: USDC)."""
+        return self.symbol
+
+    def streams(self) -> list[Stream]:
+        """The exchange's streams (subclasses)."""
+        return []
+
+    async def backfill(self, since_ms: int, until_ms: int) -> EventBatch | None:
+        """History for a warm start (subclasses: candles as coarse trades, OI history)."""
+        return None
+
+    # ------------------------------------------------------------------ exchange
+    def create_exchange(self):
+        import ccxt.pro
+
+        cls = getattr(ccxt.pro, self.ccxt_id)
+        ex = cls({"enableRateLimit": True, "options": dict(self.ccxt_options)})
+        if self.emulator:
+            point_at(ex, self.emulator)
+        return ex
+
+    async def start(self) -> None:
+        """Connect (load markets, with backoff) and run every stream until :meth:`stop`."""
+        self.exchange = self.create_exchange()
+        self.state = LiveState.CONNECTING
+        while not self._stopping:
+            try:
+                await self.exchange.load_markets()
+                symbol = self.market_symbol()
+                if symbol not in self.exchange.markets:
+                    self.state, self.error = LiveState.ERROR, f"{self.name} lists no market {symbol}"
+                    return
+                self.market = self.exchange.market(symbol)
+                break
+            except Exception as exc:  # noqa: BLE001 - reported, retried
+                self._set_error(exc)
+                await asyncio.sleep(self.backoff.next())
+        self.backoff.reset()
+        for stream in self.streams():
+            self.streams_status[stream.name] = StreamStatus()
+            self._tasks.append(asyncio.ensure_future(self._loop(stream)))
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        if self.exchange is not None:
+            try:
+                await self.exchange.close()
+            except Exception:  # noqa: BLE001, S110 - closing a dead connection
+                pass
+        self.state = LiveState.STOPPED
+
+    async def _loop(self, stream: Stream) -> None:
+        """The one loop of every stream: read, emit, and keep the connection alive."""
+        import ccxt
+
+        st = self.streams_status[stream.name]
+        backoff = Backoff()
+        while not self._stopping:
+            try:
+                if stream.silence_s:
+                    await asyncio.wait_for(stream.once(), stream.silence_s)
+                else:
+                    await stream.once()
+                st.messages += 1
+                st.last_msg = time.monotonic()
+                if st.state != LiveState.LIVE:
+                    st.state, st.since, st.error, st.next_retry_s = LiveState.LIVE, time.monotonic(), None, None
+                backoff.reset()
+                if stream.poll_s:
+                    await asyncio.sleep(stream.poll_s)
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                # silence: a half-open socket or a stalled server; drop the connections, re-dial
+                st.state = LiveState.STALE
+                self.counts["stalls"] += 1
+                await self._reconnect()
+            except (ccxt.ChecksumError, ccxt.InvalidNonce, BookGap) as exc:
+                # a book gap: resync at once (ccxt refetches the snapshot on the next watch)
+                self.counts["resyncs"] += 1
+                self._gap("book", f"{type(exc).__name__}: {_short(exc)}")
+                await self.on_book_gap(exc)
+            except ccxt.ExchangeClosedByUser:
+                return
+            except ccxt.NetworkError as exc:
+                await self._backoff(st, backoff, exc)
+            except ccxt.BaseError as exc:
+                await self._backoff(st, backoff, exc, LiveState.ERROR)
+            except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+                # a message our parser or ccxt's could not read: counted, the stream goes on
+                self.counts["malformed"] += 1
+                st.error = _short(exc)
+                await asyncio.sleep(min(1.0, backoff.next()))
+
+    async def on_book_gap(self, exc: BaseException) -> None:
+        """Subclasses: what a resync needs beyond ccxt's own (default: nothing)."""
+
+    async def _reconnect(self) -> None:
+        self.counts["reconnects"] += 1
+        try:
+            await self.exchange.close_ws_clients()
+        except Exception:  # noqa: BLE001, S110 - the clients are being dropped anyway
+            pass
+
+    async def _backoff(self, st: StreamStatus, backoff: Backoff, exc: BaseException,
+                       state: LiveState = LiveState.BACKOFF) -> None:
+        delay = backoff.next()
+        st.state, st.error, st.retries = state, _short(exc), st.retries + 1
+        st.next_retry_s = delay
+        st.since = time.monotonic()
+        await asyncio.sleep(delay)
+        st.next_retry_s = None
+
+    def _set_error(self, exc: BaseException) -> None:
+        self.state, self.error = LiveState.BACKOFF, _short(exc)
+
+    def _gap(self, kind: str, reason: str) -> None:
+        t = self.newest_ms or int(time.time() * 1000)
+        self.counts["gaps"] += 1
+        self.gaps.append((kind, t, t, reason))
+
+    # ------------------------------------------------------------------ records
+    def emit_trades(self, rows: list[tuple]) -> None:
+        keep = []
+        for row in rows:
+            tid = row[0]
+            if tid in self._seen_ids:
+                self.counts["duplicates"] += 1
+                continue
+            self._seen_ids.add(tid)
+            self._seen_order.append(tid)
+            keep.append(row[1:])
+        while len(self._seen_order) > DEDUPE_IDS:
+            self._seen_ids.discard(self._seen_order.popleft())
+        if keep:
+            with self._lock:
+                self._rows["trades"].extend(keep)
+
+    def emit_book(self, time_ms: int, bids, asks, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_book_emit < self.book_every_s:
+            return
+        self._last_book_emit = now
+        rows = [(time_ms, 1, float(p), float(q)) for p, q, *_ in list(bids)[: self.book_depth]]
+        rows += [(time_ms, -1, float(p), float(q)) for p, q, *_ in list(asks)[: self.book_depth]]
+        if rows:
+            with self._lock:
+                self._rows["book"].extend(rows)
+
+    def emit_mark(self, time_ms: int, price: float) -> None:
+        if price and math.isfinite(price) and price > 0:
+            with self._lock:
+                self._rows["marks"].append((time_ms, float(price)))
+
+    def emit_open_interest(self, time_ms: int, oi_base: float, oi_notional: float) -> None:
+        with self._lock:
+            self._rows["open_interest"].append((time_ms, float(oi_base), float(oi_notional)))
+
+    def emit_funding(self, time_ms: int, rate: float) -> None:
+        if rate is not None and math.isfinite(rate):
+            with self._lock:
+                self._rows["funding"].append((time_ms, float(rate)))
+
+    def emit_liquidations(self, rows: list[tuple]) -> None:
+        keep = []
+        for row in rows:
+            key = tuple(row)
+            if key in self._seen_liq:
+                self.counts["liquidations_deduped"] += 1
+                continue
+            self._seen_liq.add(key)
+            self._seen_liq_order.append(key)
+            keep.append(row)
+        while len(self._seen_liq_order) > 20_000:
+            self._seen_liq.discard(self._seen_liq_order.popleft())
+        if keep:
+            with self._lock:
+                self._rows["liquidations"].extend(keep)
+
+    def take_batch(self) -> EventBatch | None:
+        """What was emitted since the last call, as one validated batch (None when nothing).
+        Rows that fail validation (a venue sent nonsense) are dropped and counted."""
+        with self._lock:
+            rows, self._rows = self._rows, {k: [] for k in self._rows}
+        arrays = {}
+        g = self.gid
+        if rows["trades"]:
+            t, side, price, size = zip(*rows["trades"])
+            arrays["trades"] = _records("trades", time_ms=t, exchange=g, side=side, price=price, size=size)
+        if rows["book"]:
+            t, side, price, size = zip(*rows["book"])
+            arrays["book"] = _records("book", time_ms=t, exchange=g, side=side, snapshot=True, price=price, size=size)
+        if rows["marks"]:
+            t, price = zip(*rows["marks"])
+            arrays["marks"] = _records("marks", time_ms=t, exchange=g, price=price)
+        if rows["open_interest"]:
+            t, base, notional = zip(*rows["open_interest"])
+            arrays["open_interest"] = _records("open_interest", time_ms=t, exchange=g, oi_base=base, oi_notional=notional)
+        if rows["funding"]:
+            t, rate = zip(*rows["funding"])
+            arrays["funding"] = _records("funding", time_ms=t, exchange=g, rate=rate)
+        if rows["liquidations"]:
+            t, side, price, size = zip(*rows["liquidations"])
+            p, q = np.asarray(price, float), np.asarray(size, float)
+            arrays["liquidations"] = _records("liquidations", time_ms=t, exchange=g, side=side, price=p, size=q,
+                                              notional=p * q)
+        if not arrays:
+            return None
+        arrays = {k: self._valid(k, a) for k, a in arrays.items()}
+        n = sum(len(a) for a in arrays.values())
+        if not n:
+            return None
+        batch = make_batch(**arrays)
+        self.events += n
+        self._rate.append((time.monotonic(), n))
+        span = batch.time_span()
+        if span:
+            self.newest_ms = span[1] if self.newest_ms is None else max(self.newest_ms, span[1])
+        return batch
+
+    def _valid(self, kind: str, arr: np.ndarray) -> np.ndarray:
+        from liqdesk.core.events import validate_array
+
+        arr = arr[np.argsort(arr["time_ms"], kind="stable")]
+        try:
+            return validate_array(kind, arr)
+        except ValueError:
+            ok = np.ones(len(arr), bool)
+            for name in arr.dtype.names:
+                col = arr[name]
+                if col.dtype.kind == "f":
+                    ok &= np.isfinite(col)
+                    if name in ("price", "size", "notional"):
+                        ok &= col > 0
+            self.counts["malformed"] += int((~ok).sum())
+            return validate_array(kind, arr[ok])
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> AdapterStatus:
+        now = time.monotonic()
+        streams = dict(self.streams_status)
+        states = [s.state for name, s in streams.items() if name != "liquidations"]
+        if self.state in (LiveState.ERROR, LiveState.STOPPED, LiveState.BACKFILL) or not states:
+            state = self.state
+        elif any(s == LiveState.ERROR for s in states):
+            state = LiveState.ERROR
+        elif any(s in (LiveState.BACKOFF, LiveState.CONNECTING, LiveState.IDLE) for s in states):
+            state = next(s for s in (LiveState.BACKOFF, LiveState.CONNECTING, LiveState.IDLE) if s in states)
+        elif any(s == LiveState.STALE for s in states):
+            state = LiveState.STALE
+        else:
+            state = LiveState.LIVE
+        retry = [s.next_retry_s for s in streams.values() if s.next_retry_s is not None]
+        errors = [s.error for s in streams.values() if s.error]
+        recent = [n for t, n in self._rate if now - t <= 5.0]
+        lag = (time.time() * 1000 - self.newest_ms) if self.newest_ms is not None else None
+        return AdapterStatus(self.name, state, self.liquidations, sum(recent) / 5.0, lag,
+                             sum(s.retries for s in streams.values()), min(retry) if retry else None,
+                             self.error or (errors[0] if errors else None), streams, dict(self.counts))
+
+
+def _records(kind: str, **cols) -> np.ndarray:
+    from liqdesk.core.events import records
+
+    return records(kind, **{k: (np.asarray(v) if not np.isscalar(v) else v) for k, v in cols.items()})
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 140 else text[:137] + "…"

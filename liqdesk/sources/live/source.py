@@ -1,0 +1,209 @@
+"""The live source: one adapter per exchange on an asyncio loop in a dedicated I/O thread, their
+records turned into numpy batches there, merged and handed to the ingesting thread by
+:meth:`LiveSource.poll` (non-blocking). The UI thread never parses exchange JSON.
+
+**Warm start.** Before any live event is released, every adapter backfills ``backfill_ms`` of
+history by REST (1-minute candles as coarse trades, open-interest history where the exchange has
+it) so the heatmap is populated within seconds; :meth:`busy` gives the progress, and
+:attr:`backfill_span` the span that is coarser than the live data. Live events that arrive
+meanwhile wait in the adapters' buffers, so everything is released in time order.
+
+**Order.** Streams of several exchanges interleave with small clock differences; the model takes
+events up to a few seconds late. Events more than :data:`LATE_MS` older than what was already
+released are dropped and counted (``late``) instead of breaking the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import queue
+import threading
+import time
+
+import numpy as np
+
+from liqdesk.core.events import KINDS, EventBatch, concat_batches
+
+from .adapter import VenueAdapter
+from .contract import AdapterStatus, LiveState
+
+#: liqdesk exchange name -> adapter module
+ADAPTER_MODULES = {"binance": "binance", "bybit": "bybit", "okx": "okx", "bitget": "bitget",
+                   "hyperliquid": "hyperliquid"}
+DEFAULT_EXCHANGES = ("binance", "bybit", "okx")
+#: how late (ms) an event may be behind what was already released before it is dropped
+LATE_MS = 4_000
+
+
+def adapter_class(name: str) -> type[VenueAdapter]:
+    if name not in ADAPTER_MODULES:
+        raise ValueError(f"no live adapter for {name!r}; liqdesk has {', '.join(ADAPTER_MODULES)}")
+    try:
+        module = importlib.import_module(f"liqdesk.sources.live.{ADAPTER_MODULES[name]}")
+    except ImportError as exc:
+        raise ValueError(f"the {name} adapter is not available ({exc})") from None
+    return module.Adapter
+
+
+class LiveSource:
+    """Live market data of ``symbol`` from ``exchanges`` (liqdesk names). ``emulator``: base URL
+    of a loopback emulator to talk to instead of the exchanges. ``backfill_ms``: history fetched
+    by REST on connect (0: none)."""
+
+    kind = "live"
+
+    def __init__(self, exchanges=DEFAULT_EXCHANGES, symbol: str = "BTC/USDT:USDT", emulator: str | None = None,
+                 backfill_ms: int = 24 * 3_600_000, flush_s: float = 0.025):
+        exchanges = tuple(dict.fromkeys(exchanges))
+        if not exchanges:
+            raise ValueError("at least one exchange is needed")
+        self.adapters: dict[str, VenueAdapter] = {n: adapter_class(n)(symbol, emulator) for n in exchanges}
+        self.symbol = symbol
+        self.emulator = emulator
+        self.backfill_ms = int(backfill_ms)
+        self.flush_s = flush_s
+        self.out: queue.Queue = queue.Queue()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.backfill_span: tuple[int, int] | None = None
+        self.backfill_fraction: float | None = None
+        self.backfill_notes: dict[str, str] = {}
+        self.last_created: float | None = None
+        self._watermark = {k: None for k in KINDS}
+        self._released = False
+        self._stop = False
+        self.error: str | None = None
+
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        return tuple(self.adapters)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LiveSource:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="liqdesk-live-io", daemon=True)
+            self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        except Exception as exc:  # noqa: BLE001 - the source reports, the window goes on
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.close()
+
+    async def _main(self) -> None:
+        tasks = [asyncio.ensure_future(a.start()) for a in self.adapters.values()]
+        if self.backfill_ms > 0:
+            await self._backfill()
+        self._released = True
+        flusher = asyncio.ensure_future(self._flush_loop())
+        while not self._stop:
+            await asyncio.sleep(0.1)
+        flusher.cancel()
+        await asyncio.gather(*(a.stop() for a in self.adapters.values()), return_exceptions=True)
+        for t in tasks:
+            t.cancel()
+
+    async def _backfill(self) -> None:
+        until = int(time.time() * 1000)
+        since = until - self.backfill_ms
+        self.backfill_fraction = 0.0
+        done = 0
+
+        async def one(adapter: VenueAdapter):
+            nonlocal done
+            # wait (briefly) for its markets: backfill needs the market id
+            for _ in range(300):
+                if adapter.market is not None or adapter.state == LiveState.ERROR or self._stop:
+                    break
+                await asyncio.sleep(0.05)
+            adapter.state = LiveState.BACKFILL if adapter.market is not None else adapter.state
+            try:
+                batch = await adapter.backfill(since, until) if adapter.market is not None else None
+            except Exception as exc:  # noqa: BLE001 - a failed backfill is not a failed feed
+                self.backfill_notes[adapter.name] = f"backfill failed ({type(exc).__name__}: {exc})"
+                batch = None
+            if adapter.state == LiveState.BACKFILL:
+                adapter.state = LiveState.CONNECTING
+            done += 1
+            self.backfill_fraction = done / len(self.adapters)
+            return batch
+
+        batches = [b for b in await asyncio.gather(*(one(a) for a in self.adapters.values())) if b is not None and len(b)]
+        if batches:
+            merged = concat_batches(batches)
+            span = merged.time_span()
+            self.backfill_span = (span[0], until) if span else None
+            self._release(merged)
+        self.backfill_fraction = None
+
+    async def _flush_loop(self) -> None:
+        while True:
+            batches = [b for b in (a.take_batch() for a in self.adapters.values()) if b is not None]
+            if batches:
+                self._release(concat_batches(batches) if len(batches) > 1 else batches[0])
+            await asyncio.sleep(self.flush_s)
+
+    def _release(self, batch: EventBatch) -> None:
+        """Drop what is too late for the model, then queue the batch for :meth:`poll`."""
+        out = {}
+        for kind, arr in batch.arrays().items():
+            if not len(arr):
+                continue
+            mark = self._watermark[kind]
+            if mark is not None:
+                late = arr["time_ms"] < mark - LATE_MS
+                if late.any():
+                    for gid in np.unique(arr["exchange"][late]):
+                        for a in self.adapters.values():
+                            if a.gid == gid:
+                                a.counts["late"] += int((late & (arr["exchange"] == gid)).sum())
+                    arr = arr[~late]
+            if len(arr):
+                top = int(arr["time_ms"].max())
+                self._watermark[kind] = top if mark is None else max(mark, top)
+                out[kind] = arr
+        if out:
+            self.out.put((EventBatch(**out, checked=batch.checked), time.perf_counter()))
+
+    def stop(self) -> None:
+        self._stop = True
+        if self.thread is not None:
+            self.thread.join(15)
+
+    # ------------------------------------------------------------------ the ingesting thread
+    def poll(self, now_wall_s: float | None = None) -> EventBatch | None:
+        """Everything released since the last poll, as one batch (None when nothing)."""
+        items = []
+        while True:
+            try:
+                items.append(self.out.get_nowait())
+            except queue.Empty:
+                break
+        if not items:
+            return None
+        self.last_created = min(created for _, created in items)
+        batches = [b for b, _ in items]
+        return batches[0] if len(batches) == 1 else concat_batches(batches)
+
+    def busy(self) -> tuple[str, float] | None:
+        """("backfill", fraction) while the warm start runs."""
+        if self.backfill_fraction is not None:
+            return "backfill", self.backfill_fraction
+        return None
+
+    def statuses(self) -> list[AdapterStatus]:
+        return [a.status() for a in self.adapters.values()]
+
+    def state(self) -> str:
+        """One line for the status bar: each exchange's state and message rate."""
+        parts = [s.line() for s in self.statuses()]
+        if self.backfill_fraction is not None:
+            parts.insert(0, f"backfilling {self.backfill_fraction:.0%}")
+        return " · ".join(parts)
