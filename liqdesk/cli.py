@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "window": "window",
     "render": "render",
     "simulate": "simulate",
+    "emulate": "emulate",
+    "live": "live",
+    "record": "record",
 }
 
 

@@ -78,7 +78,11 @@ def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None 
     reader = open_reader(path)
     settings = replay_settings(reader, exchanges, prior=prior)
     source = ReplaySource(reader, speed=speed)
-    return Session(Engine(settings), source, "replay", label=f"replay {Path(path).name}",
+    engine = Engine(settings)
+    from liqdesk.app.analysis import liquidation_feeds
+
+    engine.liquidation_feeds = liquidation_feeds(reader)
+    return Session(engine, source, "replay", label=f"replay {Path(path).name}",
                    key=("replay", settings.symbol, settings.exchanges, str(path)))
 
 
@@ -130,10 +134,43 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
         raise UserError(str(exc)) from None
     base = ModelSettings(exchanges=params.venues, symbol=params.symbol, **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
-    session = Session(Engine(settings), source, "sim", label="sim", key=("sim", params.symbol, params.venues),
+    engine = Engine(settings)
+    # the simulator's public feed is throttled like Binance's forceOrder: the latest per second
+    engine.liquidation_feeds = dict.fromkeys(params.venues, "sampled")
+    session = Session(engine, source, "sim", label="sim", key=("sim", params.symbol, params.venues),
                       journal=journal_for(params.symbol, retention_ms))
     session.build_history(history_ms, then_speed=speed)
     return session
+
+
+def live_source(exchanges=None, symbol: str | None = None, emulator: str | None = None,
+                backfill_ms: int | None = None):
+    """A live source (not started) on ``exchanges`` (default binance, bybit, okx) for ``symbol``."""
+    from liqdesk.sources.live.source import DEFAULT_EXCHANGES, LiveSource
+
+    try:
+        return LiveSource(tuple(exchanges or DEFAULT_EXCHANGES), symbol or "BTC/USDT:USDT", emulator=emulator,
+                          backfill_ms=24 * 3_600_000 if backfill_ms is None else backfill_ms)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def live_session(exchanges=None, symbol: str | None = None, emulator: str | None = None,
+                 backfill_ms: int | None = None, prior: dict | None = None, retention_ms: int | None = None):
+    """A window session on the live market (a warm start fills the chart by REST first)."""
+    from liqdesk.app.chart_settings import settings_for_window
+    from liqdesk.app.engine import Engine
+    from liqdesk.app.session import Session
+    from liqdesk.core.levels import ModelSettings
+
+    source = live_source(exchanges, symbol, emulator, backfill_ms)
+    base = ModelSettings(exchanges=source.exchanges, symbol=source.symbol, **(prior or {}))
+    settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
+    label = "live" + (" (emulator)" if emulator else "")
+    engine = Engine(settings)
+    engine.liquidation_feeds = {a.name: a.liquidations for a in source.adapters.values()}
+    return Session(engine, source, "live", label=label, key=("live", source.symbol, source.exchanges),
+                   journal=journal_for(source.symbol, retention_ms))
 
 
 def session_for(spec, args=None):
@@ -147,6 +184,9 @@ def session_for(spec, args=None):
         return sim_session(spec.symbol, spec.venues, speed if math.isfinite(speed) else 1.0, prior=prior,
                            history_ms=getattr(args, "history", None) or SIM_HISTORY_MS,
                            retention_ms=getattr(args, "retention", None))
+    if spec.kind == "live":
+        return live_session(spec.venues, spec.symbol, getattr(args, "emulator", None),
+                            getattr(args, "backfill", None), prior, getattr(args, "retention", None))
     raise UserError(f"no {spec.kind} source in this build")
 
 
@@ -156,6 +196,10 @@ def build_session(args):
     if not speed > 0:
         raise UserError("--speed must be > 0")
     prior = getattr(args, "prior", None)
+    if getattr(args, "live", False):
+        from liqdesk.app.hub import ChartSpec
+
+        return session_for(ChartSpec("live", getattr(args, "symbol", None), exchanges), args)
     if getattr(args, "replay", None):
         return replay_session(args.replay, speed=speed if math.isfinite(speed) else math.inf, exchanges=exchanges,
                               prior=prior)

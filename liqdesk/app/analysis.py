@@ -239,3 +239,14 @@ def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accura
     band_idx = np.flatnonzero(in_band)
     captured = bool(0 <= k < rows and in_band[k] and hot[np.searchsorted(band_idx, k)])
     acc.add(notional, captured, float(hot.sum()) / max(1, len(values)))
+
+
+def liquidation_feeds(reader) -> dict:
+    """Per exchange, whether the session's liquidations are the complete feed, a sample or
+    absent (a live recording says so in its meta; a simulated session's public feed is sampled)."""
+    feeds = reader.meta.get("liquidation_feeds")
+    if isinstance(feeds, dict):
+        return {str(k): str(v) for k, v in feeds.items()}
+    if "sim" in reader.meta:
+        return dict.fromkeys(session_exchanges(reader), "sampled")
+    return {}

@@ -56,6 +56,10 @@ class Engine:
         self.source = None
         #: called with every batch after it was ingested (the session's journal and recorder)
         self.sinks: list = []
+        #: per exchange, what its public liquidation feed gives: "complete", "sampled" or "absent"
+        self.liquidation_feeds: dict[str, str] = {}
+        #: (start, end) ms of history backfilled by REST at a coarser resolution (live warm start)
+        self.backfill_span: tuple[int, int] | None = None
 
     def reset(self, settings: ModelSettings | None = None) -> None:
         """Forget all state (for a seek or new settings); the model's grid memory is reused."""

@@ -133,8 +133,11 @@ class Session:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start the feed thread (a replay's, or the one building the simulator's history). The
-        window calls this once it has painted, so the work does not slow its first frame."""
+        """Start the feed thread (a replay's, or the one building the simulator's history; a live
+        source starts its own I/O thread). The window calls this once it has painted, so the
+        work does not slow its first frame."""
+        if self.kind == "live" and hasattr(self.source, "start"):
+            self.source.start()
         if self.worker is None and self.threaded:
             self.worker = FeedWorker(self.source, self.inbox.queue, stamp=not self.is_replay)
         if self.worker is not None and not self.worker.is_alive() and not self.worker.stop_event.is_set():
@@ -144,6 +147,8 @@ class Session:
         """Stop the feed, any rebuild, the recording (saved) and forget the journal."""
         self.stopped = True
         self._stop_worker()
+        if self.kind == "live" and hasattr(self.source, "stop"):
+            self.source.stop()
         if self.rebuild is not None:
             self.rebuild.cancel()
             self.rebuild = None
@@ -180,6 +185,10 @@ class Session:
             taken = 0
         if self.rebuild is not None and self.rebuild.done:
             self._finish_rebuild(max(0.002, budget_s - (time.perf_counter() - t0)))
+        span = getattr(self.source, "backfill_span", None)
+        if span != self.engine.backfill_span:
+            self.engine.backfill_span = span
+            self.engine.version += 1
         return taken
 
     def _poll_inline(self):
@@ -265,7 +274,8 @@ class Session:
         for job in (self.seek, self.history, self.rebuild):
             if job is not None:
                 return job.label, float(job.fraction)
-        return None
+        source_busy = getattr(self.source, "busy", None)
+        return source_busy() if callable(source_busy) else None
 
     # ------------------------------------------------------------------ replay controls
     @property

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from liqdesk.app.analysis import evaluate, settings_for
+    from liqdesk.app.analysis import evaluate, liquidation_feeds, settings_for
     from liqdesk.app.truth import has_truth, truth_metrics
     from liqdesk.commands.progress import Progress, TrackedReader
     from liqdesk.store import SessionReader
@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         result["prior"] = ",".join(f"{lev:g}:{w:.4g}" for lev, w in zip(settings.leverages, settings.prior))
         # ground-truth scores when the session comes from the simulator (none otherwise)
         result.update(truth_metrics(tracked, args.lead_s, args.band_pct, args.top, settings=settings))
+    feeds = liquidation_feeds(reader)
+    if feeds:
+        result["liquidation_feeds"] = feeds
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
         return 0
@@ -43,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"hot bins (top {args.top:.0%} within ±{args.band_pct:g}% of price, {args.lead_s:g} s before) caught "
           f"{result['capture']:.1%} of the liquidated notional; a random pick of as many bins: "
           f"{result['baseline']:.1%}; lift {result['lift']:.2f}x")
+    if feeds:
+        print("liquidations scored: " + ", ".join(f"{name} {kind}" for name, kind in feeds.items())
+              + " (sampled feeds show at most one liquidation per second: the truth is larger)")
     for key in ("truth_lift", "truth_correlation", "truth_capture"):
         if key in result:
             print(f"{key}: {result[key]:.3f}")
     return 0
+
 

@@ -101,6 +101,14 @@ def _format_text(info: dict) -> str:
         lines.append("recovery  nothing skipped")
     if info["tables"]:
         lines.append("tables    " + ", ".join(f"{n} ({r:,} rows)" for n, r in info["tables"].items()))
+    live = info["meta"].get("live") if isinstance(info["meta"], dict) else None
+    if isinstance(live, dict) and live:
+        lines.append("live feed per exchange (what the recorder's adapters counted)")
+        for name, c in live.items():
+            if isinstance(c, dict):
+                lines.append(f"  {name:<12} liquidations {c.get('liquidations', '?')}; {c.get('duplicates', 0):,} duplicates "
+                             f"dropped, {c.get('resyncs', 0)} book resyncs, {c.get('reconnects', 0)} reconnects, "
+                             f"{c.get('malformed', 0)} malformed, {c.get('late', 0)} too late")
     if info["meta"]:
         lines.append("meta      " + ", ".join(sorted(info["meta"])))
     return "\n".join(lines)

@@ -44,6 +44,7 @@ SHORTCUTS = [
     ("Ctrl+E", "export the displayed grid to CSV/Parquet"),
     ("Ctrl+P", "export the heatmap panel to PNG"),
     ("Ctrl+N", "new chart window"),
+    ("Ctrl+L", "connect to the live market"),
     ("Ctrl+Shift+R", "reset the layout"),
     ("F1", "this list"),
     ("Ctrl+Q", "quit"),
@@ -228,6 +229,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         a["export_grid"] = self._action("Export grid to CSV/Parquet…", self._export_grid, "Ctrl+E")
         a["export_heatmap"] = self._action("Export heatmap to PNG…", lambda: self._export_panel("heatmap"), "Ctrl+P")
         a["new_window"] = self._action("New chart window…", self._new_window, "Ctrl+N")
+        a["connect"] = self._action("Connect to the live market…", self._connect, "Ctrl+L",
+                                    tip="a chart of the live market: exchanges and symbol")
         a["reset_layout"] = self._action("Reset layout", self.reset_layout, "Ctrl+Shift+R")
         a["save_layout"] = self._action("Save layout as…", self._save_named_layout)
         a["help"] = self._action("Keyboard shortcuts", self._show_shortcuts, "F1")
@@ -241,6 +244,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         a = self.actions_
         mb = self.menuBar()
         f = mb.addMenu("&File")
+        f.addAction(a["connect"])
         f.addAction(a["record"])
         exp = f.addMenu("Export panel to PNG")
         for key, dock in self.docks.items():
@@ -459,18 +463,21 @@ class ChartWindow(QtWidgets.QMainWindow):
             QtWidgets.QMessageBox.warning(self, "New chart window", f"cannot open it: {exc}")
             return None
 
-    def open_window(self, exchanges: tuple[str, ...] | None = None, symbol: str | None = None) -> ChartWindow:
+    def open_window(self, exchanges: tuple[str, ...] | None = None, symbol: str | None = None,
+                    kind: str | None = None) -> ChartWindow:
         """Another chart window showing ``symbol`` (default: this window's) on ``exchanges``
-        (None = all of the source's). It shares this window's session when that covers the
-        symbol and venues, else gets a session (engine, source, journal) of its own."""
+        (None = all of the source's), from the same kind of source or ``kind`` ("live", "sim").
+        It shares a running session that covers the symbol and venues, else gets a session
+        (engine, source, journal) of its own."""
         settings = self.session.engine.settings
         symbol = symbol or settings.symbol
         key = self.session.key or ()
-        spec = ChartSpec(self.session.kind, symbol, tuple(exchanges) if exchanges else None,
-                         path=key[3] if self.session.is_replay and len(key) > 3 else None)
+        kind = kind or self.session.kind
+        spec = ChartSpec(kind, symbol, tuple(exchanges) if exchanges else None,
+                         path=key[3] if kind == "replay" and len(key) > 3 else None)
         if self.hub is not None:
             session = self.hub.open(spec)
-        elif symbol.upper() == settings.symbol.upper():
+        elif kind == self.session.kind and symbol.upper() == settings.symbol.upper():
             session = self.session
         else:
             raise ValueError("this window cannot open another market (no session hub)")
@@ -485,6 +492,18 @@ class ChartWindow(QtWidgets.QMainWindow):
         win.destroyed.connect(lambda *_: self._forget_window(win))
         win.show()
         return win
+
+    def _connect(self) -> ChartWindow | None:
+        from .dialogs import ConnectDialog
+
+        dlg = ConnectDialog(self.session, self.hub, self)
+        if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return None
+        try:
+            return self.open_window(dlg.venues() or None, symbol=dlg.symbol(), kind="live")
+        except (ValueError, OSError) as exc:
+            QtWidgets.QMessageBox.warning(self, "Connect", f"cannot connect: {exc}")
+            return None
 
     def _forget_window(self, win) -> None:
         if win in self.extra_windows:

@@ -58,3 +58,60 @@ def _shipped_symbols() -> tuple[str, ...]:
     except ImportError:
         return ("BTC/USDT:USDT", "ETH/USDT:USDT")
     return tuple(SHIPPED_SYMBOLS)
+
+
+class ConnectDialog(QtWidgets.QDialog):
+    """File → Connect: the exchanges and the symbol of a live chart. Symbols come from the
+    exchanges' own market lists when a live session has loaded them (searchable; any typed
+    linear USDT perpetual is accepted), else from liqdesk's shipped list."""
+
+    def __init__(self, session: Session, hub=None, parent=None):
+        super().__init__(parent)
+        from liqdesk.sources.live.source import ADAPTER_MODULES, DEFAULT_EXCHANGES
+
+        self.setWindowTitle("Connect to the live market")
+        lay = QtWidgets.QFormLayout(self)
+        self.symbol_box = QtWidgets.QComboBox()
+        self.symbol_box.setEditable(True)
+        self.symbol_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        self.symbol_box.addItems(live_symbols(hub, session.engine.settings.symbol))
+        completer = self.symbol_box.completer()
+        completer.setFilterMode(QtCore.Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
+        lay.addRow("Symbol:", self.symbol_box)
+        box = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.checks: dict[str, QtWidgets.QCheckBox] = {}
+        for name in ADAPTER_MODULES:
+            cb = QtWidgets.QCheckBox(name)
+            cb.setChecked(name in DEFAULT_EXCHANGES)
+            row.addWidget(cb)
+            self.checks[name] = cb
+        lay.addRow("Exchanges:", box)
+        note = QtWidgets.QLabel("public data only: no account or API key is used")
+        note.setStyleSheet("color: gray")
+        lay.addRow(note)
+        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        lay.addRow(bb)
+
+    def symbol(self) -> str:
+        return self.symbol_box.currentText().strip()
+
+    def venues(self) -> tuple[str, ...]:
+        return tuple(n for n, cb in self.checks.items() if cb.isChecked())
+
+
+def live_symbols(hub, current: str) -> list[str]:
+    """Linear USDT perpetuals the running live sessions' exchanges list (their own market lists),
+    the current symbol and the shipped ones first."""
+    found: set[str] = set()
+    for session in (hub.sessions if hub is not None else []):
+        for adapter in getattr(getattr(session, "source", None), "adapters", {}).values():
+            markets = getattr(getattr(adapter, "exchange", None), "markets", None) or {}
+            found.update(sym for sym, m in markets.items()
+                         if m.get("swap") and m.get("linear") and m.get("settle") == "USDT")
+    return list(dict.fromkeys([current, *_shipped_symbols(), *sorted(found)]))

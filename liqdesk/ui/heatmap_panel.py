@@ -158,6 +158,17 @@ class HeatmapPanel(QtWidgets.QWidget):
             col = QtGui.QColor(c)
             col.setAlpha(150)
             b.setColor(col)
+        # the span a live warm start backfilled from 1-minute candles: coarser than live data
+        self.backfill_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 255, 255, 14),
+                                                   pen=pg.mkPen(theme.TEXT_DIM, width=1, style=QtCore.Qt.PenStyle.DashLine))
+        self.backfill_region.setZValue(5)
+        self.backfill_region.hide()
+        self.plot.addItem(self.backfill_region, ignoreBounds=True)
+        self.backfill_label = pg.TextItem("backfill · 1-min candles (coarser)", color=theme.TEXT_DIM, anchor=(0, 0))
+        self.backfill_label.setZValue(6)
+        self.backfill_label.hide()
+        self.plot.addItem(self.backfill_label, ignoreBounds=True)
+        self._backfill_span = None
         cross_pen = pg.mkPen(theme.CROSSHAIR, width=1, style=QtCore.Qt.PenStyle.DotLine)
         self.vline = pg.InfiniteLine(angle=90, movable=False, pen=cross_pen)
         self.hline = pg.InfiniteLine(angle=0, movable=False, pen=cross_pen)
@@ -272,6 +283,23 @@ class HeatmapPanel(QtWidgets.QWidget):
         self._fit_header()
 
     # ------------------------------------------------------------------ view control
+    def _show_backfill(self, span) -> None:
+        """Shade the backfilled span (ms) and say it is coarser; hide it when there is none."""
+        if span == self._backfill_span:
+            if span is not None:
+                top = self.vb.viewRange()[1][1]
+                self.backfill_label.setPos(span[0] / 1000.0, top)
+            return
+        self._backfill_span = span
+        if span is None:
+            self.backfill_region.hide()
+            self.backfill_label.hide()
+            return
+        self.backfill_region.setRegion((span[0] / 1000.0, span[1] / 1000.0))
+        self.backfill_region.show()
+        self.backfill_label.setPos(span[0] / 1000.0, self.vb.viewRange()[1][1])
+        self.backfill_label.show()
+
     def set_view(self, view: ViewState) -> None:
         """New filters / display choices: the next refresh redraws the whole window."""
         if view.scale != self.view.scale:
@@ -371,6 +399,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         ``image``: an already computed ``model.image(..., include_live=False)`` result to show
         (the benchmark hands the same grid to this panel and to a bare image item)."""
         self._engine = engine
+        self._show_backfill(getattr(engine, "backfill_span", None))
         model = engine.model
         if self._model is not model:
             self._model = model

@@ -97,6 +97,10 @@ class StatsPanel(QtWidgets.QWidget):
                     f"decaying. Rougher.</div>")
         else:
             mode = f"<span style='color:{theme.TEXT_DIM}'>estimate from <b>open interest</b> (all venues)</span>"
+        feeds = getattr(engine, "liquidation_feeds", None)
+        if feeds:
+            mode += (f"<br><span style='color:{theme.TEXT_DIM}'>real liquidations: "
+                     + " · ".join(f"{n} <b>{k}</b>" for n, k in feeds.items()) + "</span>")
         approx = [name for name, table in model.tiers.items() if getattr(table, "approximate", False)]
         if approx:
             mode += (f"<br><span style='color:{theme.WARNING}'>approximate tiers: {', '.join(approx)}</span> "
