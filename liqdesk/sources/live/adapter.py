@@ -84,7 +84,7 @@ class VenueAdapter:
         self._seen_liq_order: deque = deque()
         self._last_book_emit = 0.0
         self.streams_status: dict[str, StreamStatus] = {}
-        self.counts = {"duplicates": 0, "gaps": 0, "resyncs": 0, "malformed": 0, "stalls": 0, "late": 0,
+        self.counts = {"duplicates": 0, "gaps": 0, "resyncs": 0, "malformed": 0, "stalls": 0, "late": 0, "reordered": 0,
                        "reconnects": 0, "liquidations_deduped": 0}
         self.gaps: list[tuple[str, int, int, str]] = []      # (kind, start_ms, end_ms, reason)
         self.events = 0

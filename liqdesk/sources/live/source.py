@@ -8,9 +8,11 @@ it) so the heatmap is populated within seconds; :meth:`busy` gives the progress,
 :attr:`backfill_span` the span that is coarser than the live data. Live events that arrive
 meanwhile wait in the adapters' buffers, so everything is released in time order.
 
-**Order.** Streams of several exchanges interleave with small clock differences; the model takes
-events up to a few seconds late. Events more than :data:`LATE_MS` older than what was already
-released are dropped and counted (``late``) instead of breaking the batch.
+**Order.** Streams of several exchanges interleave with small clock differences and delays. The
+released stream is made non-decreasing in time per kind: an event a little older than what was
+already released (up to :data:`LATE_MS`) is released at the time already reached (counted as
+``reordered``); an older one is dropped (``late``). So a recording holds exactly what the model
+was fed, in the order it was fed, and replaying it gives the same model state as the live run.
 """
 
 from __future__ import annotations
@@ -160,17 +162,28 @@ class LiveSource:
             if mark is not None:
                 late = arr["time_ms"] < mark - LATE_MS
                 if late.any():
-                    for gid in np.unique(arr["exchange"][late]):
-                        for a in self.adapters.values():
-                            if a.gid == gid:
-                                a.counts["late"] += int((late & (arr["exchange"] == gid)).sum())
+                    self._count(arr["exchange"][late], "late")
                     arr = arr[~late]
+                behind = arr["time_ms"] < mark
+                if behind.any():
+                    self._count(arr["exchange"][behind], "reordered")
+                    arr = arr.copy()
+                    arr["time_ms"][behind] = mark
+                    arr = arr[np.argsort(arr["time_ms"], kind="stable")]
+                    arr.flags.writeable = False
             if len(arr):
                 top = int(arr["time_ms"].max())
                 self._watermark[kind] = top if mark is None else max(mark, top)
                 out[kind] = arr
         if out:
             self.out.put((EventBatch(**out, checked=batch.checked), time.perf_counter()))
+
+    def _count(self, exchange_ids: np.ndarray, what: str) -> None:
+        ids, n = np.unique(exchange_ids, return_counts=True)
+        for gid, count in zip(ids.tolist(), n.tolist()):
+            for a in self.adapters.values():
+                if a.gid == gid:
+                    a.counts[what] = a.counts.get(what, 0) + count
 
     def stop(self) -> None:
         self._stop = True
