@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="faults to inject, e.g. 'drop@30s,stall@60s:10s,gap@rate:0.01,http429@45s' "
                              "(kinds: drop stall gap malformed truncated dup http429 burst refuse)")
     parser.add_argument("--duration", type=duration, default=None, help="stop after this long (default: until Ctrl+C)")
+    parser.add_argument("--send-log", metavar="FILE", default=None,
+                        help="for benchmarks: append a JSON line per tick (wall time, newest event time sent, "
+                             "messages sent)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     parse_faults(args.faults)   # a bad spec is refused before anything starts
     try:
         server = EmulatorServer(venues=args.exchanges, symbol=args.symbol, seed=args.seed, speed=args.speed,
-                                history_ms=args.history, faults=args.faults, port=args.port)
+                                history_ms=args.history, faults=args.faults, port=args.port,
+                                send_log=args.send_log)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 

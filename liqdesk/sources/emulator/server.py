@@ -39,7 +39,7 @@ class EmulatorServer:
 
     def __init__(self, venues=("binance", "bybit", "okx"), symbol: str = "BTC/USDT:USDT", seed: int = 0,
                  speed: float = 1.0, history_ms: int = 2 * 3_600_000, faults: str | None = None,
-                 port: int = 0, tick_s: float = 0.05, now_ms: int | None = None):
+                 port: int = 0, tick_s: float = 0.05, now_ms: int | None = None, send_log: str | None = None):
         classes = [venue_class(v) for v in venues]
         # now_ms: where the market's history ends (default: the wall clock); a fixed value makes a
         # run reproducible (the simulated market depends on the seed and on its start time)
@@ -52,6 +52,9 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task | None = None
         self.ticks = 0
+        #: for benchmarks: a JSON line per tick, {"wall": ms, "newest": newest event time sent
+        #: (ms), "sent": websocket messages sent so far}, so a client can time its latency
+        self.send_log = open(send_log, "a", encoding="utf-8") if send_log else None  # noqa: SIM115
 
     async def start(self) -> str:
         """Build the history, listen, start publishing; returns ``http://127.0.0.1:PORT``."""
@@ -86,10 +89,27 @@ class EmulatorServer:
                 update = updates.get(venue.name)
                 if update is not None and len(update):
                     venue.publish(update)
+            if self.send_log is not None:
+                self._log_send(updates)
             self.ticks += 1
             await asyncio.sleep(self.tick_s)
 
+    def _log_send(self, updates) -> None:
+        import json
+        import time
+
+        newest = [int(a["time_ms"].max()) for u in updates.values()
+                  for a in (u.trades, u.marks) if len(a)]
+        if not newest:
+            return
+        sent = sum(c.sent + c.queue.qsize() for v in self.venues.values() for c in v.clients)
+        self.send_log.write(json.dumps({"wall": time.time() * 1000, "newest": max(newest), "sent": sent}) + "\n")
+        self.send_log.flush()
+
     async def stop(self) -> None:
+        if self.send_log is not None:
+            self.send_log.close()
+            self.send_log = None
         if self._task is not None:
             self._task.cancel()
         for venue in self.venues.values():
