@@ -81,5 +81,6 @@ def _feed_summary(source) -> dict:
             **{k: int(v) for k, v in adapter.counts.items()},
             "gap_list": list(adapter.gaps),
             "backfill": source.backfill_notes.get(adapter.name),
+            "tiers": source.tier_notes.get(adapter.name, "shipped table"),
         }
     return out

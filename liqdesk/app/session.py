@@ -112,6 +112,7 @@ class Session:
         self._polled = False
         self._listeners: dict[str, list[Callable]] = {"message": [], "reset": []}
         self.stopped = False
+        self._tiers_version = 0
 
     # ------------------------------------------------------------------ listeners
     def subscribe(self, event: str, fn: Callable) -> None:
@@ -185,6 +186,11 @@ class Session:
             taken = 0
         if self.rebuild is not None and self.rebuild.done:
             self._finish_rebuild(max(0.002, budget_s - (time.perf_counter() - t0)))
+        tiers_version = getattr(self.source, "tiers_version", 0)
+        if tiers_version != self._tiers_version:
+            # the exchanges' own tier tables arrived: the levels are recomputed with them
+            self._tiers_version = tiers_version
+            self.apply_settings(self.engine.settings, force=True)
         span = getattr(self.source, "backfill_span", None)
         if span != self.engine.backfill_span:
             self.engine.backfill_span = span
@@ -333,11 +339,12 @@ class Session:
         return getattr(self.source, "cursor_ms", None)
 
     # ------------------------------------------------------------------ settings
-    def apply_settings(self, settings: ModelSettings) -> None:
+    def apply_settings(self, settings: ModelSettings, force: bool = False) -> None:
         """New model settings (window, bin size, decay, prior): the model is rebuilt from the
         whole history — the session file for a replay, the journal otherwise — in the background
-        while the source keeps running."""
-        if settings == self.engine.settings and self.rebuild is None:
+        while the source keeps running. ``force``: rebuild even with the same settings (new tier
+        tables)."""
+        if settings == self.engine.settings and self.rebuild is None and not force:
             return
         if self.rebuild is not None and self.rebuild.settings == settings:
             return
@@ -350,7 +357,12 @@ class Session:
             self.rebuild.cancel()
         if self.journal is None or not self.journal.events:
             self.rebuild = None
-            self.engine.reset(settings)
+            if force:
+                from liqdesk.core.levels import LevelModel
+
+                self.engine.replace_model(LevelModel(settings))
+            else:
+                self.engine.reset(settings)
             self._reset_happened()
             return
         self.rebuild = ModelRebuild(self.journal.snapshot(), settings).start()

@@ -219,13 +219,31 @@ def _shipped_market(data: dict, symbol: str) -> str | None:
     return None
 
 
+#: Tables fetched from an exchange while liqdesk runs (a live session refreshes them where the
+#: exchange publishes its tiers): (exchange, base asset) -> table; they win over the shipped ones.
+_FETCHED: dict[tuple[str, str], TierTable] = {}
+
+
+def use_fetched_tiers(table: TierTable) -> None:
+    """From now on, :func:`load_tiers` gives ``table`` for its exchange and base asset."""
+    _FETCHED[(table.exchange.lower(), _normalize_symbol(table.symbol))] = table
+
+
+def forget_fetched_tiers() -> None:
+    _FETCHED.clear()
+
+
 def load_tiers(exchange: str, symbol: str = "BTC/USDT:USDT") -> TierTable:
-    """The tier table of ``exchange`` for the market whose base asset matches ``symbol``.
+    """The tier table of ``exchange`` for the market whose base asset matches ``symbol``: one
+    fetched from the exchange in this run (:func:`use_fetched_tiers`), else the shipped one.
 
     A symbol the exchange file does not list gets the exchange's documented generic table, with
     ``approximate=True`` and ``symbol`` as asked; it never raises for a symbol. An exchange that is
     not one of :data:`RULES` raises ``ValueError`` (one line).
     """
+    fetched = _FETCHED.get((str(exchange).lower(), _normalize_symbol(symbol)))
+    if fetched is not None:
+        return fetched
     data = _exchange_file(str(exchange).lower())
     name = _shipped_market(data, symbol)
     if name is not None:

@@ -29,6 +29,7 @@ from liqdesk.core.events import KINDS, EventBatch, concat_batches
 
 from .adapter import VenueAdapter
 from .contract import AdapterStatus, LiveState
+from .tiers import refresh_tiers
 
 #: liqdesk exchange name -> adapter module
 ADAPTER_MODULES = {"binance": "binance", "bybit": "bybit", "okx": "okx", "bitget": "bitget",
@@ -71,6 +72,10 @@ class LiveSource:
         self.backfill_span: tuple[int, int] | None = None
         self.backfill_fraction: float | None = None
         self.backfill_notes: dict[str, str] = {}
+        #: per exchange, which tier table its levels use (fetched, cached or shipped); the version
+        #: bumps when a fetched one replaces a shipped one, and the session rebuilds its model
+        self.tier_notes: dict[str, str] = {}
+        self.tiers_version = 0
         self.last_created: float | None = None
         self._watermark = {k: None for k in KINDS}
         self._released = False
@@ -125,6 +130,11 @@ class LiveSource:
                 if adapter.market is not None or adapter.state == LiveState.ERROR or self._stop:
                     break
                 await asyncio.sleep(0.05)
+            if adapter.market is not None:
+                note = await refresh_tiers(adapter)
+                self.tier_notes[adapter.name] = note
+                if note.startswith(("fetched", "cached")):
+                    self.tiers_version += 1
             adapter.state = LiveState.BACKFILL if adapter.market is not None else adapter.state
             try:
                 batch = await adapter.backfill(since, until) if adapter.market is not None else None
