@@ -39,9 +39,11 @@ class EmulatorServer:
 
     def __init__(self, venues=("binance", "bybit", "okx"), symbol: str = "BTC/USDT:USDT", seed: int = 0,
                  speed: float = 1.0, history_ms: int = 2 * 3_600_000, faults: str | None = None,
-                 port: int = 0, tick_s: float = 0.05):
+                 port: int = 0, tick_s: float = 0.05, now_ms: int | None = None):
         classes = [venue_class(v) for v in venues]
-        self.market = MarketFeed(venues, symbol, seed, speed, history_ms)
+        # now_ms: where the market's history ends (default: the wall clock); a fixed value makes a
+        # run reproducible (the simulated market depends on the seed and on its start time)
+        self.market = MarketFeed(venues, symbol, seed, speed, history_ms, now_ms)
         self.faults = FaultPlan(faults, seed)
         self.venues: dict[str, VenueEmulator] = {cls.ccxt_id: cls(self.market, self.faults) for cls in classes}
         self.port = port
