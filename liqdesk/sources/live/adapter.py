@@ -173,7 +173,12 @@ class VenueAdapter:
                 if stream.poll_s:
                     await asyncio.sleep(stream.poll_s)
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if self._stopping or task is None or task.cancelling():
+                    raise
+                # not this loop being cancelled: a ccxt future cancelled under it (a client closed
+                # by another stream's watchdog); re-dial like after a dropped connection
+                await self._backoff(st, backoff, ccxt.NetworkError("connection closed under the watch"))
             except TimeoutError:
                 # silence: a half-open socket or a stalled server; drop the connections, re-dial
                 st.state = LiveState.STALE
@@ -201,10 +206,15 @@ class VenueAdapter:
 
     async def _reconnect(self) -> None:
         self.counts["reconnects"] += 1
-        try:
-            await self.exchange.close_ws_clients()
-        except Exception:  # noqa: BLE001, S110 - the clients are being dropped anyway
-            pass
+        # forget the clients first (the next watch dials a new one at once, and a client another
+        # stream opens meanwhile is not dropped with them); closing one to a stalled server can
+        # wait for its close frame up to aiohttp's 10 s, so the closes finish in the background
+        clients = dict(self.exchange.clients or {})
+        for url, client in clients.items():
+            if self.exchange.clients.get(url) is client:
+                del self.exchange.clients[url]
+        if clients:
+            await asyncio.wait([asyncio.ensure_future(_close(c)) for c in clients.values()], timeout=1.0)
 
     async def _backoff(self, st: StreamStatus, backoff: Backoff, exc: BaseException,
                        state: LiveState = LiveState.BACKOFF) -> None:
@@ -361,6 +371,13 @@ class VenueAdapter:
         return AdapterStatus(self.name, state, self.liquidations, sum(recent) / 5.0, lag,
                              sum(s.retries for s in streams.values()), min(retry) if retry else None,
                              self.error or (errors[0] if errors else None), streams, dict(self.counts))
+
+
+async def _close(client) -> None:
+    try:
+        await client.close()
+    except Exception:  # noqa: BLE001, S110 - the client is being dropped anyway
+        pass
 
 
 def _records(kind: str, **cols) -> np.ndarray:
