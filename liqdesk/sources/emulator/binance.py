@@ -105,7 +105,7 @@ class Venue(VenueEmulator):
         self.tick = float(sim.tick)
         self.lot = float(sim.lot)
         self.recent: deque = deque(maxlen=RECENT_TRADES)    # TRADE_WIRE_DTYPE rows, newest last
-        self.funding_rate = float(self.market.venues[self.name].funding_rate)
+        self.funding_rate: float | None = None     # in force as of the last mark sent
         self.gaps_sent = 0
         self.sent_liquidations: list[np.ndarray] = []
         self._burst_left = 0
@@ -265,7 +265,7 @@ class Venue(VenueEmulator):
         t = self.market.now_ms
         mark = st.mark if st.mark == st.mark else float(self.market.params.start_price)
         return {"symbol": self.symbol_id, "markPrice": num(mark), "indexPrice": num(mark),
-                "estimatedSettlePrice": num(mark), "lastFundingRate": num(self.funding_rate),
+                "estimatedSettlePrice": num(mark), "lastFundingRate": num(self._funding()),
                 "interestRate": "0.00010000", "nextFundingTime": (t // FUNDING_EVERY_MS + 1) * FUNDING_EVERY_MS,
                 "time": t}
 
@@ -452,9 +452,16 @@ class Venue(VenueEmulator):
             self._fanout(fam)
         self._maybe_ping()
 
+    def _funding(self) -> float:
+        if self.funding_rate is None:
+            # the history's last rate (the market has built its history by the first call)
+            self.funding_rate = float(self.market.venues[self.name].funding_rate)
+        return self.funding_rate
+
     def _marks(self, update: VenueUpdate) -> dict[str, list[str]]:
         """markPriceUpdate per mark, with the funding rate in force at its time."""
         sym = self.symbol_id
+        self._funding()
         funding = update.funding
         f_t = funding["time_ms"].tolist() if len(funding) else []
         f_r = funding["rate"].tolist() if len(funding) else []

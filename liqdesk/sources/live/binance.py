@@ -5,7 +5,8 @@ What Binance publishes and how this adapter reads it:
 - **Trades**: ``<sym>@trade`` on ``/public/ws`` (``watch_trades``; taker side from ``m``). Binance
   trade ids are consecutive per symbol, so a hole in them (a dropped connection, a stall, a
   message lost) is seen and filled from ``GET /fapi/v1/trades`` (the last 1,000 trades, weight 5,
-  at most once a second); what is older than that is recorded as a gap ("trades lost").
+  at most once a second, in a loop of its own); what is older than that is recorded as a gap
+  ("trades lost").
   Duplicates (ccxt's cache after a reconnect, a repeated frame) are dropped by id.
 - **Order book**: ``<sym>@depth@100ms`` diffs with ``U``/``u``/``pu`` plus the REST snapshot
   ``GET /fapi/v1/depth?limit=1000`` (weight 20), kept by ccxt. A ``pu`` that is not the last ``u``
@@ -16,9 +17,10 @@ What Binance publishes and how this adapter reads it:
   the ccxt subclass below: ``watch_mark_price`` alone returns only the newest when two arrive
   together); funding is emitted when ``r`` changes and at least once a minute.
 - **Open interest**: REST only (Binance has no stream): ``GET /fapi/v1/openInterest`` every
-  :attr:`Adapter.oi_poll_s` = 5 s, weight 1, i.e. 12 of the 2,400 weight per minute an IP may use
-  (the whole adapter stays under ~40 a minute with its resyncs and trade fills); a value is
-  emitted when its time or size changes; notional = size × the latest mark.
+  :attr:`Adapter.oi_poll_s` = 5 s, weight 1, i.e. 12 of the 2,400 weight per minute an IP may use.
+  Steady state that is all the adapter spends; a book resync costs 20 and a trade fill 5 (at most
+  one a second, only after a loss), and ccxt's rate limiter (half of Binance's budget) spaces
+  them. A value is emitted when its time or size changes; notional = size × the latest mark.
 - **Liquidations**: ``<sym>@forceOrder``, **sampled** by Binance: only the latest liquidation per
   symbol per second is pushed. ``S`` is the side of the liquidation *order*: SELL means a long was
   liquidated (+1). Size = ``l`` (contracts) × contract size, price = ``ap``. ccxt returns only the
@@ -111,15 +113,15 @@ class Adapter(VenueAdapter):
     #: marks every second; trades may pause on a quiet market
     silence_s = 30.0
     trade_silence_s = 60.0
-    #: at most one REST trade fill per this many seconds
+    #: at most one REST trade fill (weight 5) per this many seconds
     fill_every_s = 1.0
 
     def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
         super().__init__(symbol, emulator)
         self._last_tid: int | None = None
         self._missing: list[list[int]] = []          # [first, last] trade ids not received
-        self._last_fill = 0.0
         self.trades_filled = 0
+        self._filling = False
         self._liq_last = None                        # the newest ccxt liquidation already read
         self._mark: float | None = None
         self._mark_ms: int | None = None
@@ -148,8 +150,13 @@ class Adapter(VenueAdapter):
         return [Stream("trades", self._trades, self.trade_silence_s),
                 Stream("book", self._book, self.silence_s),
                 Stream("mark", self._marks, self.silence_s),
-                Stream("open_interest", self._open_interest, self.silence_s, poll_s=self.oi_poll_s),
-                Stream("liquidations", self._liquidations, None)]
+                # a REST poll: ccxt's own request timeout applies, not the websocket watchdog (which
+                # would drop every socket when the rate limiter holds a call back)
+                Stream("open_interest", self._open_interest, None, poll_s=self.oi_poll_s),
+                Stream("liquidations", self._liquidations, None),
+                # the REST fill of trade-id holes runs apart from the trade stream, so a slow or
+                # refused call (rate limit, 429) neither holds the stream nor trips its watchdog
+                Stream("trade_fill", self._fill_once, None, poll_s=self.fill_every_s)]
 
     # ------------------------------------------------------------------ trades
     async def _trades(self) -> None:
@@ -161,7 +168,9 @@ class Adapter(VenueAdapter):
         self.emit_trades(rows)
         if rows:
             self._last_price = rows[-1][3]
-        if self._missing and time.monotonic() - self._last_fill >= self.fill_every_s:
+
+    async def _fill_once(self) -> None:
+        if self._missing:
             await self._fill_trades()
 
     def _track_ids(self, ids: list[int]) -> None:
@@ -180,16 +189,24 @@ class Adapter(VenueAdapter):
 
     async def _fill_trades(self) -> None:
         """Fetch the trades the stream missed from the last 1,000 Binance serves."""
-        self._last_fill = time.monotonic()
-        raw = await self.exchange.fapiPublicGetTrades({"symbol": self.market["id"], "limit": RECENT_TRADES})
-        got = self.exchange.parse_trades(raw, self.market)
+        todo, self._missing = self._missing, []      # holes found meanwhile are kept apart
+        self._filling = True
+        try:
+            raw = await self.exchange.fapiPublicGetTrades({"symbol": self.market["id"], "limit": RECENT_TRADES})
+            got = self.exchange.parse_trades(raw, self.market)
+        except BaseException:
+            self._missing = _merge(todo + self._missing)
+            raise
+        finally:
+            self._filling = False
         if not got:
+            self._missing = _merge(todo + self._missing)
             return
         cs = self.contract_size
         by_id = {int(t["id"]): t for t in got}
         oldest, newest = min(by_id), max(by_id)
         rows, left, lost = [], [], 0
-        for a, b in self._missing:
+        for a, b in todo:
             if b < oldest:
                 lost += b - a + 1
                 continue
@@ -206,11 +223,16 @@ class Adapter(VenueAdapter):
                     continue
                 rows.append((tid, int(t["timestamp"]), 1 if t["side"] == "buy" else -1, float(t["price"]),
                              float(t["amount"]) * cs))
-        self._missing = _merge(left)
+        self._missing = _merge(left + self._missing)
         if lost:
             self._lost(lost)
         self.trades_filled += len(rows)
         self.emit_trades(rows)
+
+    @property
+    def trades_pending(self) -> bool:
+        """Trade-id holes not filled yet (or being filled)."""
+        return bool(self._missing) or self._filling
 
     def _lost(self, n: int) -> None:
         self._gap("trades", f"{n} trade{'s' if n != 1 else ''} lost (older than the {RECENT_TRADES} Binance serves)")
