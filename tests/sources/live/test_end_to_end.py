@@ -30,9 +30,9 @@ SECONDS = 30.0      # 5 simulated minutes at 10x
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
+    from liqdesk.app.chart_settings import settings_for_window
     from liqdesk.app.engine import Engine
     from liqdesk.app.session import Session
-    from liqdesk.app.chart_settings import settings_for_window
     from liqdesk.core.levels import ModelSettings
     from liqdesk.sources.emulator.server import EmulatorThread
     from liqdesk.sources.live.source import LiveSource
