@@ -155,7 +155,7 @@ class Venue(VenueEmulator):
         return self.json({"code": code, "msg": msg, "requestTime": now_ms(), "data": None}, status=status)
 
     async def handle_http(self, request: web.Request, path: str) -> web.StreamResponse:
-        if self.faults.active("http429", self.name):
+        if not self.faults.active("refuse", self.name) and self.faults.active("http429", self.name):
             self.requests += 1
             return web.Response(status=429, headers={"Retry-After": "1"}, content_type="application/json",
                                 text=f'{{"code":"429","msg":"Too Many Requests","requestTime":{now_ms()},"data":null}}')
@@ -262,6 +262,8 @@ class Venue(VenueEmulator):
                "open24h": num(stats["open"]), "markPrice": num(mark),
                "nextFundingTime": str((t // FUNDING_EVERY_MS + 1) * FUNDING_EVERY_MS)}
         if ws:
+            # the websocket push has these fields (Bitget's Tickers-Channel documentation)
+            del out["usdtVolume"], out["changeUtc24h"]
             out = {"instId": self.symbol_id, **out, "symbolType": 1, "deliveryPrice": "0"}
         else:
             out.update(deliveryStartTime=None, deliveryTime=None, deliveryStatus="")

@@ -576,6 +576,61 @@ def test_emulated_websocket_and_rest_protocol():
         asyncio.run(go())
 
 
+#: push examples of Bitget's API documentation (contract websocket public channels, and the UTA
+#: liquidation channel): the emulator's pushes must have their fields and JSON types
+DOC_PUSHES = {
+    "trade": {"action": "snapshot", "arg": {"instType": "USDT-FUTURES", "channel": "trade", "instId": "BTCUSDT"},
+              "data": [{"ts": "1695716760565", "price": "27000.5", "size": "0.001", "side": "buy",
+                        "tradeId": "1111111111"}], "ts": 1695716761589},
+    "ticker": {"action": "snapshot", "arg": {"instType": "USDT-FUTURES", "channel": "ticker", "instId": "BTCUSDT"},
+               "data": [{"instId": "BTCUSDT", "lastPr": "27000.5", "bidPr": "27000", "askPr": "27000.5",
+                         "bidSz": "2.71", "askSz": "8.76", "open24h": "27000.5", "high24h": "30668.5",
+                         "low24h": "26999.0", "change24h": "-0.00002", "fundingRate": "0.000010",
+                         "nextFundingTime": "1695722400000", "markPrice": "27000.0", "indexPrice": "25702.4",
+                         "holdingAmount": "929.502", "baseVolume": "368.900", "quoteVolume": "10152429.961",
+                         "openUtc": "27000.5", "symbolType": 1, "symbol": "BTCUSDT", "deliveryPrice": "0",
+                         "ts": "1695715383021"}], "ts": 1695715383039},
+    "books": {"action": "snapshot", "arg": {"instType": "USDT-FUTURES", "channel": "books", "instId": "BTCUSDT"},
+              "data": [{"asks": [["27000.5", "8.760"]], "bids": [["27000.0", "2.710"]], "checksum": 0, "seq": 123,
+                        "ts": "1695716059516"}], "ts": 1695716059516},
+    "liquidation": {"data": [{"symbol": "BTCUSDT", "side": "buy", "price": "89000", "amount": "37.722858",
+                              "ts": "1736371332162"}], "arg": {"instType": "usdt-futures", "topic": "liquidation"},
+                    "action": "update", "ts": 1736371332162},
+}
+
+
+def _shape(msg: dict) -> tuple:
+    item = msg["data"][0]
+    return ({k: type(v) for k, v in msg.items()}, {k: type(v) for k, v in item.items()})
+
+
+def test_emulated_pushes_have_the_documented_shape():
+    with emulator(speed=20) as emu:
+        ws_base = "ws" + emu.url[4:] + "/bitget"
+
+        async def first(path: str, args: list[dict], want: set[str]) -> dict:
+            got = {}
+            async with aiohttp.ClientSession() as s, s.ws_connect(f"{ws_base}{path}") as ws:
+                await ws.send_str(json.dumps({"op": "subscribe", "args": args}))
+                while not want <= set(got):
+                    msg = json.loads((await ws.receive(timeout=10)).data)
+                    if "data" in msg:
+                        got.setdefault(msg["arg"].get("channel") or msg["arg"].get("topic"), msg)
+            return got
+
+        async def go():
+            v2 = [{"instType": "USDT-FUTURES", "channel": c, "instId": "BTCUSDT"} for c in ("trade", "ticker", "books")]
+            return {**await first("/v2/ws/public", v2, {"trade", "ticker", "books"}),
+                    **await first("/v3/ws/public", [{"instType": "usdt-futures", "topic": "liquidation"}],
+                                  {"liquidation"})}
+
+        ours = asyncio.run(go())
+    for name, doc in DOC_PUSHES.items():
+        assert _shape(ours[name]) == _shape(doc), name
+        assert ours[name]["arg"] == doc["arg"], name
+    assert all(isinstance(x, str) for lv in ours["books"]["data"][0]["bids"] for x in lv)
+
+
 def test_checksum_is_bitgets_and_ccxts():
     """The emulator's checksum is the one Bitget documents (its own example strings) and the one
     ccxt computes."""
