@@ -255,7 +255,9 @@ class Adapter(VenueAdapter):
     ccxt_id = "bitget"
     liquidations = SAMPLED
     ccxt_options = {"defaultType": "swap", "defaultSubType": "linear", "fetchMarkets": {"types": ["swap"]},
-                    "tradesLimit": 10_000, "liquidationsLimit": 1_000}
+                    "tradesLimit": 10_000,
+                    # the liquidation topic carries every USDT-M symbol
+                    "liquidationsLimit": 10_000}
     #: silence (s) after which a connection is taken as dead: book diffs and tickers come several
     #: times a second on a live market; trades may pause on a quiet one
     silence_s = 30.0
@@ -340,7 +342,10 @@ class Adapter(VenueAdapter):
             await self._fill_trades()
 
     async def _fill_trades(self) -> None:
-        """Fetch the trades of the spans the stream lost from ``fills-history``."""
+        """Fetch the trades of the spans the stream lost from ``fills-history``. A network error or
+        a rate limit keeps the spans for the next round; a refusal loses the span (a gap)."""
+        import ccxt
+
         todo, self._holes = _merge(self._holes), []
         self._filling = True
         try:
@@ -349,7 +354,12 @@ class Adapter(VenueAdapter):
                 if b - a > FILL_SPAN_MS:
                     self._gap("trades", f"trades between {a} and {b - FILL_SPAN_MS} lost (longer than 7 days)")
                     a = todo[0][0] = b - FILL_SPAN_MS
-                await self._fill_span(a, b)
+                try:
+                    await self._fill_span(a, b)
+                except ccxt.NetworkError:
+                    raise
+                except ccxt.BaseError as exc:
+                    self._gap("trades", f"trades between {a} and {b} lost (fills-history refused: {exc})"[:200])
                 todo.pop(0)
         except BaseException:
             self._holes = _merge(todo + self._holes)
