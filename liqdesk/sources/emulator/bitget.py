@@ -32,7 +32,8 @@ levels of the book after it, with the price and size strings as sent) and ``book
 once a second, for the second before, the largest liquidation of long positions and the largest
 of short positions per symbol (Bitget's sampling), each ``{"symbol","side","price","amount","ts"}``
 with ``side`` the liquidated POSITION (``buy`` = a long was liquidated) and ``amount`` in quote
-coin (USDT). :attr:`Venue.sent_liquidations` records what was put on the wire.
+coin (USDT). :attr:`Venue.sent_liquidations` records what was put on the wire (to at least one
+subscriber).
 
 Faults beyond the base class's per-message ones: ``gap`` withholds one ``books`` update (the next
 update's checksum no longer matches the client's book); ``burst`` gathers every liquidation of the
@@ -592,7 +593,7 @@ class Venue(VenueEmulator):
         tickers = self._tickers(update)
         self._send_topic(sym_topic.format("ticker"), tickers)
         liq = self._liquidations(update)
-        if len(liq):
+        if len(liq) and any("usdt-futures|liquidation" in c.topics for c in self.clients):
             self.sent_liquidations.append(liq)
             data = [{"symbol": self.symbol_id, "side": "buy" if side > 0 else "sell", "price": num(p),
                      "amount": num(p * q), "ts": str(t)} for t, _, side, p, q, _ in liq.tolist()]
@@ -657,7 +658,7 @@ class Venue(VenueEmulator):
         return out[np.argsort(out["time_ms"], kind="stable")]
 
     def liquidations_on_wire(self) -> np.ndarray:
-        """Every liquidation sent so far (before per-message faults), in order."""
+        """Every liquidation sent to a subscriber so far (before per-message faults), in order."""
         if not self.sent_liquidations:
             return np.empty(0, KINDS["liquidations"])
         return np.concatenate(self.sent_liquidations)
