@@ -7,8 +7,9 @@ What Bitget publishes and how this adapter reads it:
   subclass below keeps ccxt's parsing and skips the rest.
 - **Trades**: channel ``trade`` on ``/v2/ws/public`` (``watch_trades``; ``side`` is the taker's).
   Bitget's trade ids are not consecutive, so a loss cannot be seen in them: it is inferred from the
-  stream itself (a dropped or silent connection, a frame that could not be read), and the span from
-  the last trade before it to the newest trade after it is fetched from
+  socket (a dropped or silent connection, a frame that could not be read, or a book diff on the same
+  socket failing its checksum: messages were lost after the diff before it), and the span from the
+  last trade before it to the newest trade after it is fetched from
   ``GET /api/v2/mix/market/fills-history`` (1,000 a call, 10 calls/s allowed, paged with
   ``idLessThan``; Bitget keeps 90 days) in a loop of its own, at most once a second. The snapshot
   of the last trades Bitget sends on a new subscription overlaps; duplicates are dropped by id.
