@@ -173,7 +173,12 @@ class VenueAdapter:
                 if stream.poll_s:
                     await asyncio.sleep(stream.poll_s)
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if self._stopping or (task is not None and task.cancelling()):
+                    raise
+                # not our cancel: ccxt cancels every pending watch of a client it closes (another
+                # stream's watchdog reconnect); the next watch re-dials
+                await asyncio.sleep(min(1.0, backoff.next()))
             except TimeoutError:
                 # silence: a half-open socket or a stalled server; drop the connections, re-dial
                 st.state = LiveState.STALE
