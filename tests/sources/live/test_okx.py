@@ -404,3 +404,53 @@ def test_live_source_with_okx_polls_batches():
             assert "okx live" in src.state()
         finally:
             src.stop()
+
+
+def test_message_shapes_match_the_real_okx_capture(real_data):
+    """The emulator's instrument, trade and book messages carry every field (and the level arity)
+    of the same messages in a real OKX v5 capture (cryptofeed sample, 2022: before ``seqId``)."""
+    zstandard = pytest.importorskip("zstandard")
+    path = real_data / "exchange-ws" / "OKX.v3.jsonl.zst"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    real: dict = {}
+    with open(path, "rb") as fh:
+        text = zstandard.ZstdDecompressor().stream_reader(fh).read().decode()
+    for line in text.splitlines()[1:]:
+        rec = json.loads(line)
+        if rec.get("t") == "http" and "instType=SWAP" in rec.get("url", ""):
+            real["instrument"] = next(i for i in json.loads(rec["data"])["data"] if i["instId"] == "BTC-USDT-SWAP")
+        elif rec.get("t") == "recv" and rec["data"].startswith("{"):
+            m = json.loads(rec["data"])
+            key = (m.get("event"), (m.get("arg") or {}).get("channel"), m.get("action"))
+            real.setdefault(key, m)
+
+    async def main(url):
+        async with aiohttp.ClientSession() as s:
+            async with s.get(url + "/okx/api/v5/public/instruments?instType=SWAP") as r:
+                inst = (await r.json())["data"][0]
+            got: dict = {}
+            async with s.ws_connect(url + "/okx/ws/v5/public") as ws:
+                args = [{"channel": c, "instId": "BTC-USDT-SWAP"} for c in ("trades", "books")]
+                await ws.send_json({"op": "subscribe", "args": args})
+                want = {(None, "trades", None), (None, "books", "snapshot"), (None, "books", "update"),
+                        ("subscribe", "trades", None)}
+                while not want <= set(got):
+                    m = json.loads((await ws.receive(timeout=5)).data)
+                    got.setdefault((m.get("event"), (m.get("arg") or {}).get("channel"), m.get("action")), m)
+            return inst, got
+
+    with emulator() as emu:
+        inst, got = asyncio.run(main(emu.url))
+    assert set(real["instrument"]) <= set(inst)
+    for key in ((None, "trades", None), (None, "books", "snapshot"), (None, "books", "update"),
+                ("subscribe", "trades", None)):
+        assert set(real[key]) <= set(got[key]), key
+        if "data" in real[key]:
+            r, g = real[key]["data"][0], got[key]["data"][0]
+            assert set(r) <= set(g), key
+            for side in ("asks", "bids"):
+                if side in r and r[side] and g[side]:
+                    assert len(r[side][0]) == len(g[side][0]) == 4
+                    assert all(isinstance(x, str) for x in g[side][0])
+            assert all(isinstance(g[k], type(r[k])) for k in r), key
