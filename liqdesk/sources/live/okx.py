@@ -44,8 +44,8 @@ and liquidations.
 **Warm start** (:meth:`Adapter.backfill`), by REST within OKX's public limits (candles 40 requests
 per 2 s, trading statistics 5 per 2 s; ccxt's rate limiter spaces them): 1-minute candles
 (``/api/v5/market/candles``, or ``history-candles`` beyond 1,440 minutes; 300 a request) as two
-coarse trades each at the typical price (h + l + c) / 3 — OKX gives no taker-buy volume, so half
-bought at second 15 and half sold at second 45; marks from 1-minute mark-price candles
+coarse trades at the candle's open, extremes and close (``adapter.candle_trades``: the candles
+drawn from them are OKX's) — OKX gives no taker-buy volume, so half bought and half sold; marks from 1-minute mark-price candles
 (``/api/v5/market/mark-price-candles``, 100 a request; the trade candles' closes if that fails);
 open interest every 5 minutes from ``/api/v5/rubik/stat/contracts/open-interest-history`` (what
 ccxt's ``fetch_open_interest_history`` calls for a swap; 100 a request, OKX keeps 5-minute
@@ -64,7 +64,7 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter
+from .adapter import Stream, VenueAdapter, candle_trades
 from .contract import SAMPLED, Backoff
 
 CANDLE_MS = 60_000
@@ -368,8 +368,8 @@ class Adapter(VenueAdapter):
         return [(t, *out[t]) for t in sorted(out)]
 
     async def backfill(self, since_ms: int, until_ms: int) -> EventBatch | None:
-        """The span's 1-minute candles as coarse trades (half bought, half sold at the typical
-        price), 1-minute mark-price closes, and 5-minute open interest."""
+        """The span's 1-minute candles as coarse trades (open, extremes, close; half bought, half
+        sold), 1-minute mark-price closes, and 5-minute open interest."""
         candles = await self._candles(since_ms, until_ms)
         try:
             marks = await self._candles(since_ms, until_ms, price="mark")
@@ -383,14 +383,8 @@ class Adapter(VenueAdapter):
         keys = [t for t in sorted(candles) if candles[t][5] and candles[t][5] > 0]
         if keys:
             c = np.array([candles[t][:6] for t in keys], dtype=float)
-            typical = (c[:, 2] + c[:, 3] + c[:, 4]) / 3.0
-            half = c[:, 5] / 2.0
-            n = len(keys)
-            t = np.empty(2 * n, np.int64)
-            t[0::2], t[1::2] = c[:, 0].astype(np.int64) + 15_000, c[:, 0].astype(np.int64) + 45_000
-            side = np.tile(np.array([1, -1], np.int8), n)
-            kinds["trades"] = records("trades", time_ms=t, exchange=self.gid, side=side,
-                                      price=np.repeat(typical, 2), size=np.repeat(half, 2))
+            # OKX gives no taker-buy volume: half and half
+            kinds["trades"] = candle_trades(self.gid, c[:, 0], c[:, 1], c[:, 2], c[:, 3], c[:, 4], c[:, 5])
         mark_rows = [(t + CANDLE_MS - 1, float(r[4])) for t, r in sorted(marks.items()) if r[4]] or \
                     [(t + CANDLE_MS - 1, float(candles[t][4])) for t in sorted(candles) if candles[t][4]]
         if mark_rows:
