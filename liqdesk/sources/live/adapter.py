@@ -173,7 +173,12 @@ class VenueAdapter:
                 if stream.poll_s:
                     await asyncio.sleep(stream.poll_s)
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if self._stopping or task is None or task.cancelling():
+                    raise
+                # not this loop being cancelled: ccxt cancelled the future it awaited because the
+                # connection was closed (another stream's watchdog or resync): re-dial like after a drop
+                await self._backoff(st, backoff, ConnectionError("connection closed under this stream"))
             except TimeoutError:
                 # silence: a half-open socket or a stalled server; drop the connections, re-dial
                 st.state = LiveState.STALE
