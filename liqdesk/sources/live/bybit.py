@@ -29,8 +29,8 @@ plus its ``status=PreLaunch`` twin). What the adapter takes from Bybit:
   above the mark, i.e. shorts' bankruptcy prices. So ``buy`` -> +1 (long), ``sell`` -> -1 (short).
   ``p`` is the bankruptcy price; ``v`` contracts (× contract size 1 on linear = base currency).
 - **backfill** (warm start): ``GET /v5/market/kline`` 1-minute candles (closed ones only) as coarse
-  trades — per candle a taker buy and a taker sell at the typical price (high + low + close) / 3,
-  each half the volume because Bybit gives no taker-buy split, at 20 s and 40 s into the minute;
+  trades at each candle's open, extremes and close (``adapter.candle_trades``: the candles drawn
+  from them are Bybit's), half bought and half sold because Bybit gives no taker-buy split;
   marks from ``GET /v5/market/mark-price-kline`` (each minute's close at its last millisecond;
   trade candles' closes when that fails); open interest from ``GET /v5/market/open-interest``
   (``intervalTime=5min``, base currency; its notional at the mark of that minute). Pages of 1,000
@@ -53,7 +53,7 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch
 
-from .adapter import BookGap, Stream, VenueAdapter
+from .adapter import BookGap, Stream, VenueAdapter, candle_trades, guard_frames
 from .contract import COMPLETE, Backoff
 from .urls import point_at
 
@@ -86,20 +86,8 @@ def exchange_class():
             self.liqdesk_count = lambda key: None
 
         def client(self, url):
-            client = super().client(url)
-            if not getattr(client, "liqdesk_guarded", False):
-                client.liqdesk_guarded = True
-                raw = client.handle_text_or_binary_message
-                count = self  # read the callback at call time (the adapter installs it after creation)
-
-                def guarded(data, raw=raw):
-                    try:
-                        raw(data)
-                    except Exception:  # noqa: BLE001 - a frame nobody can read: counted, the stream goes on
-                        count.liqdesk_count("malformed")
-
-                client.handle_text_or_binary_message = guarded
-            return client
+            # (the counter is read at call time: the adapter installs it after creation)
+            return guard_frames(super().client(url), lambda exc: self.liqdesk_count("malformed"))
 
         def handle_order_book(self, client, message):
             data = message.get("data") if isinstance(message, dict) else None
@@ -320,15 +308,8 @@ class Adapter(VenueAdapter):
         arrays = {}
         c = np.array([row[:6] for row in candles if None not in row[:6]], float).reshape(-1, 6)
         c = c[(c[:, 0] + CANDLE_MS <= until_ms) & (c[:, 5] > 0)]
-        if len(c):
-            typical = (c[:, 2] + c[:, 3] + c[:, 4]) / 3.0
-            half = c[:, 5] * cs / 2.0
-            n = len(c)
-            t = np.empty(2 * n, np.int64)
-            t[0::2], t[1::2] = c[:, 0] + 20_000, c[:, 0] + 40_000
-            side = np.tile(np.array([1, -1], np.int8), n)
-            arrays["trades"] = _records("trades", time_ms=t, exchange=g, side=side, price=np.repeat(typical, 2),
-                                        size=np.repeat(half, 2))
+        if len(c):   # Bybit gives no taker-buy volume: half and half
+            arrays["trades"] = candle_trades(g, c[:, 0], c[:, 1], c[:, 2], c[:, 3], c[:, 4], c[:, 5] * cs)
         m = np.array([row[:5] for row in marks if None not in row[:5]], float).reshape(-1, 5)
         if not len(m) and len(c):
             m = c[:, :5]

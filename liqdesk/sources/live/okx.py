@@ -64,7 +64,7 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter, candle_trades
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
 from .contract import SAMPLED, Backoff
 
 CANDLE_MS = 60_000
@@ -120,21 +120,8 @@ def okx_pro_class():
             return super().handle_message(client, message)
 
         def client(self, url):
-            client = super().client(url)
-            if not getattr(client, "liqdesk_guarded", False):
-                inner = client.handle_text_or_binary_message
-
-                def guarded(data, _inner=inner, _exchange=self):
-                    try:
-                        _inner(data)
-                    except Exception as exc:  # noqa: BLE001 - one unreadable frame, counted
-                        callback = _exchange.liqdesk_on_bad_message
-                        if callback is not None:
-                            callback(exc)
-
-                client.handle_text_or_binary_message = guarded
-                client.liqdesk_guarded = True
-            return client
+            return guard_frames(super().client(url),
+                                lambda exc: self.liqdesk_on_bad_message and self.liqdesk_on_bad_message(exc))
 
     return OkxPro
 
