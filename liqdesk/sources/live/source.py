@@ -91,6 +91,11 @@ class LiveSource:
     def exchanges(self) -> tuple[str, ...]:
         return tuple(self.adapters)
 
+    @property
+    def liquidation_feeds(self) -> dict[str, str]:
+        """Per exchange: "complete", "sampled" or "absent"."""
+        return {a.name: a.liquidations for a in self.adapters.values()}
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LiveSource:
         if self.thread is None:
@@ -226,6 +231,15 @@ class LiveSource:
         self.last_created = min(created for _, created in items)
         batches = [b for b, _ in items]
         return batches[0] if len(batches) == 1 else concat_batches(batches)
+
+    @property
+    def market_symbols(self) -> dict[str, list[str]]:
+        """Per exchange, the linear perpetuals it lists (once its markets are loaded)."""
+        out = {}
+        for a in self.adapters.values():
+            ms = getattr(a.exchange, "markets", None) or {}
+            out[a.name] = sorted(s for s, m in ms.items() if m.get("swap") and m.get("linear"))
+        return out
 
     def busy(self) -> tuple[str, float] | None:
         """("backfill", fraction) while the warm start runs."""
