@@ -382,14 +382,20 @@ async def _close(client) -> None:
 
 def guard_frames(client, report: Callable[[BaseException], None]):
     """Make ccxt's websocket ``client`` survive a frame it cannot read: a message that raises while
-    being decoded or handled is passed to ``report`` (the adapter counts it as ``malformed``)
-    instead of escaping ccxt's receive callback, which silently stops reading the connection.
+    being decoded or handled, or a JSON frame cut short, is passed to ``report`` (the adapter
+    counts it as ``malformed``) instead of escaping ccxt's receive callback, which silently stops
+    reading the connection (or being ignored without a word).
     Idempotent; returns the client (for ``client()`` overrides in ccxt subclasses)."""
     if getattr(client, "_liqdesk_guarded", False):
         return client
     read = client.handle_text_or_binary_message
 
     def guarded(data, read=read):
+        # a JSON frame cut short: ccxt would pass it on as plain text, which some exchanges' handlers
+        # ignore without a word; count it here (plain-text frames such as "pong" go through)
+        if isinstance(data, str) and data[:1] in ("{", "[") and data.rstrip()[-1:] not in ("}", "]"):
+            report(ValueError("a JSON frame cut short"))
+            return
         try:
             read(data)
         except Exception as exc:  # noqa: BLE001 - one unreadable frame must not stop the socket
