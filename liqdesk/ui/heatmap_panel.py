@@ -287,8 +287,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         """Shade the backfilled span (ms) and say it is coarser; hide it when there is none."""
         if span == self._backfill_span:
             if span is not None:
-                top = self.vb.viewRange()[1][1]
-                self.backfill_label.setPos(span[0] / 1000.0, top)
+                self._place_backfill_label(span)
             return
         self._backfill_span = span
         if span is None:
@@ -297,8 +296,15 @@ class HeatmapPanel(QtWidgets.QWidget):
             return
         self.backfill_region.setRegion((span[0] / 1000.0, span[1] / 1000.0))
         self.backfill_region.show()
-        self.backfill_label.setPos(span[0] / 1000.0, self.vb.viewRange()[1][1])
+        self._place_backfill_label(span)
         self.backfill_label.show()
+
+    def _place_backfill_label(self, span) -> None:
+        """At the top of the backfilled span's visible part (hidden when none of it is in view)."""
+        (x0, x1), (_, top) = self.vb.viewRange()
+        left, right = max(span[0] / 1000.0, x0), min(span[1] / 1000.0, x1)
+        self.backfill_label.setVisible(right > left)
+        self.backfill_label.setPos(left, top)
 
     def set_view(self, view: ViewState) -> None:
         """New filters / display choices: the next refresh redraws the whole window."""

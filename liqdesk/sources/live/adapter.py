@@ -380,6 +380,59 @@ async def _close(client) -> None:
         pass
 
 
+def guard_frames(client, report: Callable[[BaseException], None]):
+    """Make ccxt's websocket ``client`` survive a frame it cannot read: a message that raises while
+    being decoded or handled, or a JSON frame cut short, is passed to ``report`` (the adapter
+    counts it as ``malformed``) instead of escaping ccxt's receive callback, which silently stops
+    reading the connection (or being ignored without a word).
+    Idempotent; returns the client (for ``client()`` overrides in ccxt subclasses)."""
+    if getattr(client, "_liqdesk_guarded", False):
+        return client
+    read = client.handle_text_or_binary_message
+
+    def guarded(data, read=read):
+        # a JSON frame cut short: ccxt would pass it on as plain text, which some exchanges' handlers
+        # ignore without a word; count it here (plain-text frames such as "pong" go through)
+        if isinstance(data, str) and data[:1] in ("{", "[") and data.rstrip()[-1:] not in ("}", "]"):
+            report(ValueError("a JSON frame cut short"))
+            return
+        try:
+            read(data)
+        except Exception as exc:  # noqa: BLE001 - one unreadable frame must not stop the socket
+            report(exc)
+
+    client.handle_text_or_binary_message = guarded
+    client._liqdesk_guarded = True
+    return client
+
+
+def candle_trades(gid: int, open_ms, o, h, low, c, volume, buy_volume=None, candle_ms: int = 60_000) -> np.ndarray:
+    """Coarse trades that rebuild 1-minute candles (a warm start's history): per candle the open,
+    the two extremes in the order the candle's direction suggests (low then high for a rising
+    candle) and the close, at 1 s, 20 s, 40 s and 59 s into the minute, each a quarter of the
+    volume, split into taker buys and sells by ``buy_volume`` (half and half when the exchange
+    gives no taker split). Candles drawn from these trades have the exchange's OHLC and volume.
+    Arrays in; a TRADE_DTYPE array out (time order, zero sizes left out)."""
+    from liqdesk.core.events import records
+
+    t0 = np.asarray(open_ms, dtype=np.int64)
+    o, h, low, c, v = (np.asarray(x, dtype=float) for x in (o, h, low, c, volume))
+    buy = np.clip(np.asarray(buy_volume, dtype=float), 0.0, v) if buy_volume is not None else v / 2.0
+    rising = c >= o
+    first = np.where(rising, low, h)
+    second = np.where(rising, h, low)
+    offsets = (1_000, candle_ms // 3, 2 * candle_ms // 3, candle_ms - 1_000)
+    prices = (o, first, second, c)
+    t = np.concatenate([t0 + off for off in offsets for _ in (0, 1)])
+    price = np.concatenate([p for p in prices for _ in (0, 1)])
+    side = np.concatenate([np.full(len(t0), s, np.int8) for _ in prices for s in (1, -1)])
+    size = np.concatenate([part / 4.0 for _ in prices for part in (buy, v - buy)])
+    keep = (size > 0) & (price > 0)
+    order = np.argsort(t[keep], kind="stable")
+    return records("trades", time_ms=t[keep][order], exchange=gid, side=side[keep][order],
+                   price=price[keep][order], size=size[keep][order])
+
+
 def _records(kind: str, **cols) -> np.ndarray:
     from liqdesk.core.events import records
 

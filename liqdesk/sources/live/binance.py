@@ -52,7 +52,7 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
 from .contract import SAMPLED
 from .urls import point_at
 
@@ -78,20 +78,7 @@ def exchange_class():
             self.on_bad_message = None
 
         def client(self, url):
-            client = super().client(url)
-            if not getattr(client, "_liqdesk_guarded", False):
-                read = client.handle_text_or_binary_message
-
-                def guarded(data, read=read):
-                    try:
-                        read(data)
-                    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the socket
-                        if self.on_bad_message is not None:
-                            self.on_bad_message(exc)
-
-                client.handle_text_or_binary_message = guarded
-                client._liqdesk_guarded = True
-            return client
+            return guard_frames(super().client(url), lambda exc: self.on_bad_message and self.on_bad_message(exc))
 
         def handle_mark_prices(self, client, message):
             for item in message if isinstance(message, list) else [message]:
@@ -338,17 +325,9 @@ class Adapter(VenueAdapter):
         if klines:
             k = np.array([[float(r[0]), float(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[9])]
                           for r in klines], dtype=float)
+            opens = np.array([float(r[1]) for r in klines], dtype=float)
             t0, high, low, close, vol, buy = k.T
-            typical = (high + low + close) / 3.0
-            buy = np.clip(buy, 0.0, vol)
-            sell = vol - buy
-            t = np.concatenate([t0 + 20_000, t0 + 40_000]).astype(np.int64)
-            side = np.concatenate([np.ones(len(k), np.int8), -np.ones(len(k), np.int8)])
-            price = np.concatenate([typical, typical])
-            size = np.concatenate([buy, sell]) * cs
-            keep = size > 0
-            arrays["trades"] = records("trades", time_ms=t[keep], exchange=self.gid, side=side[keep],
-                                       price=price[keep], size=size[keep])
+            arrays["trades"] = candle_trades(self.gid, t0, opens, high, low, close, vol * cs, buy * cs)
             if not mark_klines:
                 arrays["marks"] = records("marks", time_ms=(t0 + CANDLE_MS - 1).astype(np.int64), exchange=self.gid,
                                           price=close)
