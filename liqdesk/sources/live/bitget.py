@@ -38,8 +38,8 @@ What Bitget publishes and how this adapter reads it:
 - **Leverage tiers**: public, ``GET /api/v2/mix/market/query-position-lever`` (ccxt
   ``fetch_market_leverage_tiers``, bounds in USDT), refreshed by :mod:`.tiers`.
 - **Backfill** (warm start): 1-minute candles (``GET /api/v2/mix/market/candles``, 1,000 a call,
-  20 calls/s; 24 hours is 2 calls) become two coarse trades per closed candle at its typical price
-  ``(h+l+c)/3``, a taker buy at +20 s and a taker sell at +40 s, each half the volume (Bitget's
+  20 calls/s; 24 hours is 2 calls) become coarse trades that rebuild each closed candle (its open,
+  extremes and close, :func:`~.adapter.candle_trades`), taker buys and sells half and half (Bitget's
   candles carry no taker-buy volume); mark-price candles (the same endpoint, ``kLineType=MARK``)
   give one mark per minute (the trade candle's close where they are missing). Bitget publishes no
   open-interest history (ccxt: ``fetchOpenInterestHistory`` False): **no OI backfill**; the ticker
@@ -61,7 +61,7 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
 from .contract import SAMPLED
 from .urls import point_at
 
@@ -123,20 +123,7 @@ def exchange_class():
 
         # -------------------------------------------------------------- reading guard
         def client(self, url):
-            client = super().client(url)
-            if not getattr(client, "_liqdesk_guarded", False):
-                read = client.handle_text_or_binary_message
-
-                def guarded(data, read=read):
-                    try:
-                        read(data)
-                    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the socket
-                        if self.on_bad_message is not None:
-                            self.on_bad_message(exc)
-
-                client.handle_text_or_binary_message = guarded
-                client._liqdesk_guarded = True
-            return client
+            return guard_frames(super().client(url), lambda exc: self.on_bad_message and self.on_bad_message(exc))
 
         def handle_message(self, client, message):
             if isinstance(message, dict) and "data" in message:
@@ -486,17 +473,10 @@ class Adapter(VenueAdapter):
         cs = self.contract_size
         arrays = {}
         if candles:
-            k = np.array([[float(r[0]), float(r[2]), float(r[3]), float(r[4]), float(r[5])] for r in candles], float)
-            t0, high, low, close, vol = k.T
-            typical = (high + low + close) / 3.0
-            half = vol / 2.0
-            t = np.concatenate([t0 + 20_000, t0 + 40_000]).astype(np.int64)
-            side = np.concatenate([np.ones(len(k), np.int8), -np.ones(len(k), np.int8)])
-            price = np.concatenate([typical, typical])
-            size = np.concatenate([half, half]) * cs
-            keep = size > 0
-            arrays["trades"] = records("trades", time_ms=t[keep], exchange=self.gid, side=side[keep],
-                                       price=price[keep], size=size[keep])
+            k = np.array([[float(x) for x in r[:6]] for r in candles], dtype=float)
+            t0, opens, high, low, close, vol = k.T
+            # Bitget's candles carry no taker-buy volume: half and half
+            arrays["trades"] = candle_trades(self.gid, t0, opens, high, low, close, vol * cs)
             if not marks:
                 arrays["marks"] = records("marks", time_ms=(t0 + CANDLE_MS - 1).astype(np.int64), exchange=self.gid,
                                           price=close)
