@@ -34,6 +34,19 @@ are skipped; ccxt sees ``pu`` != its last ``u`` on the next diff); ``burst`` gat
 liquidation of the next ticks (the complete feed, up to its count or for at most 3 s) and sends
 them back to back, several ``forceOrder`` events in one read. :attr:`Venue.sent_liquidations`
 records what was put on the wire.
+
+Replay (``liqdesk emulate --replay``, :mod:`.replay`): each captured message goes, as captured, to
+the clients subscribed to a stream of its family (``btcusdt@depth@0ms`` in the capture feeds a
+``btcusdt@depth@100ms`` subscription: the diffs are the capture's, whatever speed was asked):
+``ws`` connections get the captured ``data`` text, combined ones
+``{"stream": <the subscribed name>, "data": <it>}``. ``depth`` answers the capture's book as
+published so far (its REST snapshot plus the diffs since, ``lastUpdateId`` = the last diff's
+``u``), ``trades``/``aggTrades`` the last 1,000 captured trades, ``klines`` candles of the
+captured trades; ``exchangeInfo`` lists the captured symbol with the price step and lot its
+numbers use. A capture without ``markPrice`` has no mark or funding: ``premiumIndex`` then says
+the capture's first trade price and a zero rate (stand-ins), ``openInterest`` answers -1121 as
+before the first poll in simulator mode. ``gap`` withholds a captured depth diff; ``burst`` does
+not apply (the captures have no liquidations to gather).
 """
 
 from __future__ import annotations
@@ -95,15 +108,17 @@ def stream_category(family: str) -> str:
 class Venue(VenueEmulator):
     name = "binance"
     ccxt_id = "binanceusdm"
+    replays = True
 
     def setup(self) -> None:
-        sim = self.market.simulator
         base, _, rest = self.market.symbol.partition("/")
         quote = rest.split(":")[0]
         self.base, self.quote = base, quote
         self.symbol_id = f"{base}{quote}"
-        self.tick = float(sim.tick)
-        self.lot = float(sim.lot)
+        # the price step and lot: the simulator's, or those the capture's numbers use
+        src = self.market.capture(self.name) if self.replaying else self.market.simulator
+        self.tick = float(src.tick)
+        self.lot = float(src.lot)
         self.recent: deque = deque(maxlen=RECENT_TRADES)    # TRADE_WIRE_DTYPE rows, newest last
         self.funding_rate: float | None = None     # in force as of the last mark sent
         self.gaps_sent = 0
@@ -450,6 +465,33 @@ class Venue(VenueEmulator):
                 for t, _, side, p, q, _ in liq.tolist()]
         if fam:
             self._fanout(fam)
+        self._maybe_ping()
+
+    # ------------------------------------------------------------------ replay
+    def publish_raw(self, update) -> None:
+        """Captured messages, as captured, to the clients subscribed to a stream of their family."""
+        targets = []
+        for client in list(self.clients):
+            by_family: dict[str, list[str]] = {}
+            for name in client.topics:
+                fam = stream_family(name, self.symbol_id)
+                if fam is not None:
+                    by_family.setdefault(fam, []).append(name)
+            if by_family:
+                targets.append((client, client.state.get("combined", False), by_family))
+        for msg in update.messages:
+            if msg.kind == "trades" and msg.parsed:
+                self.recent.extend(msg.parsed)
+            if msg.kind == "book" and self.faults.take("gap", self.name) is not None:
+                self.gaps_sent += 1
+                self.replay_gaps += 1
+                continue
+            fam = stream_family(msg.stream, self.symbol_id)
+            if fam is None:
+                continue
+            for client, combined, by_family in targets:
+                for name in by_family.get(fam, ()):
+                    self.send(client, f'{{"stream":"{name}","data":{msg.text}}}' if combined else msg.text)
         self._maybe_ping()
 
     def _funding(self) -> float:

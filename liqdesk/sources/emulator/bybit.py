@@ -41,6 +41,18 @@ linear stream does. Topics:
 
 Prices and sizes are written as the shortest decimal that reads back to the same float, so the
 ledger and what a client parses agree exactly.
+
+Replay (``liqdesk emulate --replay``, :mod:`.replay`, a ``BYBIT.v3.jsonl.zst`` capture's linear
+connection): the captured messages of the served symbol go out as captured to the subscribers of
+their topic; a book subscription at any depth (``orderbook.{1,50,200,1000}.{sym}``) receives the
+capture's book topic (``orderbook.200`` in the real capture: ccxt keys books by symbol, not depth).
+A subscription made after the capture's own snapshot gets a snapshot built from the capture (its
+snapshot plus the deltas since, ``u``/``seq`` of the last delta, so the next delta is ``u`` + 1),
+likewise the ticker (the captured snapshot merged with the deltas since). REST: the instrument row
+of the capture's own ``instruments-info`` answer, ``tickers`` the merged ticker, ``orderbook`` the
+capture's book, ``kline`` candles of the captured trades, ``mark-price-kline`` and
+``open-interest`` from the captured tickers. ``gap`` withholds a captured delta; ``burst`` does not
+apply (no liquidation in the capture; nothing is invented).
 """
 
 from __future__ import annotations
@@ -111,6 +123,7 @@ def _num(x: float) -> str:
 class Venue(VenueEmulator):
     name = "bybit"
     ccxt_id = "bybit"
+    replays = True
 
     def setup(self) -> None:
         sym = self.market.symbol
@@ -125,6 +138,12 @@ class Venue(VenueEmulator):
         self.topic_ticker = f"tickers.{self.symbol_id}"
         self.topic_liq = f"allLiquidation.{self.symbol_id}"
         self.topics = {self.topic_trades, self.topic_book, self.topic_ticker, self.topic_liq}
+        self.book_topics = {self.topic_book}
+        if self.replaying:
+            # any book depth gets the capture's book topic; the capture's other topics are served too
+            cap = self.market.capture(self.name)
+            self.book_topics = {f"orderbook.{n}.{self.symbol_id}" for n in (1, 50, 200, 1000)}
+            self.topics |= self.book_topics | {m.stream for m in cap.messages}
         # the published top-50 book, its update id (u, +1 per delta) and the cross sequence
         self.u = 15_000_000 + 1_000 * self.gid
         self.seq = 750_000_000_000
@@ -182,6 +201,8 @@ class Venue(VenueEmulator):
         return self._ok({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)})
 
     def instrument_info(self) -> dict:
+        if self.replaying and self.market.capture(self.name).instrument is not None:
+            return dict(self.market.capture(self.name).instrument)
         (scale, tick, min_price, max_price, step, max_qty, max_mkt, max_lev, launch, cap) = self.instrument
         return {
             "symbol": self.symbol_id, "contractType": "LinearPerpetual", "status": "Trading",
@@ -210,13 +231,19 @@ class Venue(VenueEmulator):
         bad = self._check(request, symbol_required=False)
         if bad is not None:
             return bad
-        return self._ok({"category": "linear", "list": [self.ticker_snapshot()]})
+        ticker = self.ticker_snapshot()
+        return self._ok({"category": "linear", "list": [ticker] if ticker is not None else []})
 
     async def _orderbook(self, request: web.Request) -> web.Response:
         bad = self._check(request)
         if bad is not None:
             return bad
         limit = _int(request.query.get("limit"), 25, 1, 500)
+        if self.replaying:
+            book = self.market.capture(self.name).book
+            b, a = book.levels(limit)
+            return self._ok({"s": self.symbol_id, "b": b, "a": a, "ts": book.time_ms, "u": book.last_id or 0,
+                             "seq": book.seq or 0, "cts": book.cts or book.time_ms})
         _, t, bids, asks = self.market.book_snapshot(self.name, limit)
         self._current_view()
         return self._ok({"s": self.symbol_id, "b": [[_num(p), _num(q)] for p, q in bids],
@@ -309,7 +336,10 @@ class Venue(VenueEmulator):
         while len(self.book_views) > BOOK_VIEWS_KEPT:
             self.book_views.popitem(last=False)
 
-    def ticker_snapshot(self) -> dict:
+    def ticker_snapshot(self) -> dict | None:
+        if self.replaying:
+            ticker = self.market.capture(self.name).ticker
+            return dict(ticker) if ticker is not None else None
         st = self.market.venues[self.name]
         now = self.market.now_ms
         bids, asks = self._current_view()
@@ -380,7 +410,9 @@ class Venue(VenueEmulator):
             self._reply(client, op, req_id)
         for topic in new:
             client.topics.add(topic)
-            if topic == self.topic_book:
+            if self.replaying:
+                self._replay_subscribed(client, topic)
+            elif topic == self.topic_book:
                 self.send(client, self._book_snapshot_message())
             elif topic == self.topic_ticker:
                 self.send(client, {"topic": topic, "type": "snapshot", "data": self.ticker_snapshot(), "cs": self.seq,
@@ -502,8 +534,28 @@ class Venue(VenueEmulator):
                                                 "data": {"symbol": self.symbol_id, **deltas[t]},
                                                 "cs": self.seq, "ts": t})
 
+    # ------------------------------------------------------------------ replay
+    def replay_topics(self, msg) -> set[str]:
+        return self.book_topics if msg.kind == "book" else {msg.stream}
+
+    def _replay_subscribed(self, client: WsClient, topic: str) -> None:
+        """What Bybit sends on a subscription, built from the capture as published so far (nothing
+        before the capture's own snapshot has gone out: that one is on its way)."""
+        cap = self.market.capture(self.name)
+        if topic in self.book_topics and cap.book.synced:
+            book = cap.book
+            b, a = book.levels()
+            self.send(client, {"topic": cap.book_stream or self.topic_book, "type": "snapshot", "ts": book.time_ms,
+                               "data": {"s": self.symbol_id, "b": b, "a": a, "u": book.last_id, "seq": book.seq},
+                               "cts": book.cts or book.time_ms})
+        elif topic == self.topic_ticker and cap.ticker is not None:
+            cs, ts = cap.ticker_meta
+            self.send(client, {"topic": topic, "type": "snapshot", "data": dict(cap.ticker), "cs": cs, "ts": ts})
+
     def tick_faults(self) -> list:
         todo = super().tick_faults()
+        if self.replaying:
+            return todo         # no liquidation cadence to keep, no cascade to invent
         now = time.monotonic()
         if now - self._last_liq_push >= LIQUIDATION_PUSH_S:
             self._last_liq_push = now

@@ -41,6 +41,20 @@ one ``details`` entry each — as OKX batches several liquidations of one contra
 parses only the first. Liquidations that fall in the same tick are batched that way too. The
 per-message faults are the base class's. :attr:`Venue.published_liquidations` records every
 liquidation sent to a subscriber (time, liquidated side +1 long, price, size in base).
+
+Replay (``liqdesk emulate --replay``, :mod:`.replay`, an ``OKX.v3.jsonl.zst`` capture): the served
+instrument is the capture's perpetual swap, listed with the row of the capture's own
+``instruments?instType=SWAP`` answer (the real capture's only swap is the inverse ``UNI-USD-SWAP``,
+``ctVal`` 10 USD); its captured messages go out as captured to the subscribers of their
+``channel:instId`` (the capture's channels, ``tickers`` included, are accepted). A ``books``
+subscription made after the capture's own snapshot gets one built from it (snapshot plus the
+updates since, with the captured level strings, OKX's checksum of them, and ``seqId`` when the
+capture has seq ids: the 2022 capture has none, so a lost update cannot be noticed by a client).
+Channels the capture does not have (``mark-price``, ``funding-rate``, ``open-interest``,
+liquidations) are acknowledged and stay silent. REST: ``books`` the capture's book, ``candles``
+from the captured trades (contracts = quote volume / ``ctVal`` for an inverse swap),
+``open-interest`` and ``funding-rate`` empty unless the capture carried them. ``gap`` withholds a
+captured book update; ``burst`` does not apply.
 """
 
 from __future__ import annotations
@@ -107,6 +121,7 @@ def _int(value, default: int | None = None) -> int | None:
 class Venue(VenueEmulator):
     name = "okx"
     ccxt_id = "okx"
+    replays = True
 
     def setup(self) -> None:
         symbol = self.market.symbol
@@ -117,6 +132,20 @@ class Venue(VenueEmulator):
         spec = INSTRUMENTS.get(self.base, GENERIC_INSTRUMENT)
         self.ct_val_text, self.tick_sz, self.lot_sz, self.min_sz, self.lever, self.max_mkt_sz = spec
         self.ct_val = float(self.ct_val_text)
+        self.channels = CHANNELS
+        self.captured_instrument: dict | None = None
+        self.inverse = False
+        if self.replaying:
+            cap = self.market.capture(self.name)
+            self.inst_id = cap.market_id
+            self.family = self.inst_id.rsplit("-", 1)[0]
+            self.channels = CHANNELS + tuple(sorted({m.family for m in cap.messages} - set(CHANNELS)))
+            row = cap.instrument
+            if row is not None:
+                self.captured_instrument = dict(row)
+                self.ct_val_text = str(row.get("ctVal") or self.ct_val_text)
+                self.ct_val = float(self.ct_val_text)
+                self.inverse = row.get("ctType") == "inverse"
         self.published_liquidations: list[tuple[int, int, float, float]] = []
         self._burst_left = 0
         self._burst_rows: list = []
@@ -160,6 +189,8 @@ class Venue(VenueEmulator):
 
     # ------------------------------------------------------------------ REST
     def instrument(self) -> dict:
+        if self.captured_instrument is not None:
+            return dict(self.captured_instrument)
         return {
             "alias": "", "auctionEndTime": "", "baseCcy": "", "category": "1", "contTdSwTime": LIST_TIME,
             "ctMult": "1", "ctType": "linear", "ctVal": self.ct_val_text, "ctValCcy": self.base, "expTime": "",
@@ -193,6 +224,10 @@ class Venue(VenueEmulator):
         if (bad := self._wrong_inst(request)) is not None:
             return bad
         depth = min(max(_int(request.query.get("sz"), 1) or 1, 1), 5000)
+        if self.replaying:
+            book = self.market.capture(self.name).book
+            b, a = book.levels(depth)
+            return self.ok([{"asks": a, "bids": b, "ts": str(book.time_ms or now_ms())}])
         last_id, t, bids, asks = self.market.book_snapshot(self.name, depth)
         return self.ok([{"asks": self._levels(asks, depth), "bids": self._levels(bids, depth), "ts": str(t or now_ms())}])
 
@@ -214,7 +249,9 @@ class Venue(VenueEmulator):
         rows = []
         for k in self._window(list(st.candles), request, "before", "after", 300):
             c = st.candles[k]
-            rows.append([str(k), fmt(c[1]), fmt(c[2]), fmt(c[3]), fmt(c[4]), self.contracts(c[5]), fmt(c[5]),
+            # contracts: base / ctVal; an inverse swap's contract is ctVal of quote: quote volume / ctVal
+            vol = fmt(float(f"{c[7] / self.ct_val:.12g}")) if self.inverse else self.contracts(c[5])
+            rows.append([str(k), fmt(c[1]), fmt(c[2]), fmt(c[3]), fmt(c[4]), vol, fmt(c[5]),
                          fmt(c[7]), "1" if k + CANDLE_MS <= now else "0"])
         return self.ok(rows)
 
@@ -270,6 +307,8 @@ class Venue(VenueEmulator):
     async def rest_funding(self, request: web.Request) -> web.Response:
         if (bad := self._wrong_inst(request)) is not None:
             return bad
+        if self.replaying and not self.market.capture(self.name).has["funding"]:
+            return self.ok([])
         return self.ok([self._funding_item(self.market.now_ms, self.market.venues[self.name].funding_rate)])
 
     async def rest_tiers(self, request: web.Request) -> web.Response:
@@ -339,7 +378,7 @@ class Venue(VenueEmulator):
             self._initial_push(client, arg["channel"])
 
     def _topic(self, arg) -> str | None:
-        if not isinstance(arg, dict) or arg.get("channel") not in CHANNELS:
+        if not isinstance(arg, dict) or arg.get("channel") not in self.channels:
             return None
         channel = arg["channel"]
         if channel == "liquidation-orders":
@@ -352,6 +391,9 @@ class Venue(VenueEmulator):
     def _initial_push(self, client: WsClient, channel: str) -> None:
         """What OKX sends right after a subscription: the book snapshot, the latest value."""
         st = self.market.venues[self.name]
+        if self.replaying:
+            self._replay_initial_push(client, channel)
+            return
         if channel == "books":
             last_id, t, bids, asks = self.market.book_snapshot(self.name, 400)
             b, a = self._levels(bids, 400), self._levels(asks, 400)
@@ -367,6 +409,28 @@ class Venue(VenueEmulator):
             self.send(client, {"arg": self._arg("funding-rate"),
                                "data": [self._funding_item(self.market.now_ms, st.funding_rate)]})
         elif channel == "open-interest" and math.isfinite(st.oi_base):
+            self.send(client, {"arg": self._arg("open-interest"),
+                               "data": [self._oi_item(st.oi_time_ms, st.oi_base, st.oi_notional, usd=False)]})
+
+    def _replay_initial_push(self, client: WsClient, channel: str) -> None:
+        """Replay: the book snapshot built from the capture (once the capture's own went out) and
+        the latest captured mark, funding rate, open interest; nothing the capture lacks."""
+        cap = self.market.capture(self.name)
+        st = self.market.venues[self.name]
+        if cap.book_stream == f"{channel}:{self.inst_id}" and cap.book.synced:
+            book = cap.book
+            b, a = book.levels(400)
+            item = {"asks": a, "bids": b, "ts": str(book.time_ms),
+                    "checksum": okx_checksum([(x[0], x[1]) for x in b], [(x[0], x[1]) for x in a])}
+            if book.last_id is not None:
+                item.update(prevSeqId=-1, seqId=book.last_id)
+            self.send(client, {"arg": self._arg(channel), "action": "snapshot", "data": [item]})
+        elif channel == "mark-price" and cap.has["marks"] and math.isfinite(st.mark):
+            self.send(client, self._mark_msg(self.market.now_ms, st.mark))
+        elif channel == "funding-rate" and cap.has["funding"]:
+            self.send(client, {"arg": self._arg("funding-rate"),
+                               "data": [self._funding_item(self.market.now_ms, st.funding_rate)]})
+        elif channel == "open-interest" and cap.has["open_interest"] and math.isfinite(st.oi_base):
             self.send(client, {"arg": self._arg("open-interest"),
                                "data": [self._oi_item(st.oi_time_ms, st.oi_base, st.oi_notional, usd=False)]})
 

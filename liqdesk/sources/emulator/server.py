@@ -2,6 +2,10 @@
 ``/<ccxt id>/...`` (REST and websockets, in that exchange's own format), fed by
 :class:`~.market.MarketFeed` every ``tick_s``.
 
+With ``replay`` (capture files) the market is a :class:`~.replay.ReplayFeed` of real exchange
+captures instead: the venues are those of the files, the symbol the captures' (see
+:mod:`.replay`), and each tick's captured messages go to :meth:`VenueEmulator.publish_raw`.
+
 ``EmulatorServer`` runs on the caller's asyncio loop (``liqdesk emulate``); ``EmulatorThread``
 runs one in a background thread with its own loop (tests and ``liqdesk bench``), exposing
 ``url`` once it listens. Nothing listens on any other interface.
@@ -37,13 +41,27 @@ def venue_class(name: str) -> type[VenueEmulator]:
 class EmulatorServer:
     """The emulator. ``venues``: liqdesk exchange names; ``faults``: a spec (see :mod:`.faults`)."""
 
-    def __init__(self, venues=("binance", "bybit", "okx"), symbol: str = "BTC/USDT:USDT", seed: int = 0,
+    def __init__(self, venues=None, symbol: str | None = None, seed: int = 0,
                  speed: float = 1.0, history_ms: int = 2 * 3_600_000, faults: str | None = None,
-                 port: int = 0, tick_s: float = 0.05, now_ms: int | None = None, send_log: str | None = None):
-        classes = [venue_class(v) for v in venues]
-        # now_ms: where the market's history ends (default: the wall clock); a fixed value makes a
-        # run reproducible (the simulated market depends on the seed and on its start time)
-        self.market = MarketFeed(venues, symbol, seed, speed, history_ms, now_ms)
+                 port: int = 0, tick_s: float = 0.05, now_ms: int | None = None, send_log: str | None = None,
+                 replay=None):
+        if replay:
+            # real captures instead of the simulator: venues and symbol come from the files
+            from .replay import ReplayFeed
+
+            self.market = ReplayFeed(replay, symbol=symbol, speed=speed, venues=venues)
+            venues = self.market.params.venues
+            classes = [venue_class(v) for v in venues]
+            for cls in classes:
+                if not cls.replays:
+                    raise ValueError(f"the emulator cannot replay {cls.name} captures yet")
+        else:
+            venues = ("binance", "bybit", "okx") if venues is None else venues
+            classes = [venue_class(v) for v in venues]
+            # now_ms: where the market's history ends (default: the wall clock); a fixed value makes a
+            # run reproducible (the simulated market depends on the seed and on its start time)
+            self.market = MarketFeed(venues, symbol or "BTC/USDT:USDT", seed, speed, history_ms, now_ms)
+        self.replay = bool(replay)
         self.faults = FaultPlan(faults, seed)
         self.venues: dict[str, VenueEmulator] = {cls.ccxt_id: cls(self.market, self.faults) for cls in classes}
         self.port = port
@@ -82,13 +100,21 @@ class EmulatorServer:
 
     async def _publish_loop(self) -> None:
         while True:
-            updates = self.market.tick()
+            if self.replay:
+                # a venue's replay starts once a client has subscribed to one of its streams
+                updates = self.market.tick(subscribed={v.name for v in self.venues.values()
+                                                       if any(c.topics for c in v.clients)})
+            else:
+                updates = self.market.tick()
             for venue in self.venues.values():
                 for todo in venue.tick_faults():
                     await todo
                 update = updates.get(venue.name)
                 if update is not None and len(update):
-                    venue.publish(update)
+                    if self.replay:
+                        venue.publish_raw(update)
+                    else:
+                        venue.publish(update)
             if self.send_log is not None:
                 self._log_send(updates)
             self.ticks += 1
@@ -98,8 +124,11 @@ class EmulatorServer:
         import json
         import time
 
-        newest = [int(a["time_ms"].max()) for u in updates.values()
-                  for a in (u.trades, u.marks) if len(a)]
+        if self.replay:
+            newest = [n for n in (u.newest_ms for u in updates.values()) if n is not None]
+        else:
+            newest = [int(a["time_ms"].max()) for u in updates.values()
+                      for a in (u.trades, u.marks) if len(a)]
         if not newest:
             return
         sent = sum(v.sent_total for v in self.venues.values())

@@ -5,6 +5,13 @@ touch every message (``dup``, ``malformed``, ``truncated``, ``drop``, ``stall``,
 and speaks its exchange's own wire format: it answers the REST calls ccxt makes and the
 subscription protocol of its websocket, and turns each :class:`~.market.VenueUpdate` into the
 messages its exchange would send.
+
+Replay mode (``liqdesk emulate --replay``): the market is a :class:`~.replay.ReplayFeed` of real
+captures and the server calls :meth:`VenueEmulator.publish_raw` instead of ``publish``: the
+captured messages go out unchanged to the clients whose subscriptions receive their stream
+(:meth:`VenueEmulator.replay_topics`, which a venue module maps from the capture's stream names to
+its own topic names); the ``gap`` fault withholds a captured book message. A venue module that
+can do this sets ``replays = True``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ class VenueEmulator:
 
     name = ""
     ccxt_id = ""
+    #: whether this venue can serve real captures (``liqdesk emulate --replay``)
+    replays = False
 
     def __init__(self, market: MarketFeed, faults: FaultPlan):
         self.market = market
@@ -56,6 +65,8 @@ class VenueEmulator:
         self.requests = 0
         #: websocket messages sent, over every connection this venue ever had
         self.sent_total = 0
+        #: replay mode: captured book messages withheld by the ``gap`` fault
+        self.replay_gaps = 0
         self.setup()
 
     # ------------------------------------------------------------------ for subclasses
@@ -67,6 +78,29 @@ class VenueEmulator:
 
     def publish(self, update: VenueUpdate) -> None:
         """Send ``update`` to the subscribed clients in the exchange's wire format (:meth:`send`)."""
+
+    @property
+    def replaying(self) -> bool:
+        """The market is a replay of real captures (:class:`~.replay.ReplayFeed`)."""
+        return bool(getattr(self.market, "replay", False))
+
+    def replay_topics(self, msg) -> set[str]:
+        """Replay mode: the subscription topics (as :meth:`on_message` names them) that receive a
+        captured message of stream ``msg.stream`` (default: the stream name itself)."""
+        return {msg.stream}
+
+    def publish_raw(self, update) -> None:
+        """Replay mode: send each captured message of ``update`` (a :class:`~.replay.ReplayUpdate`),
+        as captured, to the clients subscribed to a topic that receives its stream; the ``gap``
+        fault withholds a book message from everyone (its ids are then missing downstream)."""
+        for msg in update.messages:
+            if msg.kind == "book" and self.faults.take("gap", self.name) is not None:
+                self.replay_gaps += 1
+                continue
+            topics = self.replay_topics(msg)
+            for client in list(self.clients):
+                if not client.topics.isdisjoint(topics):
+                    self.send(client, msg.text)
 
     # ------------------------------------------------------------------ helpers
     def route(self, method: str, path: str, handler: Handler) -> None:

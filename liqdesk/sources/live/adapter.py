@@ -40,6 +40,33 @@ from .urls import point_at
 DEDUPE_IDS = 200_000
 
 
+class CacheCursor:
+    """Reads what ccxt appended to one of its caches (``exchange.trades[symbol]``, liquidations)
+    since the last read, each item once. ccxt's ``watch_*`` resolves only a watch that is pending
+    when a message arrives: one that arrives while none is (the adapter is busy emitting the
+    previous batch) is cached and returned with the next message, so the last one before a quiet
+    spell waits for the next, and the last of a replayed capture never comes. Reading the cache
+    after each wake-up, and before awaiting the next one, gets all of them. The cursor is the
+    newest item read (by identity); if ccxt evicted it, the whole cache is read again (callers
+    dedupe)."""
+
+    def __init__(self):
+        self.last = None
+
+    def read(self, cache) -> list:
+        if not cache:
+            return []
+        new = []
+        for item in reversed(cache):
+            if item is self.last:
+                break
+            new.append(item)
+        if new:
+            self.last = new[0]
+            new.reverse()
+        return new
+
+
 class BookGap(Exception):
     """An adapter found a gap in a book's update ids that ccxt did not (Bybit): resync."""
 
@@ -95,6 +122,7 @@ class VenueAdapter:
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
         self.backoff = Backoff()
+        self._trade_cursor = CacheCursor()
 
     # ------------------------------------------------------------------ for subclasses
     def market_symbol(self) -> str:
@@ -108,6 +136,17 @@ class VenueAdapter:
     async def backfill(self, since_ms: int, until_ms: int) -> EventBatch | None:
         """History for a warm start (subclasses: candles as coarse trades, OI history)."""
         return None
+
+    async def watch_new_trades(self, symbol: str | None = None) -> list[dict]:
+        """Every trade ccxt received for ``symbol`` (default: the adapter's) since the last call,
+        each once, as ccxt parsed them; awaits ``watch_trades`` only when none is cached yet
+        (see :class:`CacheCursor`)."""
+        symbol = symbol or self.symbol
+        new = self._trade_cursor.read((self.exchange.trades or {}).get(symbol))
+        if new:
+            return new
+        await self.exchange.watch_trades(symbol)
+        return self._trade_cursor.read((self.exchange.trades or {}).get(symbol))
 
     # ------------------------------------------------------------------ exchange
     def create_exchange(self):

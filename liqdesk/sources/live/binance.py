@@ -147,7 +147,7 @@ class Adapter(VenueAdapter):
 
     # ------------------------------------------------------------------ trades
     async def _trades(self) -> None:
-        trades = await self.exchange.watch_trades(self.symbol)
+        trades = await self.watch_new_trades()
         cs = self.contract_size
         rows = [(int(t["id"]), int(t["timestamp"]), 1 if t["side"] == "buy" else -1, float(t["price"]),
                  float(t["amount"]) * cs) for t in trades]

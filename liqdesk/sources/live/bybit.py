@@ -179,7 +179,7 @@ class Adapter(VenueAdapter):
 
     # ------------------------------------------------------------------ streams
     async def _trades_once(self) -> None:
-        trades = await self.exchange.watch_trades(self.symbol)
+        trades = await self.watch_new_trades()
         cs = self.contract_size
         rows = []
         for t in trades:
