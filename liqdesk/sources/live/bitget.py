@@ -307,7 +307,7 @@ class Adapter(VenueAdapter):
 
     async def _trades(self) -> None:
         try:
-            trades = await self.exchange.watch_trades(self.symbol)
+            trades = await self.watch_new_trades()
         except BaseException:
             # a dropped, refused or silent connection: what was published meanwhile is fetched
             # once the stream is back
