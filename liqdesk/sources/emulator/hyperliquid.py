@@ -7,11 +7,11 @@ Hyperliquid's perpetuals settle in USDC: liqdesk's ``X/USDT:USDT`` is served as 
 REST: every read is ``POST /info`` with a JSON body whose ``type`` names it. Served:
 
 - ``meta``: the universe (the emulated coin only, asset index 0) with Hyperliquid's real
-  ``szDecimals``, ``maxLeverage`` and ``marginTableId`` for the coins listed in :data:`COINS` (BTC
-  5/40/56, ETH 4/25/55, SOL 2/20/54, ...; another coin gets ``szDecimals`` from its price and its
-  leverage from liqdesk's generic Hyperliquid table), and ``marginTables`` built from liqdesk's
-  shipped Hyperliquid tier table (``lowerBound`` of each band and its max leverage, as Hyperliquid
-  publishes them; the shipped table is itself a copy of them), ``collateralToken`` 0 (USDC);
+  ``szDecimals`` and ``marginTableId`` for the coins listed in :data:`COINS` (BTC 5 and 56, ETH 4
+  and 55, SOL 2 and 54, ...; another coin gets ``szDecimals`` from its price), ``maxLeverage`` the
+  first tier's, and ``marginTables`` built from liqdesk's shipped Hyperliquid tier table
+  (``lowerBound`` of each band and its max leverage, as Hyperliquid publishes them; the shipped
+  table is itself a copy of them: BTC 40x, 20x from 150M), ``collateralToken`` 0 (USDC);
 - ``metaAndAssetCtxs``: ``[meta, [ctx]]``, the ctx the ``activeAssetCtx`` stream sends (below);
 - ``spotMeta`` / ``spotMetaAndAssetCtxs``: USDC only, no spot pairs (ccxt loads them with the
   currencies); ``perpDexs``: ``[null]`` (no builder-deployed dexes);
@@ -78,9 +78,9 @@ from liqdesk.core.tiers import load_tiers
 from .market import TRADE_WIRE_DTYPE, VenueUpdate
 from .venue import VenueEmulator, WsClient
 
-#: Hyperliquid's own universe entries (mainnet ``meta``): szDecimals, maxLeverage, marginTableId
-COINS = {"BTC": (5, 40, 56), "ETH": (4, 25, 55), "SOL": (2, 20, 54), "XRP": (0, 20, 53), "DOGE": (0, 10, 52),
-         "BNB": (3, 10, 51), "ATOM": (2, 5, 5)}
+#: Hyperliquid's own universe entries (mainnet ``meta``): szDecimals, marginTableId (the max leverage
+#: is the first tier's of the table served, the shipped one: 40, 25, 20, 20, 10, 10 for these)
+COINS = {"BTC": (5, 56), "ETH": (4, 55), "SOL": (2, 54), "XRP": (0, 53), "DOGE": (0, 52), "BNB": (3, 51)}
 #: levels a side in ``l2Book`` (REST and websocket)
 BOOK_LEVELS = 20
 RECENT_TRADES = 10
@@ -138,11 +138,13 @@ class Venue(VenueEmulator):
         return {"szDecimals": sz, "name": self.coin, "maxLeverage": lev, "marginTableId": table_id}
 
     def _coin_spec(self) -> tuple[int, int, int]:
+        """(szDecimals, maxLeverage, marginTableId) of the emulated coin."""
+        lev = int(load_tiers(self.name, self.market.symbol).max_leverage[0])
         if self.coin in COINS:
-            return COINS[self.coin]
+            sz, table_id = COINS[self.coin]
+            return sz, lev, table_id
         price = self._price()
         sz = int(min(5, max(0, round(math.log10(price))))) if price > 0 else 0
-        lev = int(load_tiers(self.name, self.market.symbol).max_leverage[0])
         return sz, lev, lev
 
     def _margin_table(self) -> list:

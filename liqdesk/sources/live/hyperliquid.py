@@ -10,27 +10,29 @@ public websocket (``/ws``); nothing is polled by REST in steady state.
   consecutive, so a hole cannot be seen in them. Instead the reader watches the connection itself:
   a new connection, a silence of more than :attr:`Adapter.silence_hole_s` (Hyperliquid pushes the
   book at least every 0.5 s, so the socket is never quiet that long) or an unreadable message
-  opens a *suspected hole* after the last trade read. It is checked against ``recentTrades`` (the
-  last 10 trades, the only public trade history Hyperliquid serves; weight 20) as soon as the trade
-  stream resumes after it (every 5 s while it has not), at most once a second, in a loop of its own: the missed trades it still holds are emitted, and when it no
-  longer reaches back to the last trade read before the hole, the span between them is recorded
-  as a gap ("trades possibly lost"). Duplicates (a reconnect, a repeated frame) are dropped by id.
+  (unless what is left of it names another channel) opens a *suspected hole* after the last trade
+  read. It is checked against ``recentTrades`` (the last 10 trades, the only public trade history
+  Hyperliquid serves; weight 20) as soon as the trade stream resumes after it (every 5 s while it
+  has not), at most once a second, in a loop of its own: the missed trades it still holds are
+  emitted, and when it no longer reaches back to the last trade read before the hole, the span
+  between them is recorded as a gap ("trades possibly lost"). Duplicates (a reconnect, a repeated
+  frame) are dropped by id.
 - **Order book**: channel ``l2Book``, a full snapshot of the top 20 levels a side each message
   (no update ids): ccxt replaces its book with each one, so there is nothing to resync; a lost
   snapshot is made good by the next. Emitted at most every :attr:`book_every_s`.
 - **Mark price, open interest and funding**: channel ``activeAssetCtx`` (``watch_ticker``):
   ``markPx``, ``openInterest`` (base coin; notional = OI × mark) and ``funding`` (Hyperliquid's
-  hourly rate), every block that changes them. Every message is read (the ccxt subclass below
-  keeps them: ``watch_ticker`` alone returns only the newest when two arrive together). The message
-  carries no time: it is stamped with the exchange's clock as last seen on the same socket (the
-  newest ``l2Book``/trade time, plus the time since it arrived, at most 1 s; after a new connection
-  or a silence, from the next one seen, and a context that came more than 0.25 s before it is
-  dropped, counted ``unstamped``). A mark is emitted when it changes
-  (an unchanged one again after 0.9 s: Hyperliquid repeats unchanged contexts, and a repeated frame
-  is absorbed so), the open interest and funding when they change and at least once a minute.
+  hourly rate), pushed as blocks go by. Every message is read (the ccxt subclass below keeps them:
+  ``watch_ticker`` alone returns only the newest when two arrive together). The message carries no
+  time: it is stamped with the exchange's clock as last seen on the same socket (the newest
+  ``l2Book``/trade time plus the time since it arrived, at most 1 s). After a new connection or a
+  silence that clock is stale: a context is then stamped from the next time seen, and one that came
+  more than 0.25 s before it is dropped (counted ``unstamped``). A mark is emitted when it changes,
+  an unchanged one again after 0.9 s (unchanged contexts repeat; a repeated frame is absorbed so);
+  the open interest and funding when they change and at least once a minute.
 - **Liquidations**: Hyperliquid has **no public liquidation stream** (``liquidations = ABSENT``);
-  its liquidations are fills between the liquidated account and the liquidator, indistinguishable
-  in the public trade stream.
+  its liquidations are orders like any other in the public trade stream. (Its positions are public,
+  with their liquidation prices, per address: not read here.)
 - **Leverage tiers** come with ``meta`` (``marginTables``); liqdesk ships them
   (``resources/tiers/hyperliquid.json``): nothing is fetched.
 - **Backfill** (warm start): ``candleSnapshot`` 1-minute candles (``fetch_ohlcv``; Hyperliquid keeps
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections import deque
 from functools import cache
@@ -124,7 +127,9 @@ def exchange_class():
                     try:
                         read(data)
                     except Exception as exc:  # noqa: BLE001 - one bad message must not stop the socket
-                        self.suspect("an unreadable message")
+                        # one that still names another channel held no trades
+                        if _channel(data) in (None, "trades"):
+                            self.suspect("an unreadable message")
                         if self.on_bad_message is not None:
                             self.on_bad_message(exc)
 
@@ -401,6 +406,17 @@ class Adapter(VenueAdapter):
                 break
             start = int(rows[-1][0]) + CANDLE_MS
         return [out[t] for t in sorted(out)]
+
+
+_CHANNEL = re.compile(r'"channel"\s*:\s*"(\w+)"')
+
+
+def _channel(data) -> str | None:
+    """The channel an (unreadable) message names near its start, if any."""
+    if isinstance(data, bytes | bytearray):
+        data = bytes(data[:200]).decode("utf-8", "replace")
+    m = _CHANNEL.search(data[:200]) if isinstance(data, str) else None
+    return m.group(1) if m else None
 
 
 async def _retry(call, tries: int = 4, first_s: float = 0.5):

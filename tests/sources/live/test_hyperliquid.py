@@ -28,6 +28,9 @@ from liqdesk.sources.live.contract import ABSENT, LiveState
 from liqdesk.sources.live.hyperliquid import Adapter
 from liqdesk.sources.live.source import LiveSource
 
+# ccxt.pro's import (a second or two) paid before any emulator starts its fault clock
+live.exchange_class()
+
 SYMBOL = "BTC/USDT:USDT"
 HL_SYMBOL = "BTC/USDC:USDC"
 #: a market (seed 12, history ending here) that liquidates positions 70-85 s after it goes live
@@ -289,10 +292,9 @@ def test_adapter_receives_everything_the_emulator_published():
 
 
 def test_drop_refused_reconnect_short_stall_and_429_recover():
-    # a 1 s stall (shorter than the 2.5 s watchdog), a drop at 3.5 s with new connections refused
-    # for 1.5 s, an unreadable message at 6 s whose check meets REST answering 429 (5.5 s - 7 s)
-    with emulator(speed=10, faults="stall@1.5s:1s,drop@3.5s,refuse@3.5s:1.5s,http429@5.5s:1.5s,"
-                                   "malformed@6s") as emu:
+    # a 1 s stall (shorter than the 2.5 s watchdog), a drop at 3.5 s with new connections (and REST)
+    # refused for 1.5 s, then REST answering 429 for 2 s: the check of the hole the outage left meets it
+    with emulator(speed=10, faults="stall@1.5s:1s,drop@3.5s,refuse@3.5s:1.5s,http429@4.8s:2s") as emu:
         start = start_book(emu)
         run = Run(emu, silence_s=2.5, trade_silence_s=2.5)
         try:
@@ -302,16 +304,15 @@ def test_drop_refused_reconnect_short_stall_and_429_recover():
         finally:
             run.settle()
         fired = emu.server.faults.fired
-        assert fired["stall"] == fired["drop"] == fired["refuse"] == fired["http429"] == fired["malformed"] == 1
+        assert fired["stall"] == fired["drop"] == fired["refuse"] == fired["http429"] == 1
         a = run.adapter
         assert a.counts["stalls"] == 0, "a short stall must not trip the watchdog"
-        assert a.counts["malformed"] == 1
         assert sum(s.retries for s in a.streams_status.values()) >= 2      # the drop, the refusals
         assert a.streams_status["trade_check"].retries >= 1                 # the 429
-        assert a.holes_checked >= 2                                         # the stall, the drop, the bad frame
+        assert a.holes_checked >= 1                                         # the stall's, the outage's
         _, missing = check_trades(run, emu, exact=False)
-        # the stall and the outage each lost more trades than the 10 recentTrades gives back
-        assert missing > 0 and len([g for g in a.gaps if g[0] == "trades"]) >= 2
+        # the outage lost more trades than the 10 recentTrades gives back: a recorded gap
+        assert missing > 0 and any(g[0] == "trades" for g in a.gaps)
         check_contexts(run, emu, exact=False)
         check_books(run, emu, start)
         assert a.counts["resyncs"] == 0              # full snapshots: nothing to resync
@@ -339,14 +340,17 @@ def test_stall_longer_than_the_watchdog_reconnects():
 
 def test_gap_dup_malformed_truncated_and_burst():
     # the losing faults several times in the first 5 s; duplicates at random all along
-    spec = ",".join(["dup@rate:0.08", *(f"gap@{t}s" for t in (1, 2, 3, 4.5)),
-                     *(f"malformed@{t}s" for t in (1.1, 2.2, 3.3, 4.4)), *(f"truncated@{t}s" for t in (1.3, 2.6, 3.9)),
-                     "burst@1.2s:15"])
+    # (from 2.5 s, once the adapter is reading trades)
+    spec = ",".join(["dup@rate:0.08", *(f"gap@{t}s" for t in (2.5, 3.5, 4.5, 6)),
+                     *(f"malformed@{t}s" for t in (2.6, 3.7, 4.8, 5.9)), *(f"truncated@{t}s" for t in (2.8, 4.1, 5.4)),
+                     "burst@2.7s:15"])
     with emulator(speed=20, faults=spec) as emu:
         start = start_book(emu)
-        run = Run(emu)
+        run = Run(emu, check_every_s=0.05)
         fired = emu.server.faults.fired
         try:
+            assert run.wait(until=lambda: len(run.rows("trades")) > 0, timeout=8)
+            assert emu.server.faults.fired["malformed"] == 0
             run.wait(7, until=lambda: run.adapter.counts["malformed"] >= fired["malformed"] + fired["truncated"],
                      timeout=12)
             check_live_book(run, emu)
@@ -360,8 +364,12 @@ def test_gap_dup_malformed_truncated_and_burst():
         # each broken frame is counted once and skipped, the socket never dropped for it
         assert a.counts["malformed"] == fired["malformed"] + fired["truncated"]
         assert a.counts["reconnects"] == 0 and sum(s.retries for s in a.streams_status.values()) == 0
-        # a broken frame may have held trades: each one opened a hole checked against recentTrades
-        assert a.holes_checked >= 1
+        # a broken frame that may have held trades (what is left of it names no other channel) opened
+        # a hole, checked against recentTrades: the trades it still held were recovered, the rest is
+        # a recorded gap
+        trade_gaps = [g for g in a.gaps if g[0] == "trades"]
+        assert a.holes_checked >= 1 and len(trade_gaps) <= a.holes_checked <= fired["malformed"] + fired["truncated"]
+        assert a.trades_recovered >= 1
         check_trades(run, emu, exact=False)
         check_contexts(run, emu, exact=False)
         check_books(run, emu, start)
