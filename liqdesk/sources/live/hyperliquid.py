@@ -176,6 +176,7 @@ def exchange_class():
             self._see((message.get("data") or {}).get("time"))
 
         def handle_active_asset_ctx(self, client, message):
+            result = super().handle_active_asset_ctx(client, message)     # raises on a broken one
             now = time.monotonic()
             stamp = None
             if self.clock_ms is not None:
@@ -183,7 +184,7 @@ def exchange_class():
             data = message.get("data")
             if isinstance(data, dict):
                 self.contexts.append((stamp, now, data))
-            return super().handle_active_asset_ctx(client, message)
+            return result
 
     return Hyperliquid
 
@@ -250,8 +251,14 @@ class Adapter(VenueAdapter):
     # ------------------------------------------------------------------ trades
     async def _trades(self) -> None:
         trades = await self.exchange.watch_trades(self.market_symbol())
-        self.emit_trades([(int(t["id"]), int(t["timestamp"]), 1 if t["side"] == "buy" else -1, float(t["price"]),
-                           float(t["amount"])) for t in trades])
+        rows = []
+        for t in trades:
+            try:
+                rows.append((int(t["id"]), int(t["timestamp"]), 1 if t["side"] == "buy" else -1, float(t["price"]),
+                             float(t["amount"])))
+            except (KeyError, TypeError, ValueError):
+                self.counts["malformed"] += 1      # one nonsensical trade; the others of the frame stand
+        self.emit_trades(rows)
 
     @property
     def trades_pending(self) -> bool:
