@@ -144,13 +144,17 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
 
 
 def live_source(exchanges=None, symbol: str | None = None, emulator: str | None = None,
-                backfill_ms: int | None = None):
-    """A live source (not started) on ``exchanges`` (default binance, bybit, okx) for ``symbol``."""
+                backfill_ms: int | None = None, in_process: bool = True):
+    """A live source (not started) on ``exchanges`` (default binance, bybit, okx) for ``symbol``:
+    in this process (the headless recorder), or with ``in_process=False`` in a child process so
+    that parsing never holds the window's interpreter lock."""
     from liqdesk.sources.live.source import DEFAULT_EXCHANGES, LiveSource
+    from liqdesk.sources.live.worker import ProcessLiveSource
 
+    cls = LiveSource if in_process else ProcessLiveSource
     try:
-        return LiveSource(tuple(exchanges or DEFAULT_EXCHANGES), symbol or "BTC/USDT:USDT", emulator=emulator,
-                          backfill_ms=24 * 3_600_000 if backfill_ms is None else backfill_ms)
+        return cls(tuple(exchanges or DEFAULT_EXCHANGES), symbol or "BTC/USDT:USDT", emulator=emulator,
+                   backfill_ms=24 * 3_600_000 if backfill_ms is None else backfill_ms)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -163,12 +167,12 @@ def live_session(exchanges=None, symbol: str | None = None, emulator: str | None
     from liqdesk.app.session import Session
     from liqdesk.core.levels import ModelSettings
 
-    source = live_source(exchanges, symbol, emulator, backfill_ms)
+    source = live_source(exchanges, symbol, emulator, backfill_ms, in_process=False)
     base = ModelSettings(exchanges=source.exchanges, symbol=source.symbol, **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
     label = "live" + (" (emulator)" if emulator else "")
     engine = Engine(settings)
-    engine.liquidation_feeds = {a.name: a.liquidations for a in source.adapters.values()}
+    engine.liquidation_feeds = dict(source.liquidation_feeds)
     return Session(engine, source, "live", label=label, key=("live", source.symbol, source.exchanges),
                    journal=journal_for(source.symbol, retention_ms))
 

@@ -23,7 +23,7 @@ def record_live(source, path, duration_ms: int | None = None, log: Callable[[str
     new session at ``path``. Returns a summary (events written, per exchange counts)."""
     stop = stop or threading.Event()
     meta = {"source": "live", "recorded_by": "liqdesk record", "exchanges": list(source.exchanges),
-            "liquidation_feeds": {a.name: a.liquidations for a in source.adapters.values()}}
+            "liquidation_feeds": dict(source.liquidation_feeds)}
     messages: list[str] = []
     recorder = Recorder(path, source.symbol, meta=meta, on_message=messages.append)
     source.start()

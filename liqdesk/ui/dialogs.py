@@ -110,8 +110,6 @@ def live_symbols(hub, current: str) -> list[str]:
     the current symbol and the shipped ones first."""
     found: set[str] = set()
     for session in (hub.sessions if hub is not None else []):
-        for adapter in getattr(getattr(session, "source", None), "adapters", {}).values():
-            markets = getattr(getattr(adapter, "exchange", None), "markets", None) or {}
-            found.update(sym for sym, m in markets.items()
-                         if m.get("swap") and m.get("linear") and m.get("settle") == "USDT")
+        for symbols in (getattr(getattr(session, "source", None), "market_symbols", None) or {}).values():
+            found.update(s for s in symbols if s.endswith("/USDT:USDT"))
     return list(dict.fromkeys([current, *_shipped_symbols(), *sorted(found)]))

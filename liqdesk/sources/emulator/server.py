@@ -102,7 +102,7 @@ class EmulatorServer:
                   for a in (u.trades, u.marks) if len(a)]
         if not newest:
             return
-        sent = sum(c.sent + c.queue.qsize() for v in self.venues.values() for c in v.clients)
+        sent = sum(v.sent_total for v in self.venues.values())
         self.send_log.write(json.dumps({"wall": time.time() * 1000, "newest": max(newest), "sent": sent}) + "\n")
         self.send_log.flush()
 

@@ -54,6 +54,8 @@ class VenueEmulator:
         self.clients: set[WsClient] = set()
         self.routes: dict[tuple[str, str], Handler] = {}
         self.requests = 0
+        #: websocket messages sent, over every connection this venue ever had
+        self.sent_total = 0
         self.setup()
 
     # ------------------------------------------------------------------ for subclasses
@@ -145,6 +147,7 @@ class VenueEmulator:
                 text = await client.queue.get()
                 await ws.send_str(text)
                 client.sent += 1
+                self.sent_total += 1
         except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
             return
 

@@ -380,6 +380,32 @@ async def _close(client) -> None:
         pass
 
 
+def guard_frames(client, report: Callable[[BaseException], None]):
+    """Make ccxt's websocket ``client`` survive a frame it cannot read: a message that raises while
+    being decoded or handled, or a JSON frame cut short, is passed to ``report`` (the adapter
+    counts it as ``malformed``) instead of escaping ccxt's receive callback, which silently stops
+    reading the connection (or being ignored without a word).
+    Idempotent; returns the client (for ``client()`` overrides in ccxt subclasses)."""
+    if getattr(client, "_liqdesk_guarded", False):
+        return client
+    read = client.handle_text_or_binary_message
+
+    def guarded(data, read=read):
+        # a JSON frame cut short: ccxt would pass it on as plain text, which some exchanges' handlers
+        # ignore without a word; count it here (plain-text frames such as "pong" go through)
+        if isinstance(data, str) and data[:1] in ("{", "[") and data.rstrip()[-1:] not in ("}", "]"):
+            report(ValueError("a JSON frame cut short"))
+            return
+        try:
+            read(data)
+        except Exception as exc:  # noqa: BLE001 - one unreadable frame must not stop the socket
+            report(exc)
+
+    client.handle_text_or_binary_message = guarded
+    client._liqdesk_guarded = True
+    return client
+
+
 def candle_trades(gid: int, open_ms, o, h, low, c, volume, buy_volume=None, candle_ms: int = 60_000) -> np.ndarray:
     """Coarse trades that rebuild 1-minute candles (a warm start's history): per candle the open,
     the two extremes in the order the candle's direction suggests (low then high for a rising

@@ -52,7 +52,7 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter, candle_trades
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
 from .contract import SAMPLED
 from .urls import point_at
 
@@ -78,20 +78,7 @@ def exchange_class():
             self.on_bad_message = None
 
         def client(self, url):
-            client = super().client(url)
-            if not getattr(client, "_liqdesk_guarded", False):
-                read = client.handle_text_or_binary_message
-
-                def guarded(data, read=read):
-                    try:
-                        read(data)
-                    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the socket
-                        if self.on_bad_message is not None:
-                            self.on_bad_message(exc)
-
-                client.handle_text_or_binary_message = guarded
-                client._liqdesk_guarded = True
-            return client
+            return guard_frames(super().client(url), lambda exc: self.on_bad_message and self.on_bad_message(exc))
 
         def handle_mark_prices(self, client, message):
             for item in message if isinstance(message, list) else [message]:

@@ -37,6 +37,8 @@ ADAPTER_MODULES = {"binance": "binance", "bybit": "bybit", "okx": "okx", "bitget
 DEFAULT_EXCHANGES = ("binance", "bybit", "okx")
 #: how late (ms) an event may be behind what was already released before it is dropped
 LATE_MS = 4_000
+#: the kinds the level model reads: released in one time order, as the model applies them
+MODEL_KINDS = ("trades", "marks", "open_interest")
 
 
 def adapter_class(name: str) -> type[VenueAdapter]:
@@ -77,7 +79,10 @@ class LiveSource:
         self.tier_notes: dict[str, str] = {}
         self.tiers_version = 0
         self.last_created: float | None = None
+        # the kinds the level model reads share one watermark (the model's own is over all of
+        # them); the others each have their own
         self._watermark = {k: None for k in KINDS}
+        self._model_mark: int | None = None
         self._released = False
         self._stop = False
         self.error: str | None = None
@@ -85,6 +90,11 @@ class LiveSource:
     @property
     def exchanges(self) -> tuple[str, ...]:
         return tuple(self.adapters)
+
+    @property
+    def liquidation_feeds(self) -> dict[str, str]:
+        """Per exchange: "complete", "sampled" or "absent"."""
+        return {a.name: a.liquidations for a in self.adapters.values()}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LiveSource:
@@ -165,10 +175,12 @@ class LiveSource:
     def _release(self, batch: EventBatch) -> None:
         """Drop what is too late for the model, then queue the batch for :meth:`poll`."""
         out = {}
+        model_top = None
         for kind, arr in batch.arrays().items():
             if not len(arr):
                 continue
-            mark = self._watermark[kind]
+            shared = kind in MODEL_KINDS
+            mark = self._model_mark if shared else self._watermark[kind]
             if mark is not None:
                 late = arr["time_ms"] < mark - LATE_MS
                 if late.any():
@@ -183,8 +195,13 @@ class LiveSource:
                     arr.flags.writeable = False
             if len(arr):
                 top = int(arr["time_ms"].max())
-                self._watermark[kind] = top if mark is None else max(mark, top)
+                if shared:
+                    model_top = top if model_top is None else max(model_top, top)
+                else:
+                    self._watermark[kind] = top if mark is None else max(mark, top)
                 out[kind] = arr
+        if model_top is not None:
+            self._model_mark = model_top if self._model_mark is None else max(self._model_mark, model_top)
         if out:
             self.out.put((EventBatch(**out, checked=batch.checked), time.perf_counter()))
 
@@ -214,6 +231,15 @@ class LiveSource:
         self.last_created = min(created for _, created in items)
         batches = [b for b, _ in items]
         return batches[0] if len(batches) == 1 else concat_batches(batches)
+
+    @property
+    def market_symbols(self) -> dict[str, list[str]]:
+        """Per exchange, the linear perpetuals it lists (once its markets are loaded)."""
+        out = {}
+        for a in self.adapters.values():
+            ms = getattr(a.exchange, "markets", None) or {}
+            out[a.name] = sorted(s for s, m in ms.items() if m.get("swap") and m.get("linear"))
+        return out
 
     def busy(self) -> tuple[str, float] | None:
         """("backfill", fraction) while the warm start runs."""

@@ -22,7 +22,7 @@ FAULTS = ",".join([
     "malformed@rate:0.002", "truncated@rate:0.002",
     "http429.binance@3s:2s",
     "burst@12s:12",
-    "refuse.okx@14s:2s",
+    "refuse.binance@14s:2s",      # (refused at its next REST poll of open interest)
 ])
 SPEED = 10.0
 SECONDS = 30.0      # 5 simulated minutes at 10x
@@ -49,9 +49,9 @@ def recorded(tmp_path_factory):
         deadline.start()
         while not stop.wait(0.05):
             session.pump(0.05)
-        session.stop_recording().join(60)
         source.stop()
-        session.pump(0.5)
+        session.pump(0.5)                       # what the source still held: ingested and recorded
+        session.stop_recording().join(60)
         fired = dict(emu.server.faults.fired)
         sent = {v: {k: emu.call(emu.market.sent, v, k) for k in ("trades", "marks", "open_interest",
                                                                     "liquidations_sampled", "liquidations_all")}
@@ -90,12 +90,14 @@ def test_the_recording_holds_what_the_emulator_sent_once(recorded):
             multiset_sent[k] = multiset_sent.get(k, 0) + 1
         dups = sum(max(0, n - multiset_sent.get(k, 0)) for k, n in multiset_got.items())
         assert dups == 0, f"{venue}: {dups} duplicated trades recorded"
-        assert counts[venue]["duplicates"] > 0 or sent[venue]["trades"].size == 0 or True
         # losses: only what was sent while the venue's connection was down (drop, stall, refuse)
         t0, t1 = int(got["time_ms"].min()), int(got["time_ms"].max())
         in_span = out[(out["time_ms"] >= t0) & (out["time_ms"] <= t1)]
         assert len(got) >= 0.8 * len(in_span), f"{venue}: recorded {len(got)} of {len(in_span)} trades"
         assert float(got["size"].sum()) <= float(out["size"].sum()) + 1e-6
+    # the duplicated messages were seen and dropped, the broken ones counted
+    assert sum(c["duplicates"] for c in counts.values()) > 0
+    assert sum(c["malformed"] for c in counts.values()) > 0
 
 
 def test_live_and_replay_agree(recorded):
@@ -108,4 +110,4 @@ def test_live_and_replay_agree(recorded):
     a, ca, _ = live.image(include_live=True)
     b, cb, _ = replayed.image(include_live=True)
     assert np.array_equal(ca, cb)
-    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-6)
+    assert np.array_equal(a, b), "live and replay must give the same model, bit for bit"

@@ -1,0 +1,395 @@
+"""OKX v5 USDT-margined perpetual swaps through ccxt.pro (tested with ccxt 4.5.90).
+
+Everything rides on one public websocket (``/ws/v5/public``); REST is used only to load markets
+(``GET /api/v5/public/instruments?instType=SWAP``, ccxt option ``fetchMarkets.types=['swap']``) and
+for the warm start. Sizes on OKX are in contracts: every size here is multiplied by the market's
+contract value (``ctVal``, ccxt's ``contractSize``), so liqdesk sees base currency.
+
+- **Trades**: ``watch_trades`` (channel ``trades``), deduplicated by ``tradeId``.
+- **Book**: ``watch_order_book`` (channel ``books``: snapshot, then updates chained by
+  ``prevSeqId``/``seqId``). On a gap ccxt raises ``InvalidNonce``; the next watch unsubscribes
+  (waiting for OKX's unsubscribe acknowledgement) and subscribes again, which brings a fresh
+  snapshot. The first book after such a resync is emitted at once. ccxt ignores OKX's CRC32.
+- **Mark price**: ``watch_mark_price`` (channel ``mark-price``, every 200 ms on a change, at least
+  every 10 s): it is also the connection's liveness probe (watchdog ``silence_s``).
+- **Open interest**: OKX's ``open-interest`` channel (pushed every 3 s when it changes), which
+  ccxt does not wrap: :func:`okx_pro_class` subclasses ``ccxt.pro.okx`` with ``watch_open_interest``
+  and a handler for the channel, so ccxt's connection, pings and market mapping are reused and no
+  REST budget is spent. ``oiCcy`` is the base amount; the notional is ``oiUsd`` when OKX gives it,
+  else ``oiCcy`` × the latest mark (an open-interest push before the first mark is skipped).
+- **Funding**: ``watch_funding_rate`` (channel ``funding-rate``, every 30–90 s), stamped with the
+  push's ``ts``.
+- **Liquidations: sampled.** OKX's ``liquidation-orders`` channel (``instType`` SWAP, every
+  contract) gives at most one liquidation per contract per second and says itself it is not the
+  total. ccxt's ``watch_liquidations`` returns one per frame and parses only the first entry of
+  each ``details`` list; this adapter reads ccxt's liquidation cache with its own cursor and takes
+  every ``details`` entry of every cached item (of this contract). Side: OKX gives the *order*
+  ``side`` (sell = a long was liquidated) and ``posSide`` (``long``/``short`` in hedge mode,
+  ``net`` otherwise); it is normalized to the liquidated **position**: ``posSide`` when it names
+  one, else the opposite of the order side. Price: the bankruptcy price ``bkPx``. The cache is
+  also read after each mark, so a liquidation that arrives while no watch is pending is not held
+  back until the next one.
+- **Every push, not the latest**: ccxt keeps only the latest mark and funding rate, and a watch
+  that is not pending when a push arrives (two in one read) never returns it. The subclass also
+  queues every item of the ``mark-price``, ``open-interest`` and ``funding-rate`` channels; each
+  stream awaits its ccxt watch (for the wake-up and ccxt's subscription) and then reads its queue.
+- **Malformed frames**: ccxt's client parses JSON in a callback that stops its receive loop on a
+  parse error; the subclass catches such a frame, counts it (``malformed``) and the connection
+  goes on.
+
+Watchdogs (one socket, so one probe suffices): mark ``silence_s``, book ``2 × silence_s``, open
+interest ``4 × silence_s``; none on trades (a quiet contract may not trade for minutes), funding
+and liquidations.
+
+**Warm start** (:meth:`Adapter.backfill`), by REST within OKX's public limits (candles 40 requests
+per 2 s, trading statistics 5 per 2 s; ccxt's rate limiter spaces them): 1-minute candles
+(``/api/v5/market/candles``, or ``history-candles`` beyond 1,440 minutes; 300 a request) as two
+coarse trades at the candle's open, extremes and close (``adapter.candle_trades``: the candles
+drawn from them are OKX's) — OKX gives no taker-buy volume, so half bought and half sold; marks from 1-minute mark-price candles
+(``/api/v5/market/mark-price-candles``, 100 a request; the trade candles' closes if that fails);
+open interest every 5 minutes from ``/api/v5/rubik/stat/contracts/open-interest-history`` (what
+ccxt's ``fetch_open_interest_history`` calls for a swap; 100 a request, OKX keeps 5-minute
+buckets for two days). A 429 or a network error is retried with a backoff (at least 1 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from functools import cache
+
+import numpy as np
+
+from liqdesk.core.events import EventBatch, make_batch, records
+
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
+from .contract import SAMPLED, Backoff
+
+CANDLE_MS = 60_000
+OI_BUCKET_MS = 300_000
+#: pushed items kept per channel between two reads (mark, open interest, funding)
+PUSH_QUEUE = 10_000
+#: tries of one backfill request (429 / network errors) before the backfill gives up
+REST_TRIES = 6
+
+
+@cache
+def okx_pro_class():
+    """``ccxt.pro.okx`` with the ``open-interest`` channel and a guard against unreadable frames."""
+    import ccxt.pro
+
+    class OkxPro(ccxt.pro.okx):
+        #: called with the exception when a frame cannot be read (set by the adapter)
+        liqdesk_on_bad_message = None
+        #: channel -> deque: every pushed item of these channels, in arrival order (set by the
+        #: adapter). ccxt keeps only the latest ticker/funding rate, and a watch that was not
+        #: pending when a push came misses it; the adapter reads these queues instead.
+        liqdesk_pushes: dict | None = None
+
+        async def watch_open_interest(self, symbol: str, params: dict | None = None):
+            """The latest open interest of ``symbol`` from OKX's ``open-interest`` channel (a ccxt
+            open-interest structure; ``info`` is OKX's item)."""
+            await self.load_markets()
+            market = self.market(symbol)
+            message_hash = "open-interest:" + market["symbol"]
+            request = {"op": "subscribe", "args": [self.extend({"channel": "open-interest", "instId": market["id"]},
+                                                               params or {})]}
+            url = self.get_url("open-interest", "public")
+            return await self.watch(url, message_hash, request, message_hash)
+
+        def handle_open_interest(self, client, message):
+            for raw in self.safe_list(message, "data", []):
+                market = self.safe_market(self.safe_string(raw, "instId"))
+                interest = self.parse_open_interest(raw, market)
+                client.resolve(interest, "open-interest:" + interest["symbol"])
+
+        def handle_message(self, client, message):
+            if isinstance(message, dict) and "event" not in message:
+                arg = message.get("arg")
+                queues = self.liqdesk_pushes
+                if queues is not None and isinstance(arg, dict) and arg.get("channel") in queues:
+                    data = message.get("data")
+                    if isinstance(data, list):
+                        queues[arg["channel"]].extend(data)
+                if isinstance(arg, dict) and arg.get("channel") == "open-interest":
+                    if self.handle_error_message(client, message):
+                        self.handle_open_interest(client, message)
+                    return
+            return super().handle_message(client, message)
+
+        def client(self, url):
+            return guard_frames(super().client(url),
+                                lambda exc: self.liqdesk_on_bad_message and self.liqdesk_on_bad_message(exc))
+
+    return OkxPro
+
+
+def liquidated_side(detail: dict) -> int | None:
+    """+1 when a long was liquidated, -1 a short, from one OKX ``details`` entry: ``posSide`` when it
+    names the position (hedge mode), else the opposite of the liquidation order's ``side``."""
+    pos, side = detail.get("posSide"), detail.get("side")
+    if pos == "long":
+        return 1
+    if pos == "short":
+        return -1
+    if side == "sell":
+        return 1
+    if side == "buy":
+        return -1
+    return None
+
+
+class Adapter(VenueAdapter):
+    name = "okx"
+    ccxt_id = "okx"
+    liquidations = SAMPLED
+    ccxt_options = {"fetchMarkets": {"types": ["swap"]}}
+    #: the watchdog of the mark stream (the others are multiples of it)
+    silence_s = 30.0
+
+    def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
+        super().__init__(symbol, emulator)
+        self._liq_last = None
+        self._last_mark: float | None = None
+        self._book_force = True
+
+    # ------------------------------------------------------------------ exchange
+    def create_exchange(self):
+        ex = okx_pro_class()({"enableRateLimit": True, "options": dict(self.ccxt_options)})
+        ex.liqdesk_on_bad_message = self._bad_message
+        ex.liqdesk_pushes = {ch: deque(maxlen=PUSH_QUEUE) for ch in ("mark-price", "open-interest", "funding-rate")}
+        if self.emulator:
+            from .urls import point_at
+
+            point_at(ex, self.emulator)
+        return ex
+
+    def _bad_message(self, exc: BaseException) -> None:
+        self.counts["malformed"] += 1
+
+    @property
+    def contract_size(self) -> float:
+        size = (self.market or {}).get("contractSize")
+        return float(size) if size else 1.0
+
+    def streams(self) -> list[Stream]:
+        s = self.silence_s
+        return [
+            Stream("trades", self._trades, silence_s=None),
+            Stream("book", self._book, silence_s=2 * s),
+            Stream("mark", self._mark, silence_s=s),
+            Stream("open_interest", self._open_interest, silence_s=4 * s),
+            Stream("funding", self._funding, silence_s=None),
+            Stream("liquidations", self._liquidations, silence_s=None),
+        ]
+
+    async def on_book_gap(self, exc: BaseException) -> None:
+        self._book_force = True
+
+    def _drop_settled_future(self, message_hash: str) -> None:
+        """ccxt 4.5.90 keeps a future it rejected from a stored rejection (a book gap found while no
+        watch was pending) in ``client.futures``; every later watch would get that same settled
+        future back and raise the old ``InvalidNonce`` forever. Drop it so the watch waits anew."""
+        for client in list((self.exchange.clients or {}).values()):
+            future = client.futures.get(message_hash)
+            if future is not None and future.done():
+                del client.futures[message_hash]
+
+    # ------------------------------------------------------------------ streams
+    async def _trades(self) -> None:
+        trades = await self.exchange.watch_trades(self.symbol)
+        cs = self.contract_size
+        rows = []
+        for t in trades:
+            side = 1 if t.get("side") == "buy" else -1 if t.get("side") == "sell" else 0
+            if not side or t.get("id") is None or not t.get("timestamp"):
+                self.counts["malformed"] += 1
+                continue
+            rows.append((t["id"], int(t["timestamp"]), side, float(t["price"]), float(t["amount"]) * cs))
+        self.emit_trades(rows)
+
+    async def _book(self) -> None:
+        self._drop_settled_future("books:" + self.market["symbol"])
+        book = await self.exchange.watch_order_book(self.symbol)
+        force, self._book_force = self._book_force, False
+        if not force and time.monotonic() - self._last_book_emit < self.book_every_s:
+            return
+        cs, n = self.contract_size, self.book_depth
+        bids = [(p, q * cs) for p, q, *_ in book["bids"][:n]]
+        asks = [(p, q * cs) for p, q, *_ in book["asks"][:n]]
+        self.emit_book(int(book.get("timestamp") or time.time() * 1000), bids, asks, force=True)
+
+    def _pushed(self, channel: str) -> list[dict]:
+        """The items pushed on ``channel`` for this contract since the last call."""
+        queue = self.exchange.liqdesk_pushes[channel]
+        items = []
+        inst = self.market["id"]
+        while queue:
+            item = queue.popleft()
+            if isinstance(item, dict) and item.get("instId") == inst:
+                items.append(item)
+            elif not isinstance(item, dict):
+                self.counts["malformed"] += 1
+        return items
+
+    async def _mark(self) -> None:
+        await self.exchange.watch_mark_price(self.symbol)
+        for item in self._pushed("mark-price"):
+            t, px = _num(item.get("ts")), _num(item.get("markPx"))
+            if t is None or not px or px <= 0:
+                self.counts["malformed"] += 1
+                continue
+            self._last_mark = px
+            self.emit_mark(int(t), px)
+        self._drain_liquidations()
+
+    async def _open_interest(self) -> None:
+        await self.exchange.watch_open_interest(self.symbol)
+        for item in self._pushed("open-interest"):
+            t = _num(item.get("ts"))
+            base = _num(item.get("oiCcy"))
+            if base is None:
+                contracts = _num(item.get("oi"))
+                base = contracts * self.contract_size if contracts is not None else None
+            if base is None or base < 0 or not t:
+                self.counts["malformed"] += 1
+                continue
+            usd = _num(item.get("oiUsd"))
+            if usd is None:
+                if self._last_mark is None:
+                    continue
+                usd = base * self._last_mark
+            self.emit_open_interest(int(t), base, usd)
+
+    async def _funding(self) -> None:
+        await self.exchange.watch_funding_rate(self.symbol)
+        for item in self._pushed("funding-rate"):
+            t, rate = _num(item.get("ts")), _num(item.get("fundingRate"))
+            if t is None or rate is None:
+                self.counts["malformed"] += 1
+                continue
+            self.emit_funding(int(t), rate)
+
+    async def _liquidations(self) -> None:
+        await self.exchange.watch_liquidations(self.symbol)
+        self._drain_liquidations()
+
+    def _drain_liquidations(self) -> None:
+        """Every liquidation ccxt cached since the last call (own cursor: the newest item seen),
+        each ``details`` entry of each item, sides normalized, sizes in base currency."""
+        cache_ = getattr(self.exchange, "liquidations", None)
+        if not cache_:
+            return
+        new = []
+        for item in reversed(cache_):
+            if item is self._liq_last:
+                break
+            new.append(item)
+        if not new:
+            return
+        self._liq_last = new[0]
+        inst, cs = self.market["id"], self.contract_size
+        rows = []
+        for item in reversed(new):
+            info = item.get("info") or {}
+            if info.get("instId") != inst:
+                continue
+            for d in info.get("details") or ():
+                side = liquidated_side(d)
+                t, px, sz = _num(d.get("ts")), _num(d.get("bkPx")), _num(d.get("sz"))
+                if side is None or t is None or not px or not sz or px <= 0 or sz <= 0:
+                    self.counts["malformed"] += 1
+                    continue
+                rows.append((int(t), side, px, sz * cs))
+        if rows:
+            self.emit_liquidations(rows)
+
+    # ------------------------------------------------------------------ warm start
+    async def _rest(self, fn, *args, **kwargs):
+        """One REST call, retried on 429 and network errors (at least 1 s apart)."""
+        import ccxt
+
+        backoff = Backoff(first_s=1.0, max_s=8.0, jitter=0.2)
+        for attempt in range(REST_TRIES):
+            try:
+                return await fn(*args, **kwargs)
+            except ccxt.NetworkError:
+                if attempt == REST_TRIES - 1:
+                    raise
+                await asyncio.sleep(max(1.0, backoff.next()))
+        return None
+
+    async def _candles(self, since_ms: int, until_ms: int, price: str | None = None) -> dict[int, list]:
+        """The 1-minute candles that lie wholly inside [since_ms, until_ms], by open time."""
+        limit = 100 if price else 300
+        params = {"price": price} if price else {}
+        out: dict[int, list] = {}
+        first = -(-since_ms // CANDLE_MS) * CANDLE_MS
+        cursor = first
+        while cursor + CANDLE_MS <= until_ms:
+            rows = await self._rest(self.exchange.fetch_ohlcv, self.symbol, "1m", cursor, limit, dict(params))
+            for r in rows or ():
+                t = int(r[0])
+                if first <= t and t + CANDLE_MS <= until_ms:
+                    out[t] = r
+            cursor += limit * CANDLE_MS
+        return out
+
+    async def _oi_history(self, since_ms: int, until_ms: int) -> list[tuple[int, float, float]]:
+        out = {}
+        cursor = since_ms
+        while cursor <= until_ms:
+            rows = await self._rest(self.exchange.fetch_open_interest_history, self.symbol, "5m", cursor, 100)
+            for r in rows or ():
+                t = r.get("timestamp")
+                base = r.get("baseVolume")
+                if base is None and r.get("openInterestAmount") is not None:
+                    base = float(r["openInterestAmount"]) * self.contract_size
+                usd = r.get("openInterestValue")
+                if t is None or base is None or usd is None or not since_ms <= t <= until_ms:
+                    continue
+                out[int(t)] = (float(base), float(usd))
+            cursor += 100 * OI_BUCKET_MS
+        return [(t, *out[t]) for t in sorted(out)]
+
+    async def backfill(self, since_ms: int, until_ms: int) -> EventBatch | None:
+        """The span's 1-minute candles as coarse trades (open, extremes, close; half bought, half
+        sold), 1-minute mark-price closes, and 5-minute open interest."""
+        candles = await self._candles(since_ms, until_ms)
+        try:
+            marks = await self._candles(since_ms, until_ms, price="mark")
+        except Exception:  # noqa: BLE001 - marks then come from the trade candles
+            marks = {}
+        try:
+            oi = await self._oi_history(since_ms, until_ms)
+        except Exception:  # noqa: BLE001 - no open-interest history is not a failed warm start
+            oi = []
+        kinds = {}
+        keys = [t for t in sorted(candles) if candles[t][5] and candles[t][5] > 0]
+        if keys:
+            c = np.array([candles[t][:6] for t in keys], dtype=float)
+            # OKX gives no taker-buy volume: half and half
+            kinds["trades"] = candle_trades(self.gid, c[:, 0], c[:, 1], c[:, 2], c[:, 3], c[:, 4], c[:, 5])
+        mark_rows = [(t + CANDLE_MS - 1, float(r[4])) for t, r in sorted(marks.items()) if r[4]] or \
+                    [(t + CANDLE_MS - 1, float(candles[t][4])) for t in sorted(candles) if candles[t][4]]
+        if mark_rows:
+            mt, mp = zip(*mark_rows)
+            kinds["marks"] = records("marks", time_ms=np.array(mt, np.int64), exchange=self.gid, price=np.array(mp))
+        if oi:
+            ot, ob, on = zip(*oi)
+            kinds["open_interest"] = records("open_interest", time_ms=np.array(ot, np.int64), exchange=self.gid,
+                                             oi_base=np.array(ob), oi_notional=np.array(on))
+        if not kinds:
+            return None
+        return make_batch(**kinds)
+
+
+def _num(value) -> float | None:
+    """A finite float from OKX's string (or ccxt's number), else None."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
