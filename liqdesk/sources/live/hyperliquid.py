@@ -61,7 +61,7 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter, candle_trades
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
 from .contract import ABSENT
 from .urls import point_at
 
@@ -84,8 +84,9 @@ MARK_REPEAT_MS = 900
 def exchange_class():
     """ccxt.pro's hyperliquid with three additions, all in the socket's reader (message order):
 
-    - a guard on every websocket client: a message that raises while being decoded or handled is
-      counted, not allowed to stop the client's receive loop;
+    - the frame guard every adapter puts on its websocket clients (:func:`~.adapter.guard_frames`):
+      a message that raises while being decoded or handled, or is cut short, is counted, not allowed
+      to stop the client's receive loop;
     - the suspected-hole tracker: the last trade read (``tape_last``), and the ``holes`` opened by
       a new connection, a silence or an unreadable message, each with the first trade time after
       it (a suspicion while a hole is still open, no trade read since, adds nothing);
@@ -106,13 +107,14 @@ def exchange_class():
             self.holes: list[dict] = []
             self._frame_client = None
             self._frame_at: float | None = None
+            self._frame = None                                       # the frame being read
 
         def client(self, url):
-            client = super().client(url)
-            if not getattr(client, "_liqdesk_guarded", False):
+            client = guard_frames(super().client(url), self._unreadable)
+            if not getattr(client, "_liqdesk_watched", False):
                 read = client.handle_text_or_binary_message
 
-                def guarded(data, read=read, client=client):
+                def watched(data, read=read, client=client):
                     now = time.monotonic()
                     # a dropped connection may still deliver what it had (its close can take
                     # seconds): only the current one's frames tell connections and silences
@@ -124,18 +126,19 @@ def exchange_class():
                             self.suspect(f"no message for {now - self._frame_at:.1f} s")
                             self.clock_ms = None
                         self._frame_client, self._frame_at = client, now
-                    try:
-                        read(data)
-                    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the socket
-                        # one that still names another channel held no trades
-                        if _channel(data) in (None, "trades"):
-                            self.suspect("an unreadable message")
-                        if self.on_bad_message is not None:
-                            self.on_bad_message(exc)
+                    self._frame = data
+                    read(data)
 
-                client.handle_text_or_binary_message = guarded
-                client._liqdesk_guarded = True
+                client.handle_text_or_binary_message = watched
+                client._liqdesk_watched = True
             return client
+
+        def _unreadable(self, exc: BaseException) -> None:
+            # a frame that still names another channel held no trades
+            if _channel(self._frame) in (None, "trades"):
+                self.suspect("an unreadable message")
+            if self.on_bad_message is not None:
+                self.on_bad_message(exc)
 
         def suspect(self, reason: str) -> None:
             """Trades may have been lost after the last one read: open a hole (unless one is open)."""
