@@ -16,7 +16,7 @@ prices = st.floats(1.0, 1e5, allow_nan=False)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(prices, prices, prices, prices, st.floats(0.001, 1e4), st.floats(0, 1)),
+@given(st.lists(st.tuples(prices, prices, prices, prices, st.floats(0.001, 1e4), st.floats(0, 1, allow_subnormal=False)),
                 min_size=1, max_size=30))
 def test_candle_trades_rebuild_the_candles(rows):
     t0 = 1_700_000_040_000 + 60_000 * np.arange(len(rows))
