@@ -253,7 +253,7 @@ class Adapter(VenueAdapter):
 
     # ------------------------------------------------------------------ trades
     async def _trades(self) -> None:
-        trades = await self.watch_new_trades(self.market_symbol())
+        trades = await self.exchange.watch_trades(self.market_symbol())
         rows = []
         for t in trades:
             try:
