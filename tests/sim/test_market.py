@@ -1,8 +1,9 @@
-"""The simulated market looks like a market: statistics on a fixed-seed 12-hour episode."""
+"""The simulated market looks like a market: statistics on a fixed-seed 24-hour episode."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from .market_stats import (
     abs_return_acf,
@@ -13,6 +14,9 @@ from .market_stats import (
     oi_trend_flush,
     oi_windows,
 )
+
+#: one worker builds the shared simulated day (pytest-xdist): it is the suite's costliest fixture
+pytestmark = pytest.mark.xdist_group("sim_market")
 
 
 def test_fat_tails(market):

@@ -11,6 +11,9 @@ from liqdesk.core.tiers import liquidation_price
 from liqdesk.sim import DEFAULT_LEVERAGE_PRIOR, POSITION_DTYPE
 from liqdesk.sim.positions import CLOSED, LIQUIDATED, OPEN, STOP_LOSS, TAKE_PROFIT
 
+#: one worker builds the shared simulated day (pytest-xdist): it is the suite's costliest fixture
+pytestmark = pytest.mark.xdist_group("sim_market")
+
 
 def _range_extreme(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, fn) -> np.ndarray:
     """fn-reduce ``values[lo:hi]`` for every pair (sparse table; empty ranges give the identity)."""
