@@ -110,6 +110,7 @@ class VenueAdapter:
         self._seen_liq: set = set()
         self._seen_liq_order: deque = deque()
         self._last_book_emit = 0.0
+        self._force_book = False
         self.streams_status: dict[str, StreamStatus] = {}
         self.counts = {"duplicates": 0, "gaps": 0, "resyncs": 0, "malformed": 0, "stalls": 0, "late": 0, "reordered": 0,
                        "reconnects": 0, "liquidations_deduped": 0}
@@ -149,14 +150,41 @@ class VenueAdapter:
         return self._trade_cursor.read((self.exchange.trades or {}).get(symbol))
 
     # ------------------------------------------------------------------ exchange
-    def create_exchange(self):
+    def exchange_class(self):
+        """The ccxt.pro class (subclasses: their own subclass of it, with the handlers ccxt lacks)."""
         import ccxt.pro
 
-        cls = getattr(ccxt.pro, self.ccxt_id)
-        ex = cls({"enableRateLimit": True, "options": dict(self.ccxt_options)})
+        return getattr(ccxt.pro, self.ccxt_id)
+
+    def create_exchange(self):
+        """The ccxt client: rate-limited, its unreadable frames counted (``on_bad_message``, called
+        by :func:`guard_frames`), every URL pointed at the emulator when there is one."""
+        ex = self.exchange_class()({"enableRateLimit": True, "options": dict(self.ccxt_options)})
+        ex.on_bad_message = self.count_malformed
         if self.emulator:
             point_at(ex, self.emulator)
         return ex
+
+    def count_malformed(self, exc: BaseException | None = None) -> None:
+        """A frame neither ccxt nor the adapter could read (it is skipped, the connection goes on)."""
+        self.counts["malformed"] += 1
+
+    @property
+    def contract_size(self) -> float:
+        """Base currency per contract (1 where the exchange counts in base currency)."""
+        size = (self.market or {}).get("contractSize")
+        return float(size) if size else 1.0
+
+    async def watch_book(self) -> None:
+        """One order-book stream message: the top of the book ccxt keeps (sizes in base currency),
+        emitted at most every ``book_every_s``, at once after a resync."""
+        ob = await self.exchange.watch_order_book(self.market_symbol())
+        cs, depth = self.contract_size, self.book_depth
+        bids = [(p, q * cs) for p, q, *_ in list(ob["bids"])[:depth]]
+        asks = [(p, q * cs) for p, q, *_ in list(ob["asks"])[:depth]]
+        t = ob.get("timestamp") or int(time.time() * 1000)
+        force, self._force_book = self._force_book, False
+        self.emit_book(int(t), bids, asks, force=force)
 
     async def start(self) -> None:
         """Connect (load markets, with backoff) and run every stream until :meth:`stop`."""
@@ -241,7 +269,9 @@ class VenueAdapter:
                 await asyncio.sleep(min(1.0, backoff.next()))
 
     async def on_book_gap(self, exc: BaseException) -> None:
-        """Subclasses: what a resync needs beyond ccxt's own (default: nothing)."""
+        """What a resync needs beyond ccxt's own. By default ccxt has dropped its book and
+        re-subscribes on the next watch: show the new book at once."""
+        self._force_book = True
 
     async def _reconnect(self) -> None:
         self.counts["reconnects"] += 1
@@ -481,3 +511,19 @@ def _records(kind: str, **cols) -> np.ndarray:
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 140 else text[:137] + "…"
+
+
+async def retry_rest(call, tries: int = 4, first_s: float = 0.5):
+    """A REST call with a few retries on network errors and rate limits (backfill only)."""
+    import ccxt
+
+    delay = first_s
+    for attempt in range(tries):
+        try:
+            return await call()
+        except ccxt.NetworkError:
+            if attempt == tries - 1:
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
+    return None

@@ -43,7 +43,6 @@ would stop reading that socket until the watchdog noticed).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 from functools import cache
@@ -52,9 +51,8 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames, retry_rest
 from .contract import SAMPLED
-from .urls import point_at
 
 CANDLE_MS = 60_000
 KLINES_PER_CALL = 1000
@@ -116,26 +114,14 @@ class Adapter(VenueAdapter):
         self._funding: float | None = None
         self._funding_ms = 0
         self._oi_last: tuple | None = None
-        self._force_book = False
 
     # ------------------------------------------------------------------ exchange
-    def create_exchange(self):
-        ex = exchange_class()({"enableRateLimit": True, "options": dict(self.ccxt_options)})
-        ex.on_bad_message = self._bad_message
-        if self.emulator:
-            point_at(ex, self.emulator)
-        return ex
-
-    def _bad_message(self, exc: BaseException) -> None:
-        self.counts["malformed"] += 1
-
-    @property
-    def contract_size(self) -> float:
-        return float((self.market or {}).get("contractSize") or 1.0)
+    def exchange_class(self):
+        return exchange_class()
 
     def streams(self) -> list[Stream]:
         return [Stream("trades", self._trades, self.trade_silence_s),
-                Stream("book", self._book, self.silence_s),
+                Stream("book", self.watch_book, self.silence_s),
                 Stream("mark", self._marks, self.silence_s),
                 # a REST poll: ccxt's own request timeout applies, not the websocket watchdog (which
                 # would drop every socket when the rate limiter holds a call back)
@@ -225,20 +211,6 @@ class Adapter(VenueAdapter):
         self._gap("trades", f"{n} trade{'s' if n != 1 else ''} lost (older than the {RECENT_TRADES} Binance serves)")
 
     # ------------------------------------------------------------------ book
-    async def _book(self) -> None:
-        ob = await self.exchange.watch_order_book(self.symbol)
-        cs = self.contract_size
-        depth = self.book_depth
-        bids = [(p, q * cs) for p, q, *_ in list(ob["bids"])[:depth]]
-        asks = [(p, q * cs) for p, q, *_ in list(ob["asks"])[:depth]]
-        t = ob.get("timestamp") or int(time.time() * 1000)
-        self.emit_book(int(t), bids, asks, force=self._force_book)
-        self._force_book = False
-
-    async def on_book_gap(self, exc: BaseException) -> None:
-        # ccxt dropped its book and re-subscribes on the next watch; show the new one at once
-        self._force_book = True
-
     # ------------------------------------------------------------------ mark and funding
     async def _marks(self) -> None:
         await self.exchange.watch_mark_price(self.symbol)
@@ -346,7 +318,7 @@ class Adapter(VenueAdapter):
     async def _klines(self, method, market_id: str, since_ms: int, until_ms: int) -> list:
         out, start = [], since_ms // CANDLE_MS * CANDLE_MS
         while start < until_ms:
-            rows = await _retry(lambda s=start: method({"symbol": market_id, "interval": "1m", "startTime": s,
+            rows = await retry_rest(lambda s=start: method({"symbol": market_id, "interval": "1m", "startTime": s,
                                                         "endTime": until_ms - 1, "limit": KLINES_PER_CALL}))
             closed = [r for r in rows if int(r[0]) >= since_ms and int(r[0]) + CANDLE_MS <= until_ms]
             out += closed
@@ -358,7 +330,7 @@ class Adapter(VenueAdapter):
     async def _oi_history(self, since_ms: int, until_ms: int) -> list[tuple]:
         out, start = [], since_ms
         while start < until_ms:
-            rows = await _retry(lambda s=start: self.exchange.fetch_open_interest_history(
+            rows = await retry_rest(lambda s=start: self.exchange.fetch_open_interest_history(
                 self.symbol, "5m", s, OI_HIST_PER_CALL, {"until": until_ms - 1}))
             for r in rows:
                 t = int(r["timestamp"])
@@ -370,21 +342,6 @@ class Adapter(VenueAdapter):
             start = int(rows[-1]["timestamp"]) + 1
         return out
 
-
-async def _retry(call, tries: int = 4, first_s: float = 0.5):
-    """A REST call with a few retries on network errors and rate limits (backfill only)."""
-    import ccxt
-
-    delay = first_s
-    for attempt in range(tries):
-        try:
-            return await call()
-        except ccxt.NetworkError:
-            if attempt == tries - 1:
-                raise
-            await asyncio.sleep(delay)
-            delay *= 2
-    return None
 
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:

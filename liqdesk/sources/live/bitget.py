@@ -53,7 +53,6 @@ would stop reading that socket until the watchdog noticed), and the trades aroun
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from functools import cache
 
@@ -61,9 +60,8 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames, retry_rest
 from .contract import SAMPLED
-from .urls import point_at
 
 CANDLE_MS = 60_000
 CANDLES_PER_CALL = 1000
@@ -266,19 +264,18 @@ class Adapter(VenueAdapter):
         self._mark_ms: int | None = None
         self._oi: tuple | None = None                # (time, size)
         self._funding: tuple | None = None           # (time, rate)
-        self._force_book = False
 
     # ------------------------------------------------------------------ exchange
+    def exchange_class(self):
+        return exchange_class()
+
     def create_exchange(self):
-        ex = exchange_class()({"enableRateLimit": True, "options": dict(self.ccxt_options)})
-        ex.on_bad_message = self._bad_message
+        ex = super().create_exchange()
         ex.on_book_loss = self._book_loss
-        if self.emulator:
-            point_at(ex, self.emulator)
         return ex
 
-    def _bad_message(self, exc: BaseException) -> None:
-        self.counts["malformed"] += 1
+    def count_malformed(self, exc: BaseException | None = None) -> None:
+        super().count_malformed(exc)
         # it may have carried trades: refetch the span around it
         self._open_hole()
 
@@ -287,13 +284,9 @@ class Adapter(VenueAdapter):
         if trade_ms is not None:
             self._hole_from = trade_ms if self._hole_from is None else min(self._hole_from, trade_ms)
 
-    @property
-    def contract_size(self) -> float:
-        return float((self.market or {}).get("contractSize") or 1.0)
-
     def streams(self) -> list[Stream]:
         return [Stream("trades", self._trades, self.trade_silence_s),
-                Stream("book", self._book, self.silence_s),
+                Stream("book", self.watch_book, self.silence_s),
                 Stream("ticker", self._ticker, self.silence_s),
                 Stream("liquidations", self._liquidations, None),
                 # the REST fill of lost trades runs apart from the trade stream, so a slow or
@@ -382,20 +375,6 @@ class Adapter(VenueAdapter):
         return bool(self._holes) or self._filling or self._hole_from is not None
 
     # ------------------------------------------------------------------ book
-    async def _book(self) -> None:
-        ob = await self.exchange.watch_order_book(self.symbol)
-        cs = self.contract_size
-        depth = self.book_depth
-        bids = [(p, q * cs) for p, q, *_ in list(ob["bids"])[:depth]]
-        asks = [(p, q * cs) for p, q, *_ in list(ob["asks"])[:depth]]
-        t = ob.get("timestamp") or int(time.time() * 1000)
-        self.emit_book(int(t), bids, asks, force=self._force_book)
-        self._force_book = False
-
-    async def on_book_gap(self, exc: BaseException) -> None:
-        # ccxt dropped its book and re-subscribes on the next watch; show the new one at once
-        self._force_book = True
-
     # ------------------------------------------------------------------ mark, open interest, funding
     async def _ticker(self) -> None:
         await self.exchange.watch_ticker(self.symbol)
@@ -495,7 +474,7 @@ class Adapter(VenueAdapter):
         mid = self.market["id"]
         while start < until_ms:
             end = min(start + CANDLES_PER_CALL * CANDLE_MS, until_ms) - 1
-            raw = await _retry(lambda s=start, e=end: self.exchange.publicMixGetV2MixMarketCandles({
+            raw = await retry_rest(lambda s=start, e=end: self.exchange.publicMixGetV2MixMarketCandles({
                 "symbol": mid, "productType": "USDT-FUTURES", "granularity": "1m", "kLineType": kind,
                 "startTime": s, "endTime": e, "limit": CANDLES_PER_CALL}))
             for r in raw.get("data") or []:
@@ -513,21 +492,6 @@ def _number(value) -> float | None:
         return None
     return x if np.isfinite(x) else None
 
-
-async def _retry(call, tries: int = 4, first_s: float = 0.5):
-    """A REST call with a few retries on network errors and rate limits (backfill only)."""
-    import ccxt
-
-    delay = first_s
-    for attempt in range(tries):
-        try:
-            return await call()
-        except ccxt.NetworkError:
-            if attempt == tries - 1:
-                raise
-            await asyncio.sleep(delay)
-            delay *= 2
-    return None
 
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:

@@ -55,7 +55,6 @@ from liqdesk.core.events import EventBatch, make_batch
 
 from .adapter import BookGap, Stream, VenueAdapter, candle_trades, guard_frames
 from .contract import COMPLETE, Backoff
-from .urls import point_at
 
 BOOK_LEVELS = 50
 CANDLE_MS = 60_000
@@ -154,20 +153,16 @@ class Adapter(VenueAdapter):
         self._mark_now: float | None = None
 
     # ------------------------------------------------------------------ exchange
+    def exchange_class(self):
+        return exchange_class()
+
     def create_exchange(self):
-        ex = exchange_class()({"enableRateLimit": True, "options": dict(self.ccxt_options)})
-        if self.emulator:
-            point_at(ex, self.emulator)
+        ex = super().create_exchange()
         ex.liqdesk_count = self._count
         return ex
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
-
-    @property
-    def contract_size(self) -> float:
-        cs = (self.market or {}).get("contractSize")
-        return float(cs) if cs else 1.0
 
     def streams(self) -> list[Stream]:
         return [

@@ -61,9 +61,8 @@ import numpy as np
 
 from liqdesk.core.events import EventBatch, make_batch, records
 
-from .adapter import Stream, VenueAdapter, candle_trades, guard_frames
+from .adapter import Stream, VenueAdapter, candle_trades, guard_frames, retry_rest
 from .contract import ABSENT
-from .urls import point_at
 
 CANDLE_MS = 60_000
 #: candles one candleSnapshot answer holds at most (and all Hyperliquid keeps of an interval)
@@ -227,17 +226,14 @@ class Adapter(VenueAdapter):
         """Hyperliquid lists ``X/USDC:USDC`` for liqdesk's ``X/USDT:USDT`` (the same coin)."""
         return f"{self.symbol.split('/')[0]}/USDC:USDC"
 
+    def exchange_class(self):
+        return exchange_class()
+
     def create_exchange(self):
-        ex = exchange_class()({"enableRateLimit": True, "options": dict(self.ccxt_options)})
-        ex.on_bad_message = self._bad_message
+        ex = super().create_exchange()
         ex.on_hole = self._hole_flag.set
         ex.silence_hole_s = self.silence_hole_s
-        if self.emulator:
-            point_at(ex, self.emulator)
         return ex
-
-    def _bad_message(self, exc: BaseException) -> None:
-        self.counts["malformed"] += 1
 
     @property
     def coin(self) -> str:
@@ -245,7 +241,7 @@ class Adapter(VenueAdapter):
 
     def streams(self) -> list[Stream]:
         return [Stream("trades", self._trades, self.trade_silence_s),
-                Stream("book", self._book, self.silence_s),
+                Stream("book", self.watch_book, self.silence_s),
                 Stream("mark", self._contexts, self.silence_s),
                 # recentTrades checks of suspected holes run apart from the trade stream, so a slow or
                 # refused call (rate limit, 429) neither holds the stream nor trips its watchdog
@@ -339,12 +335,6 @@ class Adapter(VenueAdapter):
                     ex.holes.insert(0, hole)
 
     # ------------------------------------------------------------------ book
-    async def _book(self) -> None:
-        ob = await self.exchange.watch_order_book(self.market_symbol())
-        depth = self.book_depth
-        t = ob.get("timestamp") or int(time.time() * 1000)
-        self.emit_book(int(t), list(ob["bids"])[:depth], list(ob["asks"])[:depth])
-
     # ------------------------------------------------------------------ mark, open interest, funding
     async def _contexts(self) -> None:
         ex = self.exchange
@@ -407,7 +397,7 @@ class Adapter(VenueAdapter):
         out: dict[int, list] = {}
         start = since_ms // CANDLE_MS * CANDLE_MS
         while start < until_ms:
-            rows = await _retry(lambda s=start: self.exchange.fetch_ohlcv(
+            rows = await retry_rest(lambda s=start: self.exchange.fetch_ohlcv(
                 self.market_symbol(), "1m", s, None, {"until": until_ms - 1}))
             for r in rows:
                 if len(r) >= 6 and None not in r[:6] and since_ms <= r[0] and r[0] + CANDLE_MS <= until_ms:
@@ -428,18 +418,3 @@ def _channel(data) -> str | None:
     m = _CHANNEL.search(data[:200]) if isinstance(data, str) else None
     return m.group(1) if m else None
 
-
-async def _retry(call, tries: int = 4, first_s: float = 0.5):
-    """A REST call with a few retries on network errors and rate limits (backfill only)."""
-    import ccxt
-
-    delay = first_s
-    for attempt in range(tries):
-        try:
-            return await call()
-        except ccxt.NetworkError:
-            if attempt == tries - 1:
-                raise
-            await asyncio.sleep(delay)
-            delay *= 2
-    return None

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections import deque
 from functools import cache
 
@@ -82,7 +81,7 @@ def okx_pro_class():
 
     class OkxPro(ccxt.pro.okx):
         #: called with the exception when a frame cannot be read (set by the adapter)
-        liqdesk_on_bad_message = None
+        on_bad_message = None
         #: channel -> deque: every pushed item of these channels, in arrival order (set by the
         #: adapter). ccxt keeps only the latest ticker/funding rate, and a watch that was not
         #: pending when a push came misses it; the adapter reads these queues instead.
@@ -121,7 +120,7 @@ def okx_pro_class():
 
         def client(self, url):
             return guard_frames(super().client(url),
-                                lambda exc: self.liqdesk_on_bad_message and self.liqdesk_on_bad_message(exc))
+                                lambda exc: self.on_bad_message and self.on_bad_message(exc))
 
     return OkxPro
 
@@ -153,26 +152,16 @@ class Adapter(VenueAdapter):
         super().__init__(symbol, emulator)
         self._liq_last = None
         self._last_mark: float | None = None
-        self._book_force = True
+        self._force_book = True                       # the first book shows at once
 
     # ------------------------------------------------------------------ exchange
+    def exchange_class(self):
+        return okx_pro_class()
+
     def create_exchange(self):
-        ex = okx_pro_class()({"enableRateLimit": True, "options": dict(self.ccxt_options)})
-        ex.liqdesk_on_bad_message = self._bad_message
+        ex = super().create_exchange()
         ex.liqdesk_pushes = {ch: deque(maxlen=PUSH_QUEUE) for ch in ("mark-price", "open-interest", "funding-rate")}
-        if self.emulator:
-            from .urls import point_at
-
-            point_at(ex, self.emulator)
         return ex
-
-    def _bad_message(self, exc: BaseException) -> None:
-        self.counts["malformed"] += 1
-
-    @property
-    def contract_size(self) -> float:
-        size = (self.market or {}).get("contractSize")
-        return float(size) if size else 1.0
 
     def streams(self) -> list[Stream]:
         s = self.silence_s
@@ -184,9 +173,6 @@ class Adapter(VenueAdapter):
             Stream("funding", self._funding, silence_s=None),
             Stream("liquidations", self._liquidations, silence_s=None),
         ]
-
-    async def on_book_gap(self, exc: BaseException) -> None:
-        self._book_force = True
 
     def _drop_settled_future(self, message_hash: str) -> None:
         """ccxt 4.5.90 keeps a future it rejected from a stored rejection (a book gap found while no
@@ -212,14 +198,7 @@ class Adapter(VenueAdapter):
 
     async def _book(self) -> None:
         self._drop_settled_future("books:" + self.market["symbol"])
-        book = await self.exchange.watch_order_book(self.symbol)
-        force, self._book_force = self._book_force, False
-        if not force and time.monotonic() - self._last_book_emit < self.book_every_s:
-            return
-        cs, n = self.contract_size, self.book_depth
-        bids = [(p, q * cs) for p, q, *_ in book["bids"][:n]]
-        asks = [(p, q * cs) for p, q, *_ in book["asks"][:n]]
-        self.emit_book(int(book.get("timestamp") or time.time() * 1000), bids, asks, force=True)
+        await self.watch_book()
 
     def _pushed(self, channel: str) -> list[dict]:
         """The items pushed on ``channel`` for this contract since the last call."""
