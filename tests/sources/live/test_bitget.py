@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import zlib
 
@@ -28,6 +27,9 @@ from liqdesk.sources.live.bitget import Adapter, exchange_class
 from liqdesk.sources.live.contract import SAMPLED, LiveState
 from liqdesk.sources.live.source import LiveSource
 
+from . import harness
+from .harness import AdapterRun, sort_rows
+
 pytest.importorskip("ccxt.pro")
 
 SYMBOL = "BTC/USDT:USDT"
@@ -41,74 +43,18 @@ def emulator(speed: float = 20, faults: str | None = None, **kw) -> EmulatorThre
     return EmulatorThread(venues=("bitget",), speed=speed, faults=faults, **args)
 
 
-class Run:
-    """One adapter on its own asyncio loop in a thread, its batches collected by the test."""
-
-    def __init__(self, emu: EmulatorThread, **attrs):
-        self.emu = emu
-        self.adapter = Adapter(SYMBOL, emulator=emu.url)
-        for k, v in {"silence_s": 2.0, "trade_silence_s": 2.0, **attrs}.items():
-            setattr(self.adapter, k, v)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.task = asyncio.run_coroutine_threadsafe(self.adapter.start(), self.loop)
-        self.got: dict[str, list] = {}
-
-    def call(self, fn):
-        """``fn()`` on the adapter's loop (its state is only touched there)."""
-        async def run():
-            return fn()
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
-    def collect(self) -> None:
-        batch = self.adapter.take_batch()
-        if batch is not None:
-            for kind, arr in batch.arrays().items():
-                if len(arr):
-                    self.got.setdefault(kind, []).append(arr)
-
-    def wait(self, seconds: float = 0.0, until=None, timeout: float = 15.0) -> bool:
-        t0 = time.monotonic()
-        while True:
-            self.collect()
-            elapsed = time.monotonic() - t0
-            if until is None and elapsed >= seconds:
-                return True
-            if until is not None and elapsed >= seconds and until():
-                return True
-            if elapsed > max(seconds, timeout):
-                return False
-            time.sleep(0.05)
-
-    def settle(self, timeout: float = 10.0) -> None:
-        """Wait until the lost trade spans are refetched, then stop and take the rest."""
-        ok = self.wait(until=lambda: not self.call(lambda: self.adapter.trades_pending), timeout=timeout)
-        self.stop()
-        assert ok, "lost trades still not refetched"
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self.adapter.stop(), self.loop).result(20)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-        self.collect()
-
-    def rows(self, kind: str) -> np.ndarray:
-        parts = self.got.get(kind, [])
-        return np.concatenate(parts) if parts else np.empty(0)
+class Run(AdapterRun):
+    adapter_cls = Adapter
+    pending = "lost trades still not refetched"
 
 
 def ledger(emu: EmulatorThread, kind: str):
-    return emu.call(emu.market.sent, "bitget", kind)
+    return harness.ledger(emu, "bitget", kind)
 
 
 def venue(emu: EmulatorThread):
     return emu.server.venues["bitget"]
 
-
-def sort_rows(arr: np.ndarray, fields) -> np.ndarray:
-    return arr[np.lexsort([arr[f] for f in reversed(fields)])]
 
 
 def in_force(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
-import threading
 import time
 
 import aiohttp
@@ -27,6 +26,9 @@ from liqdesk.sources.live import hyperliquid as live
 from liqdesk.sources.live.contract import ABSENT, LiveState
 from liqdesk.sources.live.hyperliquid import Adapter
 from liqdesk.sources.live.source import LiveSource
+
+from . import harness
+from .harness import AdapterRun, sort_rows
 
 # ccxt.pro's import (a second or two) paid before any emulator starts its fault clock
 live.exchange_class()
@@ -47,77 +49,24 @@ def emulator(speed: float = 20, faults: str | None = None, **kw) -> EmulatorThre
     return EmulatorThread(venues=("hyperliquid",), speed=speed, faults=faults, **{**PINNED, **kw})
 
 
-class Run:
-    """One adapter on its own asyncio loop in a thread, its batches collected by the test."""
+class Run(AdapterRun):
+    adapter_cls = Adapter
+    defaults = {**AdapterRun.defaults, "silence_hole_s": 0.5, "check_every_s": 0.3}
+    pending = "suspected trade holes still unchecked:"
 
-    def __init__(self, emu: EmulatorThread, **attrs):
-        self.emu = emu
-        self.adapter = Adapter(SYMBOL, emulator=emu.url)
-        for k, v in {"silence_s": 2.0, "trade_silence_s": 2.0, "silence_hole_s": 0.5, "check_every_s": 0.3,
-                     **attrs}.items():
-            setattr(self.adapter, k, v)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.task = asyncio.run_coroutine_threadsafe(self.adapter.start(), self.loop)
-        self.got: dict[str, list] = {}
-
-    def call(self, fn):
-        async def run():
-            return fn()
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
-    def collect(self) -> None:
-        batch = self.adapter.take_batch()
-        if batch is not None:
-            for kind, arr in batch.arrays().items():
-                if len(arr):
-                    self.got.setdefault(kind, []).append(arr)
-
-    def wait(self, seconds: float = 0.0, until=None, timeout: float = 15.0) -> bool:
-        t0 = time.monotonic()
-        while True:
-            self.collect()
-            elapsed = time.monotonic() - t0
-            if until is None and elapsed >= seconds:
-                return True
-            if until is not None and elapsed >= seconds and until():
-                return True
-            if elapsed > max(seconds, timeout):
-                return False
-            time.sleep(0.05)
-
-    def settle(self, timeout: float = 10.0) -> None:
-        """Wait until the suspected trade holes are checked, then stop and take the rest."""
-        ok = self.wait(until=lambda: not self.call(lambda: self.adapter.trades_pending), timeout=timeout)
+    def pending_state(self) -> str:
         a = self.adapter
-        state = (a.exchange.holes if a.exchange else None, a._checking, a.holes_checked,
-                 {k: (s.state.value, s.messages, s.retries, s.error) for k, s in a.streams_status.items()})
-        self.stop()
-        assert ok, f"suspected trade holes still unchecked: {state}"
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self.adapter.stop(), self.loop).result(20)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-        self.collect()
-
-    def rows(self, kind: str) -> np.ndarray:
-        parts = self.got.get(kind, [])
-        return np.concatenate(parts) if parts else np.empty(0)
+        return str((a.exchange.holes if a.exchange else None, a._checking, a.holes_checked,
+                    {k: (s.state.value, s.messages, s.retries, s.error) for k, s in a.streams_status.items()}))
 
 
 def ledger(emu: EmulatorThread, kind: str):
-    return emu.call(emu.market.sent, "hyperliquid", kind)
+    return harness.ledger(emu, "hyperliquid", kind)
 
 
 def venue(emu: EmulatorThread):
     return emu.server.venues["hyperliquid"]
 
-
-def sort_rows(arr: np.ndarray, fields) -> np.ndarray:
-    return arr[np.lexsort([arr[f] for f in reversed(fields)])]
 
 
 # ---------------------------------------------------------------------- checks
