@@ -91,3 +91,27 @@ def ledger(emu: EmulatorThread, venue: str, kind: str) -> np.ndarray:
 
 def sort_rows(arr: np.ndarray, fields) -> np.ndarray:
     return arr[np.lexsort([arr[f] for f in reversed(fields)])]
+
+
+def check_live_book(run: AdapterRun, venue: str, depth: int, ccxt_symbol: str | None = None,
+                    by: str = "nonce", timeout: float = 8.0) -> None:
+    """ccxt's book (what the adapter reads) equals the emulator's at the same update: matched by
+    update id (``by="nonce"``) or by book time (``by="timestamp"``)."""
+    symbol = ccxt_symbol or run.symbol
+    emu = run.emu
+
+    def ours():
+        ob = run.adapter.exchange.orderbooks.get(symbol) if run.adapter.exchange else None
+        if ob is None or ob[by] is None:
+            return None
+        return ob[by], [tuple(x[:2]) for x in list(ob["bids"])[:depth]], [tuple(x[:2]) for x in list(ob["asks"])[:depth]]
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        last_id, book_ms, bids, asks = emu.call(emu.market.book_snapshot, venue, depth)
+        mine = run.call(ours)
+        if mine is not None and mine[0] == (last_id if by == "nonce" else book_ms):
+            assert mine[1] == bids and mine[2] == asks
+            return
+        time.sleep(0.02)
+    raise AssertionError("the adapter's book never caught up with the emulator's")

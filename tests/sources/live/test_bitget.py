@@ -179,23 +179,7 @@ def check_books(run: Run, emu: EmulatorThread, start) -> int:
 
 
 def check_live_book(run: Run, emu: EmulatorThread, timeout: float = 8.0) -> None:
-    """ccxt's book (what the adapter reads) equals the emulator's at the same update time."""
-    def ours():
-        ob = run.adapter.exchange.orderbooks.get(SYMBOL) if run.adapter.exchange else None
-        if ob is None or ob["timestamp"] is None:
-            return None
-        return ob["timestamp"], [tuple(x[:2]) for x in list(ob["bids"])[:BOOK_N]], \
-            [tuple(x[:2]) for x in list(ob["asks"])[:BOOK_N]]
-
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        _, book_ms, bids, asks = emu.call(emu.market.book_snapshot, "bitget", BOOK_N)
-        mine = run.call(ours)
-        if mine is not None and mine[0] == book_ms:
-            assert mine[1] == bids and mine[2] == asks
-            return
-        time.sleep(0.02)
-    raise AssertionError("the adapter's book never caught up with the emulator's")
+    harness.check_live_book(run, "bitget", BOOK_N, by="timestamp", timeout=timeout)
 
 
 def start_book(emu: EmulatorThread):
