@@ -124,6 +124,7 @@ class VenueAdapter:
         self._tasks: list[asyncio.Task] = []
         self.backoff = Backoff()
         self._trade_cursor = CacheCursor()
+        self._liq_cursor = CacheCursor()
 
     # ------------------------------------------------------------------ for subclasses
     def market_symbol(self) -> str:
@@ -148,6 +149,11 @@ class VenueAdapter:
             return new
         await self.exchange.watch_trades(symbol)
         return self._trade_cursor.read((self.exchange.trades or {}).get(symbol))
+
+    def new_liquidations(self) -> list[dict]:
+        """Every liquidation ccxt cached since the last call, oldest first, each once (its
+        ``watch_liquidations`` returns only the first of a frame's burst)."""
+        return self._liq_cursor.read(getattr(self.exchange, "liquidations", None))
 
     # ------------------------------------------------------------------ exchange
     def exchange_class(self):

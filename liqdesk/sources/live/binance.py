@@ -107,7 +107,6 @@ class Adapter(VenueAdapter):
         self._missing: list[list[int]] = []          # [first, last] trade ids not received
         self.trades_filled = 0
         self._filling = False
-        self._liq_last = None                        # the newest ccxt liquidation already read
         self._mark: float | None = None
         self._mark_ms: int | None = None
         self._last_price: float | None = None
@@ -256,20 +255,10 @@ class Adapter(VenueAdapter):
     def read_liquidations(self) -> list[tuple]:
         """The liquidations ccxt cached since the last read (its watch returns only the first of
         a burst), as (time, liquidated position side, price, size in base)."""
-        cache = self.exchange.liquidations
-        if cache is None:
-            return []
-        new = []
-        for item in reversed(cache):
-            if item is self._liq_last:
-                break
-            new.append(item)
-        if not new:
-            return []
-        self._liq_last = new[0]
+        new = self.new_liquidations()
         cs = self.contract_size
         rows = []
-        for liq in reversed(new):
+        for liq in new:
             if liq.get("symbol") != self.symbol:
                 continue
             side = liq.get("side")

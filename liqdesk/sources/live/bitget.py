@@ -259,7 +259,6 @@ class Adapter(VenueAdapter):
         self._filling = False
         self.trades_filled = 0
         self.fill_calls = 0
-        self._liq_last = None
         self._mark: float | None = None
         self._mark_ms: int | None = None
         self._oi: tuple | None = None                # (time, size)
@@ -415,19 +414,9 @@ class Adapter(VenueAdapter):
     def read_liquidations(self) -> list[tuple]:
         """The liquidations ccxt cached since the last read, as (time, liquidated position side,
         price, size in base)."""
-        cache = self.exchange.liquidations
-        if cache is None:
-            return []
-        new = []
-        for item in reversed(cache):
-            if item is self._liq_last:
-                break
-            new.append(item)
-        if not new:
-            return []
-        self._liq_last = new[0]
+        new = self.new_liquidations()
         rows = []
-        for liq in reversed(new):
+        for liq in new:
             if liq.get("symbol") != self.symbol:
                 continue
             info = liq.get("info") or {}

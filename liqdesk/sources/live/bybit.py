@@ -148,7 +148,6 @@ class Adapter(VenueAdapter):
 
     def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
         super().__init__(symbol, emulator)
-        self._liq_last = None
         self._last = {"mark": None, "oi": None, "funding": None}
         self._mark_now: float | None = None
 
@@ -258,20 +257,9 @@ class Adapter(VenueAdapter):
 
     def _drain_liquidations(self) -> int:
         """Every liquidation ccxt cached since the last call (its watch returns only a frame's first)."""
-        cache = self.exchange.liquidations
-        if not cache:
-            return 0
-        items = list(cache)
-        start = 0
-        if self._liq_last is not None:
-            for i in range(len(items) - 1, -1, -1):
-                if items[i] is self._liq_last:
-                    start = i + 1
-                    break
-        new = items[start:]
+        new = self.new_liquidations()
         if not new:
             return 0
-        self._liq_last = new[-1]
         cs = self.contract_size
         rows = []
         for liq in new:

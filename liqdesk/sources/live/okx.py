@@ -150,7 +150,6 @@ class Adapter(VenueAdapter):
 
     def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
         super().__init__(symbol, emulator)
-        self._liq_last = None
         self._last_mark: float | None = None
         self._force_book = True                       # the first book shows at once
 
@@ -258,20 +257,12 @@ class Adapter(VenueAdapter):
     def _drain_liquidations(self) -> None:
         """Every liquidation ccxt cached since the last call (own cursor: the newest item seen),
         each ``details`` entry of each item, sides normalized, sizes in base currency."""
-        cache_ = getattr(self.exchange, "liquidations", None)
-        if not cache_:
-            return
-        new = []
-        for item in reversed(cache_):
-            if item is self._liq_last:
-                break
-            new.append(item)
+        new = self.new_liquidations()
         if not new:
             return
-        self._liq_last = new[0]
         inst, cs = self.market["id"], self.contract_size
         rows = []
-        for item in reversed(new):
+        for item in new:
             info = item.get("info") or {}
             if info.get("instId") != inst:
                 continue
