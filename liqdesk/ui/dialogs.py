@@ -7,49 +7,63 @@ from PySide6 import QtCore, QtWidgets
 from liqdesk.app.session import Session
 
 
-class NewWindowDialog(QtWidgets.QDialog):
-    """Window → New chart window: the symbol (searchable list, or any typed) and the venues."""
+class _MarketDialog(QtWidgets.QDialog):
+    """A form that asks a symbol (searchable list, or any typed) and a set of venues."""
 
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, title: str, parent=None):
         super().__init__(parent)
-        from liqdesk.core.events import EXCHANGES
-
-        self.setWindowTitle("New chart window")
-        settings = session.engine.settings
-        lay = QtWidgets.QFormLayout(self)
+        self.setWindowTitle(title)
+        self.form = QtWidgets.QFormLayout(self)
         self.symbol_box = QtWidgets.QComboBox()
         self.symbol_box.setEditable(True)
         self.symbol_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
-        symbols = list(dict.fromkeys([settings.symbol, *_shipped_symbols()]))
-        self.symbol_box.addItems(symbols)
+        self.checks: dict[str, QtWidgets.QCheckBox] = {}
+
+    def add_symbols(self, symbols) -> None:
+        self.symbol_box.addItems(list(symbols))
         completer = self.symbol_box.completer()
         completer.setFilterMode(QtCore.Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
-        self.symbol_box.setEnabled(not session.is_replay)
-        self.symbol_box.setToolTip("the market to chart; a replay shows the symbol of its file")
-        lay.addRow("Symbol:", self.symbol_box)
-        venues = settings.exchanges if session.is_replay else EXCHANGES
-        self.checks: dict[str, QtWidgets.QCheckBox] = {}
+        self.form.addRow("Symbol:", self.symbol_box)
+
+    def add_venues(self, label: str, names, checked) -> None:
         box = QtWidgets.QWidget()
         row = QtWidgets.QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
-        for name in venues:
+        for name in names:
             cb = QtWidgets.QCheckBox(name)
-            cb.setChecked(name in settings.exchanges)
+            cb.setChecked(name in checked)
             row.addWidget(cb)
             self.checks[name] = cb
-        lay.addRow("Venues:", box)
+        self.form.addRow(label, box)
+
+    def add_buttons(self) -> None:
         bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
                                         | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
-        lay.addRow(bb)
+        self.form.addRow(bb)
 
     def symbol(self) -> str:
         return self.symbol_box.currentText().strip()
 
     def venues(self) -> tuple[str, ...]:
         return tuple(n for n, cb in self.checks.items() if cb.isChecked())
+
+
+class NewWindowDialog(_MarketDialog):
+    """Window → New chart window: the symbol (searchable list, or any typed) and the venues."""
+
+    def __init__(self, session: Session, parent=None):
+        super().__init__("New chart window", parent)
+        from liqdesk.core.events import EXCHANGES
+
+        settings = session.engine.settings
+        self.add_symbols(dict.fromkeys([settings.symbol, *_shipped_symbols()]))
+        self.symbol_box.setEnabled(not session.is_replay)
+        self.symbol_box.setToolTip("the market to chart; a replay shows the symbol of its file")
+        self.add_venues("Venues:", settings.exchanges if session.is_replay else EXCHANGES, settings.exchanges)
+        self.add_buttons()
 
 
 def _shipped_symbols() -> tuple[str, ...]:
@@ -60,49 +74,21 @@ def _shipped_symbols() -> tuple[str, ...]:
     return tuple(SHIPPED_SYMBOLS)
 
 
-class ConnectDialog(QtWidgets.QDialog):
+class ConnectDialog(_MarketDialog):
     """File → Connect: the exchanges and the symbol of a live chart. Symbols come from the
     exchanges' own market lists when a live session has loaded them (searchable; any typed
     linear USDT perpetual is accepted), else from liqdesk's shipped list."""
 
     def __init__(self, session: Session, hub=None, parent=None):
-        super().__init__(parent)
+        super().__init__("Connect to the live market", parent)
         from liqdesk.sources.live.source import ADAPTER_MODULES, DEFAULT_EXCHANGES
 
-        self.setWindowTitle("Connect to the live market")
-        lay = QtWidgets.QFormLayout(self)
-        self.symbol_box = QtWidgets.QComboBox()
-        self.symbol_box.setEditable(True)
-        self.symbol_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
-        self.symbol_box.addItems(live_symbols(hub, session.engine.settings.symbol))
-        completer = self.symbol_box.completer()
-        completer.setFilterMode(QtCore.Qt.MatchFlag.MatchContains)
-        completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
-        lay.addRow("Symbol:", self.symbol_box)
-        box = QtWidgets.QWidget()
-        row = QtWidgets.QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.checks: dict[str, QtWidgets.QCheckBox] = {}
-        for name in ADAPTER_MODULES:
-            cb = QtWidgets.QCheckBox(name)
-            cb.setChecked(name in DEFAULT_EXCHANGES)
-            row.addWidget(cb)
-            self.checks[name] = cb
-        lay.addRow("Exchanges:", box)
+        self.add_symbols(live_symbols(hub, session.engine.settings.symbol))
+        self.add_venues("Exchanges:", ADAPTER_MODULES, DEFAULT_EXCHANGES)
         note = QtWidgets.QLabel("public data only: no account or API key is used")
         note.setStyleSheet("color: gray")
-        lay.addRow(note)
-        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        bb.accepted.connect(self.accept)
-        bb.rejected.connect(self.reject)
-        lay.addRow(bb)
-
-    def symbol(self) -> str:
-        return self.symbol_box.currentText().strip()
-
-    def venues(self) -> tuple[str, ...]:
-        return tuple(n for n, cb in self.checks.items() if cb.isChecked())
+        self.form.addRow(note)
+        self.add_buttons()
 
 
 def live_symbols(hub, current: str) -> list[str]:
