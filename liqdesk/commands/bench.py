@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", default=None,
                         help="comma-separated sections to run (" + ",".join(SECTION_NAMES) + "; live only when named: "
                              "a full run of it takes about 35 minutes)")
+    parser.add_argument("--live-realistic", default=None, metavar="DURATION",
+                        help="how long the live section measures CPU and memory at a realistic rate "
+                             "(default 30m, 30s with --quick), e.g. 10m")
     parser.add_argument("--in-process", action="store_true",
                         help="run sections in this process (default: one child process per section, so "
                              "each section's peak memory is its own)")
@@ -205,10 +208,14 @@ def bench_startup(quick: bool) -> dict:
     return measure_startup(quick)
 
 
+#: the live section's realistic phase (s); None: its default (``--live-realistic``)
+LIVE_REALISTIC_S: float | None = None
+
+
 def bench_live(quick: bool) -> dict:
     from liqdesk.ui.live_bench import measure_live
 
-    return measure_live(quick)
+    return measure_live(quick, realistic_s=LIVE_REALISTIC_S)
 
 
 SECTIONS = {"ingest": bench_ingest, "filter": bench_filter, "import": bench_import, "seek": bench_seek,
@@ -221,6 +228,8 @@ def _child(name: str, quick: bool) -> dict:
     import subprocess
 
     cmd = [sys.executable, "-m", "liqdesk", "bench", "--json", "--only", name] + (["--quick"] if quick else [])
+    if name == "live" and LIVE_REALISTIC_S is not None:
+        cmd += ["--live-realistic", f"{LIVE_REALISTIC_S:g}s"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -234,7 +243,12 @@ def _child(name: str, quick: bool) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    global LIVE_REALISTIC_S
     sections = SECTIONS
+    if getattr(args, "live_realistic", None):
+        from liqdesk.core.timefmt import parse_duration
+
+        LIVE_REALISTIC_S = parse_duration(args.live_realistic) / 1000
     # the live section runs the window on an emulator for 30 minutes in a full run: only on request
     wanted = ([n for n in sections if n != "live"] if not args.only
               else [s.strip() for s in args.only.split(",") if s.strip()])

@@ -103,7 +103,7 @@ def _latency_from_log(frames, newest, wall) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-def measure_live(quick: bool) -> dict:
+def measure_live(quick: bool, realistic_s: float | None = None) -> dict:
     from .app import ensure_platform
 
     ensure_platform(headless=True)
@@ -121,7 +121,8 @@ def measure_live(quick: bool) -> dict:
     proc_self = psutil.Process()
     flood_speed, real_speed = 400.0, 7.0
     flood_s = 8.0 if quick else 20.0
-    realistic_s = 30.0 if quick else 1800.0
+    if realistic_s is None:
+        realistic_s = 30.0 if quick else 1800.0
     out: dict = {}
 
     def window_for(session):
