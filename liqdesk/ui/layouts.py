@@ -1,6 +1,7 @@
 """Window geometry and dock layouts (per window and named) in a JSON file that can only hold data
 (:mod:`.layout_file`), versioned: a layout an older or newer liqdesk wrote, or a damaged one, is
-refused and the default layout used, with a one-line reason.
+refused and the default layout used, with a one-line reason. A dock layout is checked before Qt
+reads it (:mod:`.dock_state`): Qt's own reader crashes on some damaged ones.
 
 Not QSettings: its INI reader unpickles a ``PySide::PyObjectWrapper`` ``@Variant`` as soon as the
 file is parsed, so a crafted ``liqdesk.conf`` ran code when liqdesk opened. The old file's layouts
@@ -16,6 +17,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from . import layout_file
+from .dock_state import dock_state_problem
 from .layout_file import Entry, LayoutFileError, Layouts
 
 LAYOUT_VERSION = 3
@@ -94,8 +96,12 @@ class LayoutStore:
             return None
         if entry.problem is not None:
             return f"the saved layout is unreadable ({entry.problem})"
-        if entry.state is not None and not window.restoreState(QtCore.QByteArray(entry.state), LAYOUT_VERSION):
-            return "the saved dock layout is unreadable"
+        if entry.state is not None:
+            problem = _state_problem(entry.state, window)
+            if problem is not None:
+                return f"the saved dock layout is unreadable ({problem})"
+            if not window.restoreState(QtCore.QByteArray(entry.state), LAYOUT_VERSION):
+                return "the saved dock layout is unreadable"
         if entry.geometry is not None:
             # Qt refuses a position saved on another screen setup (a monitor unplugged, another
             # display server): the window then keeps its default place and size, docks as saved
@@ -123,11 +129,19 @@ class LayoutStore:
             entry = self._read().layouts.get(layout)
         except LayoutFileError:
             return False
-        if entry is None or entry.problem is not None or entry.state is None:
+        if entry is None or entry.problem is not None or entry.state is None \
+                or _state_problem(entry.state, window) is not None:
             return False
         if entry.geometry is not None:
             window.restoreGeometry(QtCore.QByteArray(entry.geometry))
         return window.restoreState(QtCore.QByteArray(entry.state), LAYOUT_VERSION)
+
+
+def _state_problem(state: bytes, window: QtWidgets.QMainWindow) -> str | None:
+    """Why Qt must not be given ``state`` for ``window`` (its parser crashes on some damaged
+    states, see :mod:`.dock_state`), or None."""
+    docks = [dock.objectName() for dock in window.findChildren(QtWidgets.QDockWidget)]
+    return dock_state_problem(state, LAYOUT_VERSION, docks)
 
 
 def report(note: str | None) -> None:
