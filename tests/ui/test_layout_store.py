@@ -196,6 +196,7 @@ DAMAGE = {
     "state garbage": json.dumps({"format": "liqdesk-layouts", "version": 1,
                                  "windows": {"main": {"state": "AP9ub3QgYSBsYXlvdXQ="}}}).encode(),
     "fifo": _fifo,
+    "too large": b" " * ((4 << 20) + 1),
 }
 
 
