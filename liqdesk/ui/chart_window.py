@@ -25,7 +25,7 @@ from .filters_panel import FiltersPanel
 from .frame_clock import FPS, FrameClock
 from .heatmap_panel import HeatmapPanel
 from .ladder_panel import LadderPanel
-from .layouts import LAYOUT_VERSION, LayoutStore, report
+from .layouts import LAYOUT_VERSION, LayoutStore, report_note
 from .liqmap_panel import LiqMapPanel
 from .replay_bar import ReplayBar
 from .stats_panel import StatsPanel
@@ -544,7 +544,7 @@ class ChartWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ close
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         try:
-            report(self.save_layout())
+            report_note(self.save_layout())
         finally:
             self.detach()
             if self.name == "main":

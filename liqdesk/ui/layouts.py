@@ -144,7 +144,7 @@ def _state_problem(state: bytes, window: QtWidgets.QMainWindow) -> str | None:
     return dock_state_problem(state, LAYOUT_VERSION, docks)
 
 
-def report(note: str | None) -> None:
+def report_note(note: str | None) -> None:
     """A save's note on stderr (when the window closes there is no status bar left to show it)."""
     if note:
         print(f"liqdesk: {note}", file=sys.stderr)
