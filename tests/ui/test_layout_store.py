@@ -200,35 +200,36 @@ DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("damage", list(DAMAGE))
-def test_a_damaged_layouts_file_gives_the_default_layout_and_one_line(window, qtbot, tmp_path, damage):
+def test_a_damaged_layouts_file_gives_the_default_layout_and_one_line(window, qtbot, tmp_path):
     from liqdesk.ui.chart_window import ChartWindow
 
-    path = tmp_path / "layouts.json"
-    make = DAMAGE[damage]
-    if callable(make):
-        make(path)
-    else:
-        path.write_bytes(make)
     window.docks["stats"].hide()
-    win = ChartWindow(window.session, None, LayoutStore(path), restore=True)
-    qtbot.addWidget(win)
-    message = win.layout_message
-    assert message and message.endswith("the default layout is used") and "\n" not in message
-    assert _docks_default(win)
-    assert message in window.session.messages
+    for damage, make in DAMAGE.items():              # one window for all: building one takes seconds
+        path = tmp_path / damage / "layouts.json"
+        path.parent.mkdir()
+        if callable(make):
+            make(path)
+        else:
+            path.write_bytes(make)
+        win = ChartWindow(window.session, None, LayoutStore(path), restore=True)
+        qtbot.addWidget(win)
+        message = win.layout_message
+        assert message and message.endswith("the default layout is used") and "\n" not in message, damage
+        assert _docks_default(win), damage
+        assert message in window.session.messages, damage
 
 
-@pytest.mark.parametrize("damage", ["not json", "newer version"])
-def test_saving_over_an_unreadable_layouts_file_keeps_it_aside(window, tmp_path, damage):
-    path = tmp_path / "layouts.json"
-    path.write_bytes(DAMAGE[damage])
-    store = LayoutStore(path)
-    note = store.save("main", window)
-    assert note and "was kept as layouts.json.unreadable-" in note
-    kept = [p for p in tmp_path.iterdir() if p.name.startswith("layouts.json.unreadable-")]
-    assert len(kept) == 1 and kept[0].read_bytes() == DAMAGE[damage]
-    assert store.restore("main", window) is None
+def test_saving_over_an_unreadable_layouts_file_keeps_it_aside(window, tmp_path):
+    for damage in ("not json", "newer version"):
+        path = tmp_path / damage / "layouts.json"
+        path.parent.mkdir()
+        path.write_bytes(DAMAGE[damage])
+        store = LayoutStore(path)
+        note = store.save("main", window)
+        assert note and "was kept as layouts.json.unreadable-" in note
+        kept = [p for p in path.parent.iterdir() if p.name.startswith("layouts.json.unreadable-")]
+        assert len(kept) == 1 and kept[0].read_bytes() == DAMAGE[damage]
+        assert store.restore("main", window) is None
 
 
 def test_a_damaged_entry_is_kept_and_the_others_still_work(window, tmp_path):
