@@ -18,3 +18,17 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real exchange captures not found at {REAL_DATA} (set LIQDESK_REAL_DATA)")
     return REAL_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_config_dir(tmp_path_factory):
+    """liqdesk's config folder (saved layouts) in a temporary folder, for this process and the
+    commands tests start: a test never reads or writes the user's own."""
+    CONFIG_DIR_ENV = "LIQDESK_CONFIG_DIR"  # liqdesk.ui.layout_file.CONFIG_DIR_ENV, without importing Qt
+    before = os.environ.get(CONFIG_DIR_ENV)
+    os.environ[CONFIG_DIR_ENV] = str(tmp_path_factory.mktemp("config"))
+    yield Path(os.environ[CONFIG_DIR_ENV])
+    if before is None:
+        os.environ.pop(CONFIG_DIR_ENV, None)
+    else:
+        os.environ[CONFIG_DIR_ENV] = before

@@ -162,7 +162,7 @@ def measure_frames(quick: bool = False) -> dict:
     app = application()
     proc = psutil.Process()
     tmp = tempfile.mkdtemp(prefix="liqdesk-bench-")
-    store = LayoutStore(QtCore.QSettings(os.path.join(tmp, "layout.ini"), QtCore.QSettings.Format.IniFormat))
+    store = LayoutStore(os.path.join(tmp, "layouts.json"))
     now_ms = int(time.time() * 1000)
     engine = _prefilled_engine(now_ms)
     model = engine.model

@@ -25,7 +25,7 @@ from .filters_panel import FiltersPanel
 from .frame_clock import FPS, FrameClock
 from .heatmap_panel import HeatmapPanel
 from .ladder_panel import LadderPanel
-from .layouts import LAYOUT_VERSION, LayoutStore
+from .layouts import LAYOUT_VERSION, LayoutStore, report_note
 from .liqmap_panel import LiqMapPanel
 from .replay_bar import ReplayBar
 from .stats_panel import StatsPanel
@@ -141,6 +141,9 @@ class ChartWindow(QtWidgets.QMainWindow):
                 self.layout_message = f"{reason}: the default layout is used"
                 self.status.showMessage(self.layout_message, 15000)
                 session.message(self.layout_message)
+            elif self.store.migration_note:
+                self.status.showMessage(self.store.migration_note, 15000)
+                session.message(self.store.migration_note)
         self.messagePosted.connect(lambda text: self.status.showMessage(text, 10000))
         session.subscribe("message", self._session_message)
         session.subscribe("reset", self._engine_reset)
@@ -183,15 +186,19 @@ class ChartWindow(QtWidgets.QMainWindow):
                 dock.setFloating(False)
             dock.show()
         if save:
-            self.store.forget(self.name)
-            self.status.showMessage("layout reset", 5000)
+            note = self.store.forget(self.name)
+            self.status.showMessage(note or "layout reset", 10000 if note else 5000)
 
-    def save_layout(self) -> None:
-        """Remember this window's layout (not for a headless run: an offscreen screen's geometry
-        would then be restored on the user's real screens)."""
-        if QtGui.QGuiApplication.platformName() != "offscreen" or self.store.settings.fileName() != \
-                QtCore.QSettings("liqdesk", "liqdesk").fileName():
-            self.store.save(self.name, self)
+    def save_layout(self) -> str | None:
+        """Remember this window's layout (not for a headless run in the user's own layouts file:
+        an offscreen screen's geometry would then be restored on the user's real screens).
+        Returns None, or a one-line note when it could not be saved as asked."""
+        if QtGui.QGuiApplication.platformName() == "offscreen" and self.store.is_default:
+            return None
+        note = self.store.save(self.name, self)
+        if note:
+            self.status.showMessage(note, 10000)
+        return note
 
     # ------------------------------------------------------------------ actions and menus
     def _action(self, text, slot, shortcut=None, checkable=False, tip=None) -> QtGui.QAction:
@@ -231,7 +238,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         a["new_window"] = self._action("New chart window…", self._new_window, "Ctrl+N")
         a["connect"] = self._action("Connect to the live market…", self._connect, "Ctrl+L",
                                     tip="a chart of the live market: exchanges and symbol")
-        a["reset_layout"] = self._action("Reset layout", self.reset_layout, "Ctrl+Shift+R")
+        # (not the bound method itself: triggered(checked=False) would arrive as save=False)
+        a["reset_layout"] = self._action("Reset layout", lambda: self.reset_layout(), "Ctrl+Shift+R")
         a["save_layout"] = self._action("Save layout as…", self._save_named_layout)
         a["help"] = self._action("Keyboard shortcuts", self._show_shortcuts, "F1")
         a["quit"] = self._action("Quit", QtWidgets.QApplication.closeAllWindows, "Ctrl+Q")
@@ -513,8 +521,8 @@ class ChartWindow(QtWidgets.QMainWindow):
     def _save_named_layout(self) -> None:
         name, ok = QtWidgets.QInputDialog.getText(self, "Save layout", "Layout name:")
         if ok and name.strip():
-            self.store.save_named(name.strip().replace("/", "-"), self)
-            self.status.showMessage(f"layout '{name.strip()}' saved", 5000)
+            note = self.store.save_named(name.strip().replace("/", "-"), self)
+            self.status.showMessage(note or f"layout '{name.strip()}' saved", 10000 if note else 5000)
 
     def _load_named_layout(self, name: str) -> None:
         if not self.store.load_named(name, self):
@@ -536,7 +544,7 @@ class ChartWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ close
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         try:
-            self.save_layout()
+            report_note(self.save_layout())
         finally:
             self.detach()
             if self.name == "main":

@@ -117,7 +117,7 @@ def measure_live(quick: bool, realistic_s: float | None = None) -> dict:
 
     app = application()
     tmp = tempfile.mkdtemp(prefix="liqdesk-bench-live-")
-    store = LayoutStore(QtCore.QSettings(os.path.join(tmp, "layout.ini"), QtCore.QSettings.Format.IniFormat))
+    store = LayoutStore(os.path.join(tmp, "layouts.json"))
     proc_self = psutil.Process()
     flood_speed, real_speed = 400.0, 7.0
     flood_s = 8.0 if quick else 20.0

@@ -27,12 +27,10 @@ def themed(qapp):
 
 @pytest.fixture
 def store(tmp_path):
-    """Layouts in a private ini file (never the user's settings)."""
-    from PySide6 import QtCore
-
+    """Layouts in a private file (never the user's)."""
     from liqdesk.ui.chart_window import LayoutStore
 
-    return LayoutStore(QtCore.QSettings(str(tmp_path / "layout.ini"), QtCore.QSettings.Format.IniFormat))
+    return LayoutStore(tmp_path / "layouts.json")
 
 
 @pytest.fixture

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import numpy as np
 import pytest
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _set_saved(store, **fields) -> None:
+    """Overwrite fields of the main window's saved layout in the store's JSON file."""
+    doc = json.loads(store.path.read_text())
+    doc["windows"]["main"].update(fields)
+    store.path.write_text(json.dumps(doc))
 
 
 def test_docks_float_and_the_layout_round_trips_through_save_and_restore(window, store, qtbot):
@@ -33,19 +46,17 @@ def test_docks_float_and_the_layout_round_trips_through_save_and_restore(window,
     again.reset_layout()
     assert not again.docks["ladder"].isFloating()
     assert all(not d.isHidden() for d in again.docks.values())
-    assert store.settings.value("windows/main/state") is None
+    assert "main" not in json.loads(store.path.read_text())["windows"]
 
 
 def test_a_window_position_from_another_screen_setup_keeps_the_saved_docks(window, store, qtbot):
     """Regression: a geometry Qt refuses (saved on another screen setup, e.g. a headless run or
     an unplugged monitor) threw away the saved docks and said the layout was unreadable."""
-    from PySide6 import QtCore
-
     from liqdesk.ui.chart_window import ChartWindow
 
     window.docks["stats"].hide()
     window.save_layout()
-    store.settings.setValue("windows/main/geometry", QtCore.QByteArray(b"\x01\xd9\xd0\xcb\x00\x09" + b"\x00" * 60))
+    _set_saved(store, geometry=_b64(b"\x01\xd9\xd0\xcb\x00\x09" + b"\x00" * 60))
     again = ChartWindow(window.session, None, store, restore=True)
     qtbot.addWidget(again)
     assert again.layout_message is None
@@ -54,16 +65,13 @@ def test_a_window_position_from_another_screen_setup_keeps_the_saved_docks(windo
 
 @pytest.mark.parametrize("bad", ["bytes", "type"])
 def test_a_corrupt_saved_layout_falls_back_to_the_default_with_a_message(themed, qtbot, window, store, bad):
-    from PySide6 import QtCore
-
     from liqdesk.ui.chart_window import ChartWindow
 
+    window.save_layout()
     if bad == "bytes":
-        store.settings.setValue("windows/main/state", QtCore.QByteArray(b"\x00\xffnot a layout\x13" * 7))
-        store.settings.setValue("windows/main/geometry", QtCore.QByteArray(b"garbage"))
+        _set_saved(store, state=_b64(b"\x00\xffnot a layout\x13" * 7), geometry=_b64(b"garbage"))
     else:
-        store.settings.setValue("windows/main/state", "a string where bytes belong")
-    store.settings.sync()
+        _set_saved(store, state=1234)
     messages = []
     window.session.subscribe("message", messages.append)
     win = ChartWindow(window.session, None, store, restore=True)

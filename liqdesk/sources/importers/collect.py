@@ -355,19 +355,56 @@ def _public(kind: str, arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def _first_of_each(keys: list[np.ndarray]) -> np.ndarray:
-    """Mask keeping the first row (in input order) of every distinct key tuple."""
+def _first_rows(keys: list[np.ndarray]) -> np.ndarray:
+    """For every row, the index of the first row (in input order, i.e. stream order) with the
+    same key tuple; a row that is the first of its key points at itself."""
     n = len(keys[0])
-    keep = np.ones(n, dtype=bool)
     if n < 2:
-        return keep
+        return np.arange(n)
     order = np.lexsort(keys[::-1])  # stable: equal keys stay in input order
     same = np.ones(n - 1, dtype=bool)
     for k in keys:
         ks = k[order]
         same &= ks[1:] == ks[:-1]
-    keep[order[1:][same]] = False
-    return keep
+    # in sorted order, each row's group starts at the last position that does not continue a group
+    starts = np.concatenate(([True], ~same))
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    first = np.empty(n, dtype=np.intp)
+    first[order] = order[group_start]
+    return first
+
+
+def _first_of_each(keys: list[np.ndarray]) -> np.ndarray:
+    """Mask keeping the first row (in input order) of every distinct key tuple."""
+    first = _first_rows(keys)
+    return first == np.arange(len(first))
+
+
+#: what must match for a trade with an id already seen to be a repeat, not a conflicting copy
+_TRADE_CONTENT = ("time_ms", "side", "price", "size")
+
+
+def _drop_duplicate_trades(trades: np.ndarray, report: R.ImportReport) -> np.ndarray:
+    """Keep the first trade of every (exchange, id), in stream order. The others are counted as
+    duplicates when they repeat it exactly, as conflicting duplicates when their time, side,
+    price or size differ (a damaged or forged copy must neither replace the trade it copies nor
+    pass for a harmless repeat)."""
+    first = _first_rows([trades["exchange"], trades["id"]])
+    later = np.flatnonzero(first != np.arange(len(trades)))
+    if not len(later):
+        return trades
+    conflicting = np.zeros(len(later), dtype=bool)
+    for name in _TRADE_CONTENT:
+        col = trades[name]
+        conflicting |= col[later] != col[first[later]]
+    n_conflicting = int(conflicting.sum())
+    if len(later) > n_conflicting:
+        report.skipped[R.DUPLICATE.format("trades")] += len(later) - n_conflicting
+    if n_conflicting:
+        report.skipped[R.CONFLICTING.format("trades")] += n_conflicting
+    keep = np.ones(len(trades), dtype=bool)
+    keep[later] = False
+    return trades[keep]
 
 
 def valid_mask(kind: str, arr: np.ndarray) -> np.ndarray:
@@ -444,12 +481,8 @@ def finish(col: Collector, wanted: str | None, report: R.ImportReport) -> list[E
             if not ok.all():
                 report.skipped[R.INVALID_ROWS.format(kind.replace("_", " "))] += int((~ok).sum())
                 arrays[kind] = arr[ok]
-    trades = arrays["trades"]
-    if len(trades) > 1:
-        keep = _first_of_each([trades["exchange"], trades["id"]])
-        if not keep.all():
-            report.skipped[R.DUPLICATE.format("trades")] += int((~keep).sum())
-            arrays["trades"] = trades[keep]
+    if len(arrays["trades"]) > 1:
+        arrays["trades"] = _drop_duplicate_trades(arrays["trades"], report)
     for kind in ("liquidations", "marks", "open_interest", "funding"):
         arr = arrays[kind]
         if len(arr) > 1:

@@ -15,7 +15,9 @@ OTHER_SYMBOLS = "mixed symbols"  # lines of symbols other than the imported one
 CONTROL = "control messages"  # subscription acks, sent messages, connection records, capture headers
 TRUNCATED_LINE = "truncated last line"  # the partial line at the break of a truncated input
 NOT_IMPORTED = "{} (not imported)"  # known streams deliberately left out, e.g. bookTicker, kline
-DUPLICATE = "duplicate {}"  # e.g. "duplicate trades", "duplicate book updates"
+DUPLICATE = "duplicate {}"  # e.g. "duplicate trades", "duplicate book updates": exact repeats
+#: the same id as an earlier event but other content (time, side, price or size): the first is kept
+CONFLICTING = "conflicting duplicate {} (same id, other content; the first kept)"
 INVALID_ROWS = "invalid rows ({})"  # rows that failed validation (NaN, <= 0, bad side, bad time)
 UNKNOWN_CONTRACT = "unknown contract size"  # OKX contracts whose size in base currency is unknown
 STALE_BOOK = "book diffs older than snapshot"
