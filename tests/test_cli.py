@@ -107,3 +107,18 @@ def test_bench_rebuild_quick_reports_against_its_baseline():
     assert out["rebuild_equals_plain_ingest"] is True
     assert out["rebuild_2h_ms"] > 0 and out["rebuild_baseline_ms"] > 0
     assert out["rebuild_ratio"] == pytest.approx(out["rebuild_2h_ms"] / out["rebuild_baseline_ms"], rel=0.02)
+
+
+def test_live_and_record_take_no_backfill_as_zero():
+    """``--backfill 0`` (the help's own advice) switches the warm start off; a bad span is refused."""
+    import pytest
+
+    from liqdesk.cli import build_parser
+
+    parser = build_parser()
+    for text in ("0", "0s", "none", "0m"):
+        assert parser.parse_args(["live", "--backfill", text]).backfill == 0
+        assert parser.parse_args(["record", "--out", "x.liqs", "--backfill", text]).backfill == 0
+    assert parser.parse_args(["live", "--backfill", "6h"]).backfill == 6 * 3_600_000
+    with pytest.raises(SystemExit):
+        parser.parse_args(["live", "--backfill", "-5m"])

@@ -46,3 +46,13 @@ def duration(text: str) -> int:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def duration_or_none(text: str) -> int:
+    """An argparse type like :func:`duration` that also takes ``0``, ``0s`` or ``none`` (0 ms):
+    for spans a user may switch off, such as the live backfill."""
+    import re
+
+    if re.fullmatch(r"\s*(none|0+(\.0*)?\s*(ms|s|m|min|h|d|w)?)\s*", str(text).lower()):
+        return 0
+    return duration(text)

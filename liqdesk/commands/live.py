@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from liqdesk.commands import PRIOR_HELP, duration, leverage_prior, positive_float
+from liqdesk.commands import PRIOR_HELP, duration, duration_or_none, leverage_prior, positive_float
 
 HELP = "open the window on the live market (public data of Binance, Bybit, OKX, Bitget, Hyperliquid)"
 
@@ -23,8 +23,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_live_arguments(parser)
-    parser.add_argument("--backfill", type=duration, default=None,
-                        help="history fetched by REST on connect so the chart opens populated (default 24h; 0s for none)")
+    parser.add_argument("--backfill", type=duration_or_none, default=None,
+                        help="history fetched by REST on connect so the chart opens populated (default 24h; 0 or none for none)")
     parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)
     parser.add_argument("--retention", type=duration, metavar="DURATION",
                         help="how long the session journal keeps events (default 7d)")

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from liqdesk.commands import duration
+from liqdesk.commands import duration, duration_or_none
 from liqdesk.commands.live import add_live_arguments
 
 HELP = "record the live market headless into a session (SIGTERM closes it cleanly)"
@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="SESSION", help="session directory to create (DAY.liqs)")
     parser.add_argument("--duration", type=duration, default=None, help="stop after this long, e.g. 90s, 15m, 24h "
                         "(default: until SIGTERM or Ctrl+C)")
-    parser.add_argument("--backfill", type=duration, default=0,
-                        help="also record this much history fetched by REST on connect (default none)")
+    parser.add_argument("--backfill", type=duration_or_none, default=0,
+                        help="also record this much history fetched by REST on connect (default 0: none)")
 
 
 def run(args: argparse.Namespace) -> int:
