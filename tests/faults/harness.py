@@ -173,12 +173,14 @@ def run_replay(session: Path, extra: tuple[str, ...] = ()) -> Run:
                 errored = any(m.startswith("source error") for m in sess.messages)
                 if taken or not (finished or errored):
                     idle_since = None
-                    if not finished:
-                        time.sleep(0.001 if taken else 0.005)
+                    if not taken:
+                        time.sleep(0.002)
                     continue
+                # the worker puts its last batch just after the source says it finished
                 idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > (0.3 if finished else 1.0):
+                if time.monotonic() - idle_since > (0.05 if finished else 1.0):
                     break
+                time.sleep(0.005)
             else:
                 raise TimeoutError("replay did not end")
         finally:

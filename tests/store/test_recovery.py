@@ -157,10 +157,12 @@ def closed_session(tmp_path_factory):
 
 
 def test_corrupt_parquet_gives_session_error_or_exact_data(closed_session, tmp_path):
+    """Random bytes overwritten anywhere in a Parquet file: a one-line error, the file left out
+    (said), the damaged row groups left out (said) and every other row exact, or exact data."""
     path, want = closed_session
     data = (path / "trades.parquet").read_bytes()
     rng = np.random.default_rng(4)
-    outcomes = {"error": 0, "exact": 0, "left_out": 0}
+    outcomes = {"error": 0, "exact": 0, "left_out": 0, "groups_left_out": 0}
     for trial in range(40):
         target = tmp_path / f"p{trial}.liqs"
         shutil.copytree(path, target)
@@ -180,13 +182,23 @@ def test_corrupt_parquet_gives_session_error_or_exact_data(closed_session, tmp_p
             outcomes["error"] += 1
             continue
         assert got.marks.tobytes() == want.marks.tobytes()
+        bad = getattr(reader._kinds["trades"], "bad", None)
         if reader.recovery.for_name("trades") and not len(got.trades):
             outcomes["left_out"] += 1  # footer unreadable: trades reported and left out
+        elif bad:  # damaged row groups: said, left out, the rest exact
+            src = reader._kinds["trades"]
+            offsets = np.concatenate([[0], np.cumsum(src.group_rows)])
+            keep = np.ones(len(want.trades), bool)
+            for g in bad:
+                keep[offsets[g]:offsets[g + 1]] = False
+            assert len(reader.recovery.for_name("trades")) == len(bad)
+            assert got.trades.tobytes() == want.trades[keep].tobytes(), (trial, at, width)
+            outcomes["groups_left_out"] += 1
         else:
             assert got.trades.tobytes() == want.trades.tobytes(), (trial, at, width)
             outcomes["exact"] += 1
         shutil.rmtree(target)
-    assert outcomes["error"] + outcomes["left_out"] > 0
+    assert outcomes["error"] + outcomes["left_out"] + outcomes["groups_left_out"] > 0
 
 
 def test_truncated_parquet(closed_session, tmp_path):
