@@ -40,6 +40,7 @@ CHECKED = {
     "counts": "footers, statistics and index; time and exchange of every event (other columns' pages not read: "
               "--verify reads them)",
     "pages": "every page of every file (--verify)",
+    "logs": "every batch of every append log, against its checksum",
 }
 
 
@@ -122,12 +123,12 @@ def _format_text(info: dict) -> str:
         lines.append(f"  ... and {len(gaps) - 50} more (see --json)")
     lines.append(f"checked   {CHECKED.get(info['checked'], info['checked'])}")
     if info["recovery"]:
-        lines.append("recovery  some data could not be read and was left out:")
+        lines.append("recovery  problems found; what could not be read was left out:")
         from liqdesk.store.format import RecoveryNote
 
         for note in info["recovery"]:
             lines.append(f"  {RecoveryNote(**note)}")
-    elif info["checked"] == "pages":
+    elif info["checked"] in ("pages", "logs"):
         lines.append("recovery  nothing skipped")
     else:
         lines.append("recovery  nothing found damaged in what was checked")

@@ -34,7 +34,12 @@ _KINDS_OF_FILE = {
 
 
 class UnsafeFile(ValueError):
-    """A session member that must not be opened; the message says why, on one line."""
+    """A session member that must not be opened; the message names it and says why, on one
+    line; :attr:`reason` says why without the name."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name} {reason}")
+        self.reason = reason
 
 
 def is_plain_name(name) -> bool:
@@ -47,13 +52,13 @@ def member_path(folder: Path, name: str, suffix: str) -> Path:
     """``folder / (name + suffix)`` for a name taken from a file; :class:`UnsafeFile` when the
     name is not a plain name or the path resolves outside ``folder`` (e.g. through a symlink)."""
     if not is_plain_name(name):
-        raise UnsafeFile(f"{name!r} is not a valid name in a session (a-z, 0-9 and _ only)")
+        raise UnsafeFile(repr(name), "is not a valid name in a session (a-z, 0-9 and _ only)")
     path = folder / f"{name}{suffix}"
     if path.is_symlink() or path.exists():
         inside = folder.resolve()
         target = path.resolve()
         if target.parent != inside and inside not in target.parents:
-            raise UnsafeFile(f"{path.name} resolves outside the session folder (to {target}); refused")
+            raise UnsafeFile(path.name, f"resolves outside the session folder (to {target}): refused")
     return path
 
 
@@ -64,11 +69,11 @@ def regular_size(path: Path) -> int | None:
         st = os.stat(path)
     except FileNotFoundError:
         if os.path.islink(path):
-            raise UnsafeFile(f"{Path(path).name} is a broken symlink") from None
+            raise UnsafeFile(Path(path).name, "is a broken symlink") from None
         return None
     if not stat.S_ISREG(st.st_mode):
         what = _KINDS_OF_FILE.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        raise UnsafeFile(f"{Path(path).name} is {what}, not a regular file; refused")
+        raise UnsafeFile(Path(path).name, f"is {what}, not a regular file: refused")
     return st.st_size
 
 
@@ -95,20 +100,20 @@ def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_
     if size is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
     if size > max_bytes:
-        raise UnsafeFile(f"{path.name} is {size:,} bytes, more than the {max_bytes:,} accepted")
+        raise UnsafeFile(path.name, f"is {size:,} bytes, more than the {max_bytes:,} accepted")
     # O_NONBLOCK: should the file have been swapped for a FIFO since the check, the open returns
     # at once instead of waiting for a writer; fstat then refuses it.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UnsafeFile(f"{path.name} is not a regular file; refused")
+            raise UnsafeFile(path.name, "is not a regular file: refused")
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UnsafeFile(f"{path.name} is more than {max_bytes:,} bytes")
+        raise UnsafeFile(path.name, f"is more than {max_bytes:,} bytes")
     try:
         doc = json.loads(data.decode("utf-8"))
     except RecursionError:
-        raise UnsafeFile(f"{path.name} is nested too deeply (more than {max_depth} levels)") from None
+        raise UnsafeFile(path.name, f"is nested too deeply (more than {max_depth} levels)") from None
     if json_depth_exceeds(doc, max_depth):
-        raise UnsafeFile(f"{path.name} is nested too deeply (more than {max_depth} levels)")
+        raise UnsafeFile(path.name, f"is nested too deeply (more than {max_depth} levels)")
     return doc

@@ -55,7 +55,7 @@ from liqdesk.store.kinds import (
     index_problem,
     open_parquet,
 )
-from liqdesk.store.log import LogScan
+from liqdesk.store.log import LogScan, RepeatedBatches
 from liqdesk.store.paths import UnsafeFile, member_path, read_json, regular_size
 
 __all__ = ["SessionReader", "load_session_doc", "repair_session"]
@@ -68,32 +68,6 @@ _error = session_error
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160] or type(exc).__name__
-
-
-class _Repeats:
-    """Finds log batches that repeat an earlier batch of the same log exactly (a log appended
-    to itself, a copy concatenated onto it): same rows, same checksum, same bytes."""
-
-    def __init__(self):
-        self._seen: dict[tuple, list[bytes]] = {}
-        self.batches = 0
-        self.rows = 0
-
-    def repeated(self, key: tuple, content: bytes, rows: int) -> bool:
-        same = self._seen.setdefault(key, [])
-        if content in same:
-            self.batches += 1
-            self.rows += rows
-            return True
-        same.append(content)
-        return False
-
-    def note(self, name: str, file: str) -> RecoveryNote | None:
-        if not self.batches:
-            return None
-        return RecoveryNote(name, file, f"{self.batches:,} batch{'es' if self.batches > 1 else ''} "
-                                        f"({self.rows:,} rows) repeat earlier batches of the log exactly (the log holds "
-                                        "a copy of itself); read once")
 
 
 # ------------------------------------------------------------------------------ the reader
@@ -136,7 +110,8 @@ class SessionReader:
         for note in [*notes, *malformed, *gap_notes]:
             self.recovery.add(note)
         #: how far the data was checked: "index" (footers, statistics and index), "counts"
-        #: (times and exchanges of every event read too), "pages" (every page read)
+        #: (times and exchanges of every event read too), "pages" (every page read), "logs" (a
+        #: crashed session: every log batch read and checked against its CRC when opened)
         self.checked = "index"
         self._lock = threading.RLock()
         self._kinds: dict[str, MemoryKind | ParquetKind] = {}
@@ -158,7 +133,7 @@ class SessionReader:
             path = member_path(self.path, name, suffix)
             return path, regular_size(path)
         except UnsafeFile as exc:
-            self.recovery.add(RecoveryNote(name, file, f"{_one_line(exc)}; left out"))
+            self.recovery.add(RecoveryNote(name, file, f"{exc.reason}; left out"))
             return None, None
 
     def _table_names(self, listed, source: str, suffix: str) -> list[str]:
@@ -186,11 +161,13 @@ class SessionReader:
         try:
             index = read_json(self.path / INDEX_FILE)
             if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT_NAME:
-                index, index_problem_text = None, f"{INDEX_FILE} is not a liqdesk index"
+                index, index_problem_text = None, "not a liqdesk index"
         except FileNotFoundError:
-            index_problem_text = f"{INDEX_FILE} missing"
+            index_problem_text = "missing"
+        except UnsafeFile as exc:
+            index_problem_text = exc.reason
         except (OSError, ValueError) as exc:
-            index_problem_text = f"{INDEX_FILE} unreadable ({_one_line(exc)})"
+            index_problem_text = f"unreadable ({_one_line(exc)})"
         entries = (index or {}).get("kinds")
         entries = entries if isinstance(entries, dict) else {}
         rebuilt: list[str] = []
@@ -224,8 +201,8 @@ class SessionReader:
             src = self._kinds[kind] = ParquetKind(kind, pf, entry, self.recovery.add)
             for g, why in bad.items():
                 src.mark_bad(g, why)
-        if rebuilt:
-            why = index_problem_text or f"{INDEX_FILE} disagrees with the Parquet files"
+        if rebuilt:  # nothing is lost: the files themselves say what the index should have
+            why = index_problem_text or "disagrees with the Parquet files"
             self.recovery.add(RecoveryNote("index", INDEX_FILE, f"{why}; rebuilt from the Parquet files for "
                                                                 f"{', '.join(rebuilt)}"))
         listed = (index or {}).get("tables")
@@ -260,13 +237,14 @@ class SessionReader:
             any_bytes |= scan.size > 0
             parts = []
             names: list[str] = []
-            repeats = _Repeats()
+            repeats = RepeatedBatches()
             try:
                 for _batch in scan:
                     names = names or log_exchange_names(scan.schema)
                     arr = log_columns_to_struct(kind, verifier.columns, names)
                     key = (len(arr), crc_columns(verifier.columns))
-                    if not repeats.repeated(key, arr.tobytes(), len(arr)):
+                    if not repeats.repeated(key, len(parts), lambda i, a=arr, p=parts: p[i].tobytes() == a.tobytes(),
+                                            len(arr)):
                         parts.append(arr)
             except (OSError, ValueError, RecursionError) as exc:
                 scan.reasons.append(f"read stopped ({_one_line(exc)})")
@@ -289,11 +267,11 @@ class SessionReader:
             any_file = True
             scan = LogScan(log, name, table_verify)
             any_bytes |= scan.size > 0
-            batches, repeats = [], _Repeats()
+            batches, repeats = [], RepeatedBatches()
             for batch in scan:
                 key = (batch.num_rows, generic_crc(batch))
-                if not repeats.repeated(key, b"".join(b.to_pybytes() for col in batch.columns
-                                                      for b in col.buffers() if b is not None), batch.num_rows):
+                if not repeats.repeated(key, len(batches), lambda i, b=batch, k=batches: k[i].equals(b),
+                                        batch.num_rows):
                     batches.append(batch)
             for note in (scan.note, repeats.note(name, log.name)):
                 if note is not None:
@@ -357,7 +335,7 @@ class SessionReader:
             if full:
                 for name in list(self._table_paths):
                     self.table(name)
-        self.checked = "pages" if full else "counts"
+        self.checked = "logs" if not self.closed else "pages" if full else "counts"
         return self.recovery
 
     @property

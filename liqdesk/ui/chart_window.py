@@ -142,6 +142,9 @@ class ChartWindow(QtWidgets.QMainWindow):
                 self.status.showMessage(self.layout_message, 15000)
                 session.message(self.layout_message)
         self.messagePosted.connect(lambda text: self.status.showMessage(text, 10000))
+        if session.messages and not self.layout_message:
+            # said before the window existed, e.g. what a replayed session's reader left out
+            self.status.showMessage(session.messages[-1], 15000)
         session.subscribe("message", self._session_message)
         session.subscribe("reset", self._engine_reset)
         self._closed = False
