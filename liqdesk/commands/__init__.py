@@ -80,7 +80,7 @@ class Omissions:
         notes = list(self.reader.recovery)
         if self.strict and notes:
             more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
-            raise UserError(f"{self.reader.path}: damaged, and --strict refuses to leave anything out: "
+            raise UserError(f"{self.reader.path}: not readable whole, and --strict leaves nothing out: "
                             f"{notes[0]}{more}")
 
     def say(self) -> None:
