@@ -69,21 +69,33 @@ def open_reader(path):
     return reader
 
 
-def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None = None):
-    """A window session replaying a recorded or imported session."""
+def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None = None, strict: bool = False):
+    """A window session replaying a recorded or imported session. What the reader left out is
+    said on stderr and in the session's messages (the status bar), found later while replaying
+    too; ``strict`` reads every page first and refuses a session with anything left out (a
+    one-line ``UserError``)."""
     from liqdesk.app.engine import Engine
     from liqdesk.app.session import Session
+    from liqdesk.commands import Omissions
     from liqdesk.sources.replay import ReplaySource
 
     reader = open_reader(path)
+    omissions = Omissions(reader, strict)
+    if strict:  # the replay cannot stop with an error once it runs: every page is read first
+        reader.verify(full=True)
+    omissions.check()
     settings = replay_settings(reader, exchanges, prior=prior)
     source = ReplaySource(reader, speed=speed)
     engine = Engine(settings)
     from liqdesk.app.analysis import liquidation_feeds
 
     engine.liquidation_feeds = liquidation_feeds(reader)
-    return Session(engine, source, "replay", label=f"replay {Path(path).name}",
-                   key=("replay", settings.symbol, settings.exchanges, str(path)))
+    session = Session(engine, source, "replay", label=f"replay {Path(path).name}",
+                      key=("replay", settings.symbol, settings.exchanges, str(path)))
+    omissions.say()
+    for note in reader.recovery:
+        session.message(f"left out of {Path(path).name}: {note}")
+    return session
 
 
 #: Market history the simulator builds before the window goes live: twice the hour the heatmap
@@ -183,7 +195,8 @@ def session_for(spec, args=None):
     speed = float(getattr(args, "speed", None) or 1.0)
     prior = getattr(args, "prior", None)
     if spec.kind == "replay":
-        return replay_session(spec.path, speed=speed, exchanges=spec.venues, prior=prior)
+        return replay_session(spec.path, speed=speed, exchanges=spec.venues, prior=prior,
+                              strict=bool(getattr(args, "strict", False)))
     if spec.kind == "sim":
         return sim_session(spec.symbol, spec.venues, speed if math.isfinite(speed) else 1.0, prior=prior,
                            history_ms=getattr(args, "history", None) or SIM_HISTORY_MS,
@@ -206,7 +219,7 @@ def build_session(args):
         return session_for(ChartSpec("live", getattr(args, "symbol", None), exchanges), args)
     if getattr(args, "replay", None):
         return replay_session(args.replay, speed=speed if math.isfinite(speed) else math.inf, exchanges=exchanges,
-                              prior=prior)
+                              prior=prior, strict=bool(getattr(args, "strict", False)))
     from liqdesk.app.hub import ChartSpec
 
     return session_for(ChartSpec("sim", getattr(args, "symbol", None), exchanges), args)
@@ -237,12 +250,18 @@ def run_window(args) -> int:
 
 
 def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,
-                   progress=None) -> dict:
-    """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel to ``out``."""
+                   progress=None, omissions=None) -> dict:
+    """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel to ``out``.
+    ``omissions(reader)`` makes the :class:`~liqdesk.commands.Omissions` that refuses (strict) a
+    reader that left something out: checked once opened and again before drawing; the caller
+    says what was left out once the picture is written."""
     from liqdesk.app.engine import Engine
     from liqdesk.core.timefmt import format_time
 
     reader = open_reader(path)
+    said = omissions(reader) if omissions else None
+    if said:
+        said.check()
     start, end = int(reader.start_ms), int(reader.end_ms) + 1
     if at_ms is not None:
         if at_ms <= start:
@@ -256,6 +275,8 @@ def render_session(path, out, at_ms: int | None = None, width: int = 1600, heigh
             progress((batch.time_span()[1] - start) / max(1, end - start))
     if at_ms is None:
         engine.model.flush()
+    if said:
+        said.check()
     from liqdesk.ui.app import ensure_platform
 
     ensure_platform(headless=True)

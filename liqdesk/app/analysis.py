@@ -40,8 +40,11 @@ def settings_for(reader: SessionReader, **overrides) -> ModelSettings:
     """Model settings matching a session: its exchanges and symbol, and for a simulated session
     the bin width its ground truth was stored with."""
     kw = {"exchanges": session_exchanges(reader), "symbol": _ccxt_symbol(reader.symbol)}
-    truth_w = (reader.meta or {}).get("truth", {}).get("bin_width") if isinstance(reader.meta, dict) else None
-    if truth_w:
+    truth = reader.meta.get("truth") if isinstance(reader.meta, dict) else None
+    truth_w = truth.get("bin_width") if isinstance(truth, dict) else None
+    if truth_w is not None:
+        if isinstance(truth_w, bool) or not isinstance(truth_w, int | float) or not 0 < truth_w < math.inf:
+            raise ValueError(f"session {reader.path}: meta truth.bin_width is not a positive number ({truth_w!r})")
         kw["bin_width"] = float(truth_w)
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return ModelSettings(**kw)
@@ -100,6 +103,8 @@ def grid_for_session(reader: SessionReader, exchanges=None, tiers=None, column_m
                      prior: dict | None = None) -> GridExport:
     """Replay the session and return its whole estimated grid, filtered. ``prior``: the model's
     ``leverages`` and ``weights`` when not the default."""
+    if reader.start_ms is None:
+        raise ValueError(f"session {reader.path} holds no events: nothing to export")
     span = reader.end_ms - reader.start_ms + 1
     column_ms = column_ms or auto_column_ms(span)
     n_cols = int(reader.end_ms // column_ms - reader.start_ms // column_ms) + 1

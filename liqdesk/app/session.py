@@ -186,6 +186,10 @@ class Session:
             taken = 0
         if self.rebuild is not None and self.rebuild.done:
             self._finish_rebuild(max(0.002, budget_s - (time.perf_counter() - t0)))
+        new_notes = getattr(self.source, "new_notes", None)
+        if new_notes is not None:  # a replay found a damaged part of its file: say it was left out
+            for note in new_notes():
+                self.message(f"left out of the replay: {note}")
         tiers_version = getattr(self.source, "tiers_version", 0)
         if tiers_version != self._tiers_version:
             # the exchanges' own tier tables arrived: the levels are recomputed with them

@@ -56,3 +56,49 @@ def duration_or_none(text: str) -> int:
     if re.fullmatch(r"\s*(none|0+(\.0*)?\s*(ms|s|m|min|h|d|w)?)\s*", str(text).lower()):
         return 0
     return duration(text)
+
+
+STRICT_HELP = ("exit 2 with one line when anything in the session had to be left out, repaired or rebuilt "
+               "(by default each such problem is said on stderr and the rest of the session is used)")
+
+
+def add_strict(parser: argparse.ArgumentParser) -> None:
+    """The ``--strict`` option of every command that reads a session."""
+    parser.add_argument("--strict", action="store_true", help=STRICT_HELP)
+
+
+class Omissions:
+    """Says on stderr, once each, what a session reader left out (its recovery notes: damaged
+    regions and row groups, files missing or refused, entries dropped, an index rebuilt), as
+    ``liqdesk: warning: NAME.liqs: <note>``; with ``strict``, raises a one-line ``UserError``
+    instead.
+
+    :meth:`check` (after opening, and whenever convenient) only enforces ``strict``, so a command
+    refuses a damaged session before doing its work; :meth:`say` (once the work is done, before
+    the result is written) enforces it again (a damaged row group is found when it is read) and
+    prints the warnings. A command that then fails prints only its one error line."""
+
+    def __init__(self, reader, strict: bool = False, stream=None):
+        self.reader = reader
+        self.strict = strict
+        self.stream = stream
+        self.said = 0
+
+    def check(self) -> None:
+        from liqdesk.errors import UserError
+
+        notes = list(self.reader.recovery)
+        if self.strict and notes:
+            more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
+            raise UserError(f"{self.reader.path}: not readable whole, and --strict leaves nothing out: "
+                            f"{notes[0]}{more}")
+
+    def say(self) -> None:
+        import sys
+
+        self.check()
+        notes = list(self.reader.recovery)
+        stream = self.stream or sys.stderr
+        for note in notes[self.said:]:
+            print(f"liqdesk: warning: {self.reader.path.name}: {' '.join(str(note).split())}", file=stream)
+        self.said = len(notes)

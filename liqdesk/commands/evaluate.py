@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 
-from liqdesk.commands import PRIOR_HELP, leverage_prior
+from liqdesk.commands import PRIOR_HELP, Omissions, add_strict, leverage_prior
 
 HELP = "score the liquidation estimate against a session's real liquidations (capture and lift)"
 
@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--band-pct", type=float, default=5.0, help="bins within this %% of price (5)")
     parser.add_argument("--top", type=float, default=0.1, help="share of bins called hot (0.1)")
     parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)
+    add_strict(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from liqdesk.store import SessionReader
 
     reader = SessionReader(args.session)
+    omissions = Omissions(reader, args.strict)
+    omissions.check()
     settings = settings_for(reader, window_columns=2, rows=64, **(args.prior or {}))
     # one pass over the session for the public feed, two more for a simulated session's truth
     with Progress("evaluate") as progress:
@@ -36,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         # ground-truth scores when the session comes from the simulator (none otherwise)
         result.update(truth_metrics(tracked, args.lead_s, args.band_pct, args.top, settings=settings))
     feeds = liquidation_feeds(reader)
+    omissions.say()  # damaged row groups are found while reading
     if feeds:
         result["liquidation_feeds"] = feeds
     if args.json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liqdesk.commands import PRIOR_HELP, leverage_prior
+from liqdesk.commands import PRIOR_HELP, Omissions, add_strict, leverage_prior
 
 HELP = "write a session's estimated heatmap grid to .csv, .parquet or .npz"
 
@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=600, help="price rows around the price (default 600)")
     parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_strict(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--column-s must be > 0")
         column_ms = int(round(args.column_s * 1000))
     reader = SessionReader(args.session)
+    omissions = Omissions(reader, args.strict)
+    omissions.check()
     with Progress("export") as progress:
         grid = grid_for_session(TrackedReader(reader, progress), args.exchanges, args.tiers, column_ms, args.rows,
                                 prior=args.prior)
+    omissions.check()  # damaged row groups are found while reading: refused (--strict) before writing
     cols = np.arange(len(grid.time_ms))
     if args.at is not None:
         at = parse_time(args.at)
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         arrays = {"time_ms": grid.time_ms[cols], "price_low": grid.price_low, "bin_width": grid.bin_width,
                   "long_usd": grid.long[:, cols], "short_usd": grid.short[:, cols]}
         write_output(out, args.overwrite, lambda fh: np.savez_compressed(fh, **arrays))
+        omissions.say()
         print(f"wrote {out}: {len(grid.price_low)} price rows x {len(cols)} columns")
         return 0
     long, short = grid.long[:, cols], grid.short[:, cols]
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         write_output(out, args.overwrite, lambda fh: pq.write_table(pa.table(table), fh, compression="zstd"))
     else:
         write_output(out, args.overwrite, lambda fh: _write_csv(fh, table))
+    omissions.say()
     print(f"wrote {out}: {len(order)} non-empty cells over {len(cols)} column(s)")
     return 0
 

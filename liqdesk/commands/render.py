@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liqdesk.commands import Omissions, add_strict
+
 HELP = "draw a session's heatmap with candles to a PNG (offscreen)"
 
 
@@ -16,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=1600, help="picture width in pixels (default 1600)")
     parser.add_argument("--height", type=int, default=900, help="picture height in pixels (default 900)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_strict(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,10 +41,17 @@ def run(args: argparse.Namespace) -> int:
     # render_session reports the share of the span replayed; events/s from the session's count
     progress = Progress("render", total=_events(args.session))
     tmp = out
+    made: list[Omissions] = []
+
+    def omissions(reader) -> Omissions:
+        made.append(Omissions(reader, args.strict))
+        return made[-1]
+
     try:
         # drawn to a temporary PNG beside --out, renamed to it once written
         with atomic_file(out, overwrite=args.overwrite) as tmp:
-            info = render_session(args.session, tmp, at, args.width, args.height, progress=progress)
+            info = render_session(args.session, tmp, at, args.width, args.height, progress=progress,
+                                  omissions=omissions)
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
     except (UserError, OSError) as exc:
@@ -51,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{one_line(exc, tmp, out)}; {kept}") from None
     finally:
         progress.close()
+    for said in made:
+        said.say()
     print(f"wrote {out} ({args.width}x{args.height}, state at {format_time(info['time_ms'])})")
     return 0
 

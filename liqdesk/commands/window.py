@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from liqdesk.commands import PRIOR_HELP, duration, leverage_prior, positive_float
+from liqdesk.commands import PRIOR_HELP, add_strict, duration, leverage_prior, positive_float
 
 HELP = "open the liquidation heatmap window (the simulator by default, or --replay SESSION)"
 
@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save a screenshot of the whole window, then exit (needs --quit-after)")
     parser.add_argument("--quit-after", type=positive_float("seconds"), metavar="SECONDS",
                         help="close the window after this many seconds")
+    add_strict(parser)
 
 
 def run(args: argparse.Namespace) -> int:

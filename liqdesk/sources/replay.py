@@ -38,6 +38,7 @@ class ReplaySource:
         self.set_speed(speed)
         self.playing = False
         self._wall: float | None = None
+        self._notes_said = len(reader.recovery)
 
     @property
     def finished(self) -> bool:
@@ -86,6 +87,15 @@ class ReplaySource:
         if self.finished:
             self.playing = False
         return batch
+
+    def new_notes(self) -> list:
+        """What the reader left out since the last call (a damaged row group is found when the
+        replay reaches it): :class:`~liqdesk.store.RecoveryNote` objects, each returned once."""
+        if len(self.reader.recovery) == self._notes_said:
+            return []
+        notes = list(self.reader.recovery)[self._notes_said:]
+        self._notes_said += len(notes)
+        return notes
 
     def seek(self, time_ms: int, chunk_ms: int = 3_600_000) -> Iterator[EventBatch]:
         """Move to ``time_ms``; yields every event from the session start up to it, in chunks,

@@ -200,7 +200,10 @@ def log_exchange_names(schema: pa.Schema) -> list[str]:
     raw = meta.get(b"liqdesk.exchanges")
     if raw is None:
         return list(EXCHANGES)
-    names = json.loads(raw)
+    try:
+        names = json.loads(raw)
+    except (RecursionError, UnicodeDecodeError) as exc:
+        raise ValueError(f"bad liqdesk.exchanges list in the schema metadata ({type(exc).__name__})") from None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValueError("bad liqdesk.exchanges list in the schema metadata")
     return names
@@ -368,7 +371,10 @@ def utc_text(ms: int | None) -> str | None:
     if ms is None:
         return None
     sec, rem = divmod(int(ms), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{rem:03d}Z"
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{rem:03d}Z"
+    except (OverflowError, OSError, ValueError):  # beyond what the platform's calendar handles
+        return f"{int(ms)} ms"
 
 
 def duration_text(ms: int) -> str:
@@ -416,10 +422,9 @@ class RecoveryNote:
     def __str__(self) -> str:
         text = f"{self.file}: {self.reason}"
         if self.bytes_skipped or self.batches_skipped:
-            text += (
-                f"; skipped {self.bytes_skipped:,} bytes"
-                f" ({self.batches_skipped} damaged batch{'es' if self.batches_skipped != 1 else ''})"
-            )
+            text += f"; skipped {self.bytes_skipped:,} bytes"
+            if self.batches_skipped:
+                text += f" ({self.batches_skipped} damaged batch{'es' if self.batches_skipped != 1 else ''})"
         if self.batches_recovered or self.rows_recovered:
             text += f"; kept {self.batches_recovered:,} batches ({self.rows_recovered:,} rows)"
         return text

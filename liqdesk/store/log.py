@@ -228,3 +228,32 @@ class LogScan:
         except (pa.ArrowException, OSError, ValueError, StopIteration):
             return False
         return self.verify(batch, meta) is None and batch.schema.equals(self.schema, check_metadata=False)
+
+
+class RepeatedBatches:
+    """Finds log batches that repeat an earlier batch of the same log exactly (a log appended
+    to itself, a copy concatenated onto it). Batches are keyed by (rows, checksum); only on a
+    key match are the contents compared, by the caller's ``equal``."""
+
+    def __init__(self):
+        self._seen: dict[tuple, list[int]] = {}
+        self.batches = 0
+        self.rows = 0
+
+    def repeated(self, key: tuple, item: int, equal: Callable[[int], bool], rows: int) -> bool:
+        """Whether the batch keyed ``key`` equals an earlier one (``equal(earlier_item)``); if not
+        it is remembered as ``item`` (e.g. its position in the caller's list of kept batches)."""
+        items = self._seen.setdefault(key, [])
+        if any(equal(i) for i in items):
+            self.batches += 1
+            self.rows += rows
+            return True
+        items.append(item)
+        return False
+
+    def note(self, name: str, file: str) -> RecoveryNote | None:
+        if not self.batches:
+            return None
+        return RecoveryNote(name, file, f"{self.batches:,} batch{'es' if self.batches > 1 else ''} "
+                                        f"({self.rows:,} rows) repeat earlier batches of the log exactly (the log holds "
+                                        "a copy of itself); read once")

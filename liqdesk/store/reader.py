@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from liqdesk.core.events import EXCHANGES, KINDS, EventBatch, empty
+from liqdesk.core.events import EXCHANGES, KINDS, EventBatch
 from liqdesk.store.convert import (
     convert_table_log,
     fsync_dir,
-    kind_index_entry,
     scan_kind,
     table_verify,
     write_kind_array,
     write_table_data,
 )
+from liqdesk.store.doc import (
+    checked_gaps,
+    load_session_doc,
+    session_error,
+    stored_notes,
+    table_name_problem,
+)
 from liqdesk.store.format import (
     DAMAGED_SUFFIX,
-    FORMAT_NAME,
     FORMAT_VERSION,
     INDEX_FILE,
     INDEX_FORMAT_NAME,
@@ -35,226 +37,37 @@ from liqdesk.store.format import (
     STATE_CLOSED,
     RecoveryNote,
     RecoveryReport,
-    SessionError,
     canonical_kind,
     check_int,
     check_table_name,
-    exchange_column_to_ids,
+    crc_columns,
+    generic_crc,
     log_columns_to_struct,
     log_exchange_names,
-    table_to_struct,
     utc_text,
     write_json_atomic,
 )
-from liqdesk.store.log import LogScan
+from liqdesk.store.kinds import (
+    EmptyKind,
+    MemoryKind,
+    ParquetKind,
+    entry_from_parquet,
+    index_problem,
+    open_parquet,
+)
+from liqdesk.store.log import LogScan, RepeatedBatches
+from liqdesk.store.paths import UnsafeFile, member_path, read_json, regular_size
 
-#: Decoded rows of Parquet row groups kept per kind for the next read (sequential replay, seeks).
-_CACHE_ROWS = 1 << 20
+__all__ = ["SessionReader", "load_session_doc", "repair_session"]
+
 #: iter_batches reads this much time per step (rounded to whole chunks).
 _ITER_BLOCK_MS = 300_000
 
-
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    arr.flags.writeable = False
-    return arr
+_error = session_error
 
 
-def _error(path: Path, text: str) -> SessionError:
-    return SessionError(f"{path}: {' '.join(text.split())}")
-
-
-def load_session_doc(path: Path) -> dict:
-    """The parsed and checked ``session.json`` of ``path``; :class:`SessionError` otherwise."""
-    if not path.exists():
-        raise _error(path, "no such session (path not found)")
-    if not path.is_dir():
-        raise _error(path, "not a liqdesk session (expected a NAME.liqs directory holding session.json)")
-    doc_path = path / SESSION_FILE
-    if not doc_path.is_file():
-        raise _error(path, f"not a liqdesk session ({SESSION_FILE} missing)")
-    try:
-        doc = json.loads(doc_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _error(path, f"{SESSION_FILE} is unreadable ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise _error(path, f"not a liqdesk session ({SESSION_FILE} does not name the {FORMAT_NAME} format)")
-    version = doc.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise _error(path, f"{SESSION_FILE} has no valid format_version")
-    if version != FORMAT_VERSION:
-        newer = " (written by a newer liqdesk; upgrade to read it)" if version > FORMAT_VERSION else ""
-        raise _error(path, f"session format version {version} is not supported; this liqdesk reads version "
-                           f"{FORMAT_VERSION}{newer}")
-    if not isinstance(doc.get("symbol"), str):
-        raise _error(path, f"{SESSION_FILE} has no symbol")
-    if not isinstance(doc.get("meta", {}), dict) or not isinstance(doc.get("gaps", []), list):
-        raise _error(path, f"{SESSION_FILE} has a malformed meta or gaps entry")
-    return doc
-
-
-# ------------------------------------------------------------------------------ per-kind sources
-
-
-class _MemoryKind:
-    """Events of one kind held in memory (recovered from append logs)."""
-
-    def __init__(self, arr: np.ndarray):
-        self.arr = _readonly(arr)
-        self.times = np.ascontiguousarray(arr["time_ms"])
-        self.rows = len(arr)
-        self.start_ms = int(self.times[0]) if self.rows else None
-        self.end_ms = int(self.times[-1]) if self.rows else None
-        self.counts = np.bincount(arr["exchange"], minlength=len(EXCHANGES))[: len(EXCHANGES)]
-
-    def read(self, start: int | None, end: int | None) -> np.ndarray:
-        lo = 0 if start is None else int(np.searchsorted(self.times, start, "left"))
-        hi = self.rows if end is None else int(np.searchsorted(self.times, end, "left"))
-        return self.arr[lo:max(lo, hi)]
-
-    def next_time(self, t: int) -> int | None:
-        i = int(np.searchsorted(self.times, t, "left"))
-        return int(self.times[i]) if i < self.rows else None
-
-    def close(self) -> None:
-        pass
-
-
-class _ParquetKind:
-    """Events of one kind in a closed session's Parquet file, read by row group through the index."""
-
-    def __init__(self, session: Path, kind: str, pf: pq.ParquetFile, entry: dict):
-        self.session = session
-        self.kind = kind
-        self.pf = pf
-        self.file = entry["file"]
-        groups = entry["row_groups"]
-        self.starts = np.asarray(groups["start_ms"], dtype=np.int64)
-        self.ends = np.asarray(groups["end_ms"], dtype=np.int64)
-        self.group_rows = np.asarray(groups["rows"], dtype=np.int64)
-        self.rows = int(entry["rows"])
-        self.start_ms = entry["start_ms"]
-        self.end_ms = entry["end_ms"]
-        self.counts = np.array([entry["counts"].get(name, 0) for name in EXCHANGES], dtype=np.int64)
-        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._cache_rows = 0
-
-    def _decode(self, groups: list[int]) -> np.ndarray:
-        try:
-            table = self.pf.read_row_groups(groups, use_threads=len(groups) > 4)
-            return table_to_struct(self.kind, table)
-        except (pa.ArrowException, OSError, ValueError) as exc:
-            where = f"row group {groups[0]}" if len(groups) == 1 else f"row groups {groups[0]}-{groups[-1]}"
-            raise _error(self.session, f"{self.file} {where} is corrupt or unreadable ({exc})") from None
-
-    def _groups(self, g0: int, g1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Events of row groups [g0, g1) and their times (contiguous, for fast searchsorted)."""
-        need = list(range(g0, g1))
-        if int(self.group_rows[g0:g1].sum()) > _CACHE_ROWS // 2:
-            arr = _readonly(self._decode(need))
-            return arr, np.ascontiguousarray(arr["time_ms"])
-        missing = [g for g in need if g not in self._cache]
-        if missing:
-            arr = self._decode(missing)
-            offsets = np.concatenate([[0], np.cumsum(self.group_rows[missing])])
-            if offsets[-1] != len(arr):
-                raise _error(self.session, f"{self.file}: row groups do not match index.json")
-            for g, lo, hi in zip(missing, offsets[:-1], offsets[1:], strict=True):
-                part = _readonly(arr[lo:hi])
-                self._cache[g] = (part, np.ascontiguousarray(part["time_ms"]))
-                self._cache_rows += int(hi - lo)
-        for g in need:
-            self._cache.move_to_end(g)
-        while self._cache_rows > _CACHE_ROWS and len(self._cache) > len(need):
-            _, (old, _t) = self._cache.popitem(last=False)
-            self._cache_rows -= len(old)
-        parts = [self._cache[g] for g in need]
-        if len(parts) == 1:
-            return parts[0]
-        return _readonly(np.concatenate([p[0] for p in parts])), np.concatenate([p[1] for p in parts])
-
-    def read(self, start: int | None, end: int | None) -> np.ndarray:
-        n = len(self.starts)
-        if not self.rows or not n:
-            return empty(self.kind)
-        g0 = 0 if start is None else int(np.searchsorted(self.ends, start, "left"))
-        g1 = n if end is None else int(np.searchsorted(self.starts, end, "left"))
-        if g0 >= g1:
-            return empty(self.kind)
-        arr, times = self._groups(g0, g1)
-        lo = 0 if start is None else int(np.searchsorted(times, start, "left"))
-        hi = len(arr) if end is None else int(np.searchsorted(times, end, "left"))
-        return arr[lo:max(lo, hi)]
-
-    def next_time(self, t: int) -> int | None:
-        g = int(np.searchsorted(self.ends, t, "left"))
-        if g >= len(self.ends):
-            return None
-        _, times = self._groups(g, g + 1)
-        i = int(np.searchsorted(times, t, "left"))
-        return int(times[i]) if i < len(times) else None
-
-    def close(self) -> None:
-        self._cache.clear()
-        try:
-            self.pf.close()
-        except (AttributeError, OSError):
-            pass
-
-
-class _EmptyKind(_MemoryKind):
-    def __init__(self, kind: str):
-        super().__init__(np.empty(0, dtype=KINDS[kind]))
-
-
-def _valid_entry(entry, pf: pq.ParquetFile) -> bool:
-    """Does an index.json entry describe this Parquet file?"""
-    try:
-        meta = pf.metadata
-        groups = entry["row_groups"]
-        n = meta.num_row_groups
-        rows = [int(r) for r in groups["rows"]]
-        ok = (
-            len(groups["start_ms"]) == n
-            and len(groups["end_ms"]) == n
-            and len(rows) == n
-            and int(entry["rows"]) == meta.num_rows == sum(rows)
-            and all(rows[i] == meta.row_group(i).num_rows for i in range(n))
-            and isinstance(entry["counts"], dict)
-        )
-        if ok and n:
-            starts = np.asarray(groups["start_ms"], dtype=np.int64)
-            ends = np.asarray(groups["end_ms"], dtype=np.int64)
-            ok = bool(np.all(starts <= ends) and np.all(ends[:-1] <= starts[1:]))
-        return ok
-    except (KeyError, TypeError, ValueError, IndexError):
-        return False
-
-
-def _entry_from_parquet(kind: str, pf: pq.ParquetFile, file: str) -> dict:
-    """Rebuild a kind's index entry from the Parquet row-group statistics (reads the exchange column)."""
-    meta = pf.metadata
-    time_col = pf.schema_arrow.get_field_index("time_ms")
-    starts, ends, rows = [], [], []
-    for g in range(meta.num_row_groups):
-        rg = meta.row_group(g)
-        stats = rg.column(time_col).statistics
-        if stats is not None and stats.has_min_max:
-            lo, hi = int(stats.min), int(stats.max)
-        else:
-            times = pf.read_row_group(g, columns=["time_ms"]).column(0).to_numpy()
-            lo, hi = int(times.min()), int(times.max())
-        starts.append(lo)
-        ends.append(hi)
-        rows.append(rg.num_rows)
-    counts = np.zeros(len(EXCHANGES), dtype=np.int64)
-    if meta.num_rows:
-        table = pf.read(columns=["exchange", "time_ms"])
-        ids = exchange_column_to_ids(table.column("exchange"))
-        counts = np.bincount(ids, minlength=len(EXCHANGES))[: len(EXCHANGES)]
-        times = table.column("time_ms").to_numpy()
-        if np.any(times[1:] < times[:-1]):
-            raise ValueError("events are not sorted by time")
-    return kind_index_entry(file, starts, ends, rows, counts)
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
 # ------------------------------------------------------------------------------ the reader
@@ -269,6 +82,11 @@ class SessionReader:
 
     A crashed session's logs are recovered into memory when it is opened; a closed one is read
     row group by row group through ``index.json``, so a seek costs the same anywhere in a day.
+    What cannot be read is left out and listed in ``recovery``: a damaged log region or row group
+    (found when read: the report grows while a closed session is read), a kind file that is
+    missing, unreadable or not a regular file, a malformed gap, a table name that is not a plain
+    name. ``index.json`` is checked against the Parquet files' footers and statistics and rebuilt
+    from the files when they disagree. :meth:`verify` reads every page.
     Raises :class:`SessionError` (a ``ValueError``) when ``path`` is not a session, has an
     unsupported format version or holds nothing recoverable.
     """
@@ -282,21 +100,25 @@ class SessionReader:
         self._doc = doc
         self.symbol: str = doc["symbol"]
         self.meta: dict = dict(doc.get("meta") or {})
-        self.gaps: list[dict] = [dict(g) for g in doc.get("gaps") or [] if isinstance(g, dict)]
         self.format_version: int = doc["format_version"]
         self.liqdesk_version: str | None = doc.get("liqdesk_version")
         self.created_ms: int | None = doc.get("created_ms")
         self.closed: bool = doc.get("state") == STATE_CLOSED
         self.recovery = RecoveryReport()
-        for item in doc.get("recovery") or []:
-            try:
-                self.recovery.add(RecoveryNote(**item))
-            except TypeError:
-                continue
+        notes, malformed = stored_notes(doc)
+        self.gaps, gap_notes = checked_gaps(doc)
+        for note in [*notes, *malformed, *gap_notes]:
+            self.recovery.add(note)
+        #: how far the data was checked: "index" (footers, statistics and index), "counts"
+        #: (times and exchanges of every event read too), "pages" (every page read), "logs" (a
+        #: crashed session: every log batch read and checked against its CRC when opened)
+        self.checked = "index"
         self._lock = threading.RLock()
-        self._kinds: dict[str, _MemoryKind | _ParquetKind] = {}
+        self._kinds: dict[str, MemoryKind | ParquetKind] = {}
         self._table_paths: dict[str, Path] = {}
+        self._table_rows: dict[str, int] = {}
         self._tables_mem: dict[str, pa.Table] = {}
+        self._bad_table_groups: set[tuple[str, int]] = set()
         if self.closed:
             self._open_closed()
         else:
@@ -304,98 +126,166 @@ class SessionReader:
 
     # -------------------------------------------------------------- opening
 
-    def _open_closed(self) -> None:
-        index, index_problem = None, None
+    def _member(self, name: str, file: str, suffix: str) -> tuple[Path | None, int | None]:
+        """(path, size) of a session member, (None, None) when absent; a member that is not a
+        plain name, resolves outside the folder or is not a regular file is noted and absent."""
         try:
-            index = json.loads((self.path / INDEX_FILE).read_text(encoding="utf-8"))
+            path = member_path(self.path, name, suffix)
+            return path, regular_size(path)
+        except UnsafeFile as exc:
+            self.recovery.add(RecoveryNote(name, file, f"{exc.reason}; left out"))
+            return None, None
+
+    def _table_names(self, listed, source: str, suffix: str) -> list[str]:
+        """Table names listed in ``source`` plus those of the files ending in ``suffix``; names
+        that are not valid table names are noted and dropped (never used as paths)."""
+        names = set()
+        for name in listed:
+            problem = table_name_problem(name)
+            if problem:
+                self.recovery.add(RecoveryNote("tables", source, f"{problem}; the table it names is left out"))
+            else:
+                names.add(name)
+        for p in self.path.glob(f"*{suffix}"):
+            stem = p.name[: -len(suffix)]
+            if stem in KINDS or stem in names:
+                continue
+            if table_name_problem(stem):
+                self.recovery.add(RecoveryNote("tables", p.name, "not a liqdesk table name; the file is ignored"))
+            else:
+                names.add(stem)
+        return sorted(names)
+
+    def _open_closed(self) -> None:
+        index, index_problem_text = None, None
+        try:
+            index = read_json(self.path / INDEX_FILE)
             if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT_NAME:
-                index, index_problem = None, f"{INDEX_FILE} is not a liqdesk index"
+                index, index_problem_text = None, "not a liqdesk index"
         except FileNotFoundError:
-            index_problem = f"{INDEX_FILE} missing"
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            index_problem = f"{INDEX_FILE} unreadable ({exc})"
-        entries = (index or {}).get("kinds") or {}
-        rebuilt = []
+            index_problem_text = "missing"
+        except UnsafeFile as exc:
+            index_problem_text = exc.reason
+        except (OSError, ValueError) as exc:
+            index_problem_text = f"unreadable ({_one_line(exc)})"
+        entries = (index or {}).get("kinds")
+        entries = entries if isinstance(entries, dict) else {}
+        rebuilt: list[str] = []
         failed = 0
         for kind in KINDS:
             file = f"{kind}{PARQUET_SUFFIX}"
-            fpath = self.path / file
-            entry = entries.get(kind) if isinstance(entries, dict) else None
-            if not fpath.exists():
-                if entry is None or entry.get("rows"):
-                    self.recovery.add(RecoveryNote(kind, file, "file missing"))
+            fpath, size = self._member(kind, file, PARQUET_SUFFIX)
+            entry = entries.get(kind)
+            if size is None:
+                if fpath is None or entry is None or not isinstance(entry, dict) or entry.get("rows"):
+                    if fpath is not None:
+                        self.recovery.add(RecoveryNote(kind, file, "file missing"))
                     failed += 1
-                self._kinds[kind] = _EmptyKind(kind)
+                self._kinds[kind] = EmptyKind(kind)
                 continue
+            bad: dict[int, str] = {}
             try:
-                pf = pq.ParquetFile(str(fpath), page_checksum_verification=True)
+                pf = open_parquet(fpath)
                 if pf.schema_arrow.names != list(KINDS[kind].names):
                     raise ValueError(f"unexpected columns {pf.schema_arrow.names}")
-                if not _valid_entry(entry, pf):
-                    entry = _entry_from_parquet(kind, pf, file)
-                    rebuilt.append(kind)
+                problem = index_problem(entry, pf)
+                if problem is not None:
+                    entry, bad = entry_from_parquet(kind, pf, file)
+                    rebuilt.append(f"{kind} ({problem})" if index is not None else kind)
             except (pa.ArrowException, OSError, ValueError) as exc:
-                why = " ".join(str(exc).split())[:160]
-                self.recovery.add(RecoveryNote(kind, file, f"unreadable, left out ({why})",
-                                               bytes_skipped=fpath.stat().st_size))
+                self.recovery.add(RecoveryNote(kind, file, f"unreadable, left out ({_one_line(exc)})",
+                                               bytes_skipped=size))
                 failed += 1
-                self._kinds[kind] = _EmptyKind(kind)
+                self._kinds[kind] = EmptyKind(kind)
                 continue
-            self._kinds[kind] = _ParquetKind(self.path, kind, pf, entry)
-        if rebuilt:
-            why = index_problem or f"{INDEX_FILE} did not match the data"
+            src = self._kinds[kind] = ParquetKind(kind, pf, entry, self.recovery.add)
+            for g, why in bad.items():
+                src.mark_bad(g, why)
+        if rebuilt:  # nothing is lost: the files themselves say what the index should have
+            why = index_problem_text or "disagrees with the Parquet files"
             self.recovery.add(RecoveryNote("index", INDEX_FILE, f"{why}; rebuilt from the Parquet files for "
                                                                 f"{', '.join(rebuilt)}"))
-        names = set((index or {}).get("tables") or {})
-        names |= {p.name[: -len(PARQUET_SUFFIX)] for p in self.path.glob(f"*{PARQUET_SUFFIX}")}
-        for name in sorted(names - set(KINDS)):
-            self._table_paths[name] = self.path / f"{name}{PARQUET_SUFFIX}"
+        listed = (index or {}).get("tables")
+        for name in self._table_names(listed if isinstance(listed, dict) else [], INDEX_FILE, PARQUET_SUFFIX):
+            file = f"{name}{PARQUET_SUFFIX}"
+            path, size = self._member(name, file, PARQUET_SUFFIX)
+            if size is None:
+                if path is not None:
+                    self.recovery.add(RecoveryNote(name, file, "table file missing; left out"))
+                continue
+            try:
+                self._table_rows[name] = open_parquet(path).metadata.num_rows
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                self.recovery.add(RecoveryNote(name, file, f"unreadable table, left out ({_one_line(exc)})",
+                                               bytes_skipped=size))
+                continue
+            self._table_paths[name] = path
         if failed and not any(src.rows for src in self._kinds.values()) and not self._table_paths:
             raise _error(self.path, f"nothing recoverable ({self.recovery.summary()})")
 
     def _open_logs(self) -> None:
         any_bytes = False
+        any_file = False
         for kind in KINDS:
-            log = self.path / f"{kind}{LOG_SUFFIX}"
-            if not log.exists():
-                self._kinds[kind] = _EmptyKind(kind)
+            log, size = self._member(kind, f"{kind}{LOG_SUFFIX}", LOG_SUFFIX)
+            if size is None:
+                any_file |= log is None
+                self._kinds[kind] = EmptyKind(kind)
                 continue
+            any_file = True
             scan, verifier = scan_kind(log, kind)
             any_bytes |= scan.size > 0
             parts = []
             names: list[str] = []
+            repeats = RepeatedBatches()
             try:
                 for _batch in scan:
                     names = names or log_exchange_names(scan.schema)
-                    parts.append(log_columns_to_struct(kind, verifier.columns, names))
-            except (OSError, ValueError) as exc:
-                scan.reasons.append(f"read stopped ({exc})")
-            if scan.note is not None:
-                self.recovery.add(scan.note)
+                    arr = log_columns_to_struct(kind, verifier.columns, names)
+                    key = (len(arr), crc_columns(verifier.columns))
+                    if not repeats.repeated(key, len(parts), lambda i, a=arr, p=parts: p[i].tobytes() == a.tobytes(),
+                                            len(arr)):
+                        parts.append(arr)
+            except (OSError, ValueError, RecursionError) as exc:
+                scan.reasons.append(f"read stopped ({_one_line(exc)})")
+            for note in (scan.note, repeats.note(kind, log.name)):
+                if note is not None:
+                    self.recovery.add(note)
             arr = np.concatenate(parts) if parts else np.empty(0, dtype=KINDS[kind])
             if len(arr) > 1 and np.any(arr["time_ms"][1:] < arr["time_ms"][:-1]):
                 arr = arr[np.argsort(arr["time_ms"], kind="stable")]
-            self._kinds[kind] = _MemoryKind(arr)
-        names = {n for n in self._doc.get("tables") or [] if isinstance(n, str)}
-        names |= {p.name[: -len(LOG_SUFFIX)] for p in self.path.glob(f"*{LOG_SUFFIX}")}
+            self._kinds[kind] = MemoryKind(arr)
+        listed = self._doc.get("tables")
         table_rows = 0
-        for name in sorted(names - set(KINDS)):
-            log = self.path / f"{name}{LOG_SUFFIX}"
-            if not log.exists():
-                self._tables_mem[name] = pa.table({})
+        for name in self._table_names(listed if isinstance(listed, list) else [], SESSION_FILE, LOG_SUFFIX):
+            log, size = self._member(name, f"{name}{LOG_SUFFIX}", LOG_SUFFIX)
+            if size is None:
+                any_file |= log is None
+                if log is not None:
+                    self._tables_mem[name] = pa.table({})
                 continue
+            any_file = True
             scan = LogScan(log, name, table_verify)
             any_bytes |= scan.size > 0
-            batches = list(scan)
-            if scan.note is not None:
-                self.recovery.add(scan.note)
+            batches, repeats = [], RepeatedBatches()
+            for batch in scan:
+                key = (batch.num_rows, generic_crc(batch))
+                if not repeats.repeated(key, len(batches), lambda i, b=batch, k=batches: k[i].equals(b),
+                                        batch.num_rows):
+                    batches.append(batch)
+            for note in (scan.note, repeats.note(name, log.name)):
+                if note is not None:
+                    self.recovery.add(note)
             if scan.schema is not None:
                 self._tables_mem[name] = pa.Table.from_batches(batches, schema=scan.schema)
-                table_rows += scan.rows
+                table_rows += sum(b.num_rows for b in batches)
             else:
                 self._tables_mem[name] = pa.table({})
         if any_bytes and not table_rows and not any(src.rows for src in self._kinds.values()):
             raise _error(self.path, f"nothing recoverable ({self.recovery.summary() or 'no complete batch'})")
+        if not any_file:
+            self.recovery.add(RecoveryNote("session", SESSION_FILE, "no events: the recording stopped before its "
+                                                                    "first flush (or has only just started)"))
 
     # -------------------------------------------------------------- context manager
 
@@ -427,11 +317,26 @@ class SessionReader:
         return int(max(times)) if times else None
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Events per kind (``KINDS`` names, ``marks`` included) and exchange name."""
+        """Events per kind (``KINDS`` names, ``marks`` included) and exchange name: as the index
+        gives them, or as read once :meth:`verify` ran."""
         return {
             kind: {EXCHANGES[i]: int(c) for i, c in enumerate(src.counts) if c}
             for kind, src in self._kinds.items()
         }
+
+    def verify(self, full: bool = False) -> RecoveryReport:
+        """Read the data to check it: every event's time and exchange (``full`` False: what
+        :meth:`counts` and the span report), or every page of every file (``full``: each page's
+        checksum is verified). Damaged row groups are found and left out, the counts become those
+        of the readable events. Returns :attr:`recovery`."""
+        with self._lock:
+            for src in self._kinds.values():
+                src.verify(full)
+            if full:
+                for name in list(self._table_paths):
+                    self.table(name)
+        self.checked = "logs" if not self.closed else "pages" if full else "counts"
+        return self.recovery
 
     @property
     def tables(self) -> list[str]:
@@ -442,12 +347,9 @@ class SessionReader:
         """Rows of an extra table, without reading it."""
         if name in self._tables_mem:
             return self._tables_mem[name].num_rows
-        try:
-            return pq.ParquetFile(str(self._table_paths[name])).metadata.num_rows
-        except KeyError:
-            raise KeyError(f"no table {name!r} in {self.path}; tables: {', '.join(self.tables) or 'none'}") from None
-        except (pa.ArrowException, OSError) as exc:
-            raise _error(self.path, f"table {name} is unreadable ({exc})") from None
+        if name in self._table_rows:
+            return self._table_rows[name]
+        raise KeyError(f"no table {name!r} in {self.path}; tables: {', '.join(self.tables) or 'none'}")
 
     # -------------------------------------------------------------- reading
 
@@ -514,14 +416,26 @@ class SessionReader:
         if path is None:
             raise KeyError(f"no table {name!r} in {self.path}; tables: {', '.join(self.tables) or 'none'}")
         try:
-            return pq.ParquetFile(str(path), page_checksum_verification=True).read()
-        except (pa.ArrowException, OSError) as exc:
-            raise _error(self.path, f"table {name} ({path.name}) is unreadable ({exc})") from None
+            pf = open_parquet(path)
+            schema = pf.schema_arrow
+            groups = pf.metadata.num_row_groups
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _error(self.path, f"table {name} ({path.name}) is unreadable ({_one_line(exc)})") from None
+        parts = []
+        for g in range(groups):  # a damaged row group is left out (and said), the rest kept
+            try:
+                parts.append(pf.read_row_group(g))
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                if (name, g) not in self._bad_table_groups:
+                    self._bad_table_groups.add((name, g))
+                    self.recovery.add(RecoveryNote(name, path.name, f"row group {g} is damaged ({_one_line(exc)}); "
+                                                                    "its rows left out"))
+        return pa.concat_tables(parts) if parts else schema.empty_table()
 
     # -------------------------------------------------------------- for repair
 
     def _memory_arrays(self) -> dict[str, np.ndarray]:
-        return {kind: src.arr for kind, src in self._kinds.items() if isinstance(src, _MemoryKind)}
+        return {kind: src.arr for kind, src in self._kinds.items() if isinstance(src, MemoryKind)}
 
 
 def repair_session(path) -> RecoveryReport:

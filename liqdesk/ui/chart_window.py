@@ -145,6 +145,9 @@ class ChartWindow(QtWidgets.QMainWindow):
                 self.status.showMessage(self.store.migration_note, 15000)
                 session.message(self.store.migration_note)
         self.messagePosted.connect(lambda text: self.status.showMessage(text, 10000))
+        if session.messages and not self.layout_message:
+            # said before the window existed, e.g. what a replayed session's reader left out
+            self.status.showMessage(session.messages[-1], 15000)
         session.subscribe("message", self._session_message)
         session.subscribe("reset", self._engine_reset)
         self._closed = False

@@ -123,3 +123,46 @@ def test_evaluate_and_export_never_refuse_a_symbol_without_a_table(tmp_path):
     out = tmp_path / "grid.csv"
     assert main(["export", str(session), "--out", str(out)]) == 0
     assert out.stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------ issue 11: trust
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    """A command in this process: (exit code, stdout, stderr); an exception escaping it (a
+    traceback for the user) fails the test."""
+    from liqdesk.cli import main
+
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_export_of_a_session_without_events_is_one_line(tmp_path, capsys):
+    """Before: a TypeError traceback (what a recording killed before its first flush leaves)."""
+    import shutil
+
+    path = tmp_path / "early.liqs"
+    w = SessionWriter(path, "BTCUSDT")
+    shutil.copytree(path, tmp_path / "killed.liqs")
+    w.close()
+    rc, out, err = _run(capsys, "export", str(tmp_path / "killed.liqs"), "--out", str(tmp_path / "g.csv"))
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("liqdesk: error: ") and "no events" in err
+    assert not (tmp_path / "g.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["export", "evaluate"])
+def test_a_missing_kind_file_is_said_and_strict_refuses(hand_session, tmp_path, capsys, command):
+    """Before: export and evaluate gave a different result on exit 0 without a word."""
+    import shutil
+
+    target = tmp_path / "no-oi.liqs"
+    shutil.copytree(hand_session, target)
+    (target / "open_interest.parquet").unlink()
+    extra = ["--out", str(tmp_path / "g.csv")] if command == "export" else []
+    rc, out, err = _run(capsys, command, str(target), "--prior", PRIOR, *extra)
+    assert rc == 0 and err == "liqdesk: warning: no-oi.liqs: open_interest.parquet: file missing\n"
+    extra = ["--out", str(tmp_path / "strict.csv")] if command == "export" else []
+    rc, out, err = _run(capsys, command, str(target), "--prior", PRIOR, "--strict", *extra)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and "open_interest.parquet: file missing" in err
+    assert not (tmp_path / "strict.csv").exists()

@@ -86,3 +86,44 @@ def test_pause_stops_events(session):
     assert src.poll(100.0) is None
     with pytest.raises(ValueError):
         src.set_speed(0)
+
+
+def test_a_damaged_row_group_is_skipped_said_and_the_replay_goes_on(session, tmp_path):
+    """Before: the first read over a bad page raised, and the replay stopped there."""
+    import json
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from liqdesk.app.session import Session
+    from liqdesk.core.events import EventBatch, concat_batches
+
+    path, stream = session
+    target = tmp_path / "flip.liqs"
+    shutil.copytree(path, target)
+    f = target / "trades.parquet"
+    rg = pq.ParquetFile(str(f)).metadata.row_group(1)
+    col = next(rg.column(c) for c in range(rg.num_columns) if rg.column(c).path_in_schema == "size")
+    data = bytearray(f.read_bytes())
+    data[col.data_page_offset + col.total_compressed_size // 2] ^= 0x10
+    f.write_bytes(bytes(data))
+    rows = json.loads((target / "index.json").read_text())["kinds"]["trades"]["row_groups"]["rows"]
+    assert len(rows) >= 3
+
+    source = ReplaySource(SessionReader(target), speed=math.inf)
+    engine = Engine(SETTINGS)
+    got: list[EventBatch] = []
+    engine.sinks.append(got.append)
+    sess = Session(engine, source, "replay", threaded=False)
+    sess.play()
+    for _ in range(10_000):
+        if source.finished:
+            break
+        sess.pump()  # polls the replay, and relays what the reader left out to the messages
+    assert source.finished
+    trades = concat_batches(got).trades
+    want = stream.trades[np.argsort(stream.trades["time_ms"], kind="stable")]
+    keep = np.ones(len(want), bool)
+    keep[rows[0]:rows[0] + rows[1]] = False
+    assert trades.tobytes() == want[keep].tobytes()
+    assert any("left out of the replay: trades.parquet: row group 1 is damaged" in m for m in sess.messages)

@@ -157,10 +157,12 @@ def closed_session(tmp_path_factory):
 
 
 def test_corrupt_parquet_gives_session_error_or_exact_data(closed_session, tmp_path):
+    """Random bytes overwritten anywhere in a Parquet file: a one-line error, the file left out
+    (said), the damaged row groups left out (said) and every other row exact, or exact data."""
     path, want = closed_session
     data = (path / "trades.parquet").read_bytes()
     rng = np.random.default_rng(4)
-    outcomes = {"error": 0, "exact": 0, "left_out": 0}
+    outcomes = {"error": 0, "exact": 0, "left_out": 0, "groups_left_out": 0}
     for trial in range(40):
         target = tmp_path / f"p{trial}.liqs"
         shutil.copytree(path, target)
@@ -180,13 +182,23 @@ def test_corrupt_parquet_gives_session_error_or_exact_data(closed_session, tmp_p
             outcomes["error"] += 1
             continue
         assert got.marks.tobytes() == want.marks.tobytes()
+        bad = getattr(reader._kinds["trades"], "bad", None)
         if reader.recovery.for_name("trades") and not len(got.trades):
             outcomes["left_out"] += 1  # footer unreadable: trades reported and left out
+        elif bad:  # damaged row groups: said, left out, the rest exact
+            src = reader._kinds["trades"]
+            offsets = np.concatenate([[0], np.cumsum(src.group_rows)])
+            keep = np.ones(len(want.trades), bool)
+            for g in bad:
+                keep[offsets[g]:offsets[g + 1]] = False
+            assert len(reader.recovery.for_name("trades")) == len(bad)
+            assert got.trades.tobytes() == want.trades[keep].tobytes(), (trial, at, width)
+            outcomes["groups_left_out"] += 1
         else:
             assert got.trades.tobytes() == want.trades.tobytes(), (trial, at, width)
             outcomes["exact"] += 1
         shutil.rmtree(target)
-    assert outcomes["error"] + outcomes["left_out"] > 0
+    assert outcomes["error"] + outcomes["left_out"] + outcomes["groups_left_out"] > 0
 
 
 def test_truncated_parquet(closed_session, tmp_path):
@@ -222,3 +234,190 @@ def test_session_json_with_wrong_shapes(tmp_path):
         (path / "session.json").write_text(json.dumps(bad))
         with pytest.raises(SessionError):
             SessionReader(path)
+
+
+# ------------------------------------------------------------------------------ issue 11: trust
+
+def _open_guarded(path, timeout_s: float = 5.0):
+    """SessionReader(path) with a hang guard: (reader or None, error or None, hung). A read blocked
+    on a FIFO is released by opening the FIFO for writing, so the test ends either way."""
+    import os
+    import stat
+    import threading
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["reader"] = SessionReader(path)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    hung = t.is_alive()
+    while t.is_alive():
+        for entry in path.iterdir():
+            if stat.S_ISFIFO(entry.lstat().st_mode):
+                try:
+                    os.close(os.open(entry, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+        t.join(0.1)
+    return box.get("reader"), box.get("error"), hung
+
+
+def _trade_group_rows(path) -> np.ndarray:
+    return np.asarray(json.loads((path / "index.json").read_text())["kinds"]["trades"]["row_groups"]["rows"])
+
+
+def test_bit_flip_in_a_data_page_skips_that_row_group_and_reads_on(closed_session, tmp_path):
+    """Before: one bad page made every read covering it a SessionError (export and replay stopped)."""
+    import pyarrow.parquet as pq
+
+    path, want = closed_session
+    target = snapshot(path, tmp_path / "flip.liqs")
+    meta = pq.ParquetFile(str(target / "trades.parquet")).metadata
+    assert meta.num_row_groups >= 3
+    col = next(meta.row_group(1).column(c) for c in range(meta.row_group(1).num_columns)
+               if meta.row_group(1).column(c).path_in_schema == "price")
+    data = bytearray((target / "trades.parquet").read_bytes())
+    data[col.data_page_offset + col.total_compressed_size // 2] ^= 0x10
+    (target / "trades.parquet").write_bytes(bytes(data))
+    reader, err = _open(target)
+    assert err is None
+    rows = _trade_group_rows(target)
+    keep = np.ones(len(want.trades), bool)
+    keep[rows[0]:rows[0] + rows[1]] = False
+    got = np.concatenate([b.trades for b in reader.iter_batches(60_000)])
+    assert got.tobytes() == want.trades[keep].tobytes()
+    assert reader.read().marks.tobytes() == want.marks.tobytes()
+    notes = reader.recovery.for_name("trades")
+    assert len(notes) == 1 and "row group 1" in notes[0].reason and f"{rows[1]:,} events" in notes[0].reason
+
+
+def test_wrong_but_well_formed_index_is_checked_and_rebuilt(closed_session, tmp_path):
+    """Before: row-group times that disagree with the Parquet statistics were trusted and reads by
+    time silently dropped trades."""
+    path, want = closed_session
+    target = snapshot(path, tmp_path / "idx.liqs")
+    index = json.loads((target / "index.json").read_text())
+    groups = index["kinds"]["trades"]["row_groups"]
+    t0 = groups["start_ms"][0]
+    groups["start_ms"] = [t0 + (t - t0) // 2 for t in groups["start_ms"]]
+    groups["end_ms"] = [t0 + (t - t0) // 2 for t in groups["end_ms"]]
+    index["kinds"]["trades"]["end_ms"] = groups["end_ms"][-1]
+    (target / "index.json").write_text(json.dumps(index))
+    reader, err = _open(target)
+    assert err is None
+    got = np.concatenate([b.trades for b in reader.iter_batches(60_000)])
+    assert got.tobytes() == want.trades.tobytes()
+    assert "statistics" in reader.recovery.summary() and reader.recovery.for_name("index")
+
+
+def test_a_log_appended_to_itself_is_read_once(crashed_log, tmp_path):
+    """Before: every batch came back twice (12,490 duplicate rows in the issue's case)."""
+    crashed, data, bounds = crashed_log
+    target = snapshot(crashed, tmp_path / "twice.liqs")
+    (target / "trades.arrows").write_bytes(data + data)
+    reader, err = _open(target)
+    assert err is None
+    assert _batch_ids(reader.read().trades) == list(range(BATCHES))
+    assert len(reader.read().trades) == BATCHES * ROWS
+    assert f"{BATCHES} batches ({BATCHES * ROWS:,} rows) repeat" in reader.recovery.summary()
+
+
+@pytest.mark.parametrize("name", ["trades.parquet", "index.json", "trades.arrows"])
+def test_a_fifo_in_place_of_a_session_file_is_refused(closed_session, crashed_log, tmp_path, name):
+    """Before: opening the FIFO blocked every command forever (or, for a log, read it as empty
+    without a word)."""
+    import os
+
+    source = crashed_log[0] if name.endswith(".arrows") else closed_session[0]
+    target = snapshot(source, tmp_path / "fifo.liqs")
+    (target / name).unlink()
+    os.mkfifo(target / name)
+    reader, err, hung = _open_guarded(target)
+    assert not hung, f"reading {name} as a FIFO hung"
+    assert err is None
+    assert "FIFO" in reader.recovery.summary() and "refused" in reader.recovery.summary()
+    if name == "index.json":  # rebuilt from the Parquet files: nothing lost
+        assert reader.read().trades.tobytes() == closed_session[1].trades.tobytes()
+    else:
+        assert len(reader.read().trades) == 0
+
+
+def test_names_taken_from_files_stay_inside_the_session(closed_session, tmp_path):
+    """Before: a table "../outside" listed in session.json or index.json was opened outside the
+    session folder; a symlink pointing out was followed."""
+    import os
+
+    folder = tmp_path / "box"
+    folder.mkdir()
+    maker = folder / "maker.liqs"
+    w = SessionWriter(maker, "BTCUSDT")
+    w.write_table("outside", {"secret": [1, 2, 3]})
+    w.flush()
+    crashed = snapshot(maker, folder / "crashed.liqs")
+    (crashed / "outside.arrows").rename(folder / "outside.arrows")
+    w.close()
+    (maker / "outside.parquet").rename(folder / "outside.parquet")
+    doc = json.loads((crashed / "session.json").read_text())
+    doc["tables"] = ["../outside"]
+    (crashed / "session.json").write_text(json.dumps(doc))
+    reader, err = _open(crashed)
+    assert err is None and reader.tables == []
+    assert "'../outside'" in reader.recovery.summary()
+
+    closed = snapshot(closed_session[0], folder / "closed.liqs")
+    index = json.loads((closed / "index.json").read_text())
+    index["tables"]["../outside"] = {"file": "../outside.parquet", "rows": 3}
+    (closed / "index.json").write_text(json.dumps(index))
+    os.symlink(folder / "outside.parquet", closed / "linked.parquet")
+    reader, err = _open(closed)
+    assert err is None and reader.tables == []
+    summary = reader.recovery.summary()
+    assert "'../outside'" in summary and "linked.parquet: resolves outside the session folder" in summary
+    with pytest.raises(ValueError):
+        reader.table("../outside")
+
+
+def test_deeply_nested_session_json_is_a_one_line_error(tmp_path):
+    """Before: json.loads raised RecursionError through every command."""
+    path = tmp_path / "deep.liqs"
+    SessionWriter(path, "BTCUSDT").close()
+    text = (path / "session.json").read_text().rstrip()
+    for depth in (100_000, 500):
+        (path / "session.json").write_text(text[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}")
+        reader, err = _open(path)
+        assert reader is None and "nested too deeply" in str(err)
+
+
+def test_malformed_gaps_entries_are_left_out_and_said(tmp_path):
+    """Before: a gap without end_ms was kept (and ``liqdesk info`` failed on it with a KeyError)."""
+    path = tmp_path / "gaps.liqs"
+    with SessionWriter(path, "BTCUSDT") as w:
+        w.write(random_batch(np.random.default_rng(1), T0, 50))
+        w.add_gap("binance", "trades", T0, T0 + 10, "reconnect")
+    doc = json.loads((path / "session.json").read_text())
+    doc["gaps"] += [{"exchange": "binance", "kind": "trades", "start_ms": "soon"}, "not a gap",
+                    {"exchange": "binance", "kind": "trades", "start_ms": 5, "end_ms": 1, "reason": ""}]
+    (path / "session.json").write_text(json.dumps(doc))
+    reader, err = _open(path)
+    assert err is None
+    assert reader.gaps == [{"exchange": "binance", "kind": "trades", "start_ms": T0, "end_ms": T0 + 10,
+                            "reason": "reconnect"}]
+    note = reader.recovery.for_name("gaps")[0]
+    assert "3 malformed gaps entries left out" in note.reason
+
+
+def test_a_recording_killed_before_its_first_flush_says_it_holds_nothing(tmp_path):
+    """Before: an empty, unclosed session read as a session with nothing to say about it."""
+    path = tmp_path / "early.liqs"
+    w = SessionWriter(path, "BTCUSDT")
+    target = snapshot(path, tmp_path / "killed.liqs")
+    w.close()
+    reader, err = _open(target)
+    assert err is None and reader.start_ms is None
+    assert "before its first flush" in reader.recovery.summary()

@@ -240,14 +240,14 @@ def test_small_row_groups_streaming_merge_and_cache(tmp_path, monkeypatch):
     """Many row groups (seeks across group edges, the group cache evicting) and the bounded-memory
     merge used for big logs, forced small here."""
     import liqdesk.store.convert as convert
-    import liqdesk.store.reader as reader_mod
+    import liqdesk.store.kinds as kinds_mod
 
     monkeypatch.setattr(convert, "ROW_GROUP_MIN_ROWS", 16)
     monkeypatch.setattr(convert, "ROW_GROUP_MAX_ROWS", 64)
     monkeypatch.setattr(convert, "ROW_GROUP_SPAN_MS", 1_000)
     monkeypatch.setattr(convert, "_IN_MEMORY_BYTES", 0)
     monkeypatch.setattr(convert, "_MERGE_ROWS", 300)
-    monkeypatch.setattr(reader_mod, "_CACHE_ROWS", 400)
+    monkeypatch.setattr(kinds_mod, "CACHE_ROWS", 400)
     rng = np.random.default_rng(12)
     written = []
     path = tmp_path / "groups.liqs"
