@@ -28,6 +28,10 @@ SPEED = 10.0
 SECONDS = 30.0      # 5 simulated minutes at 10x
 
 
+#: one worker records the five minutes once (pytest-xdist)
+pytestmark = pytest.mark.xdist_group("live_end_to_end")
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     from liqdesk.app.chart_settings import settings_for_window
