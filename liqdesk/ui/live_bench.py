@@ -119,7 +119,8 @@ def measure_live(quick: bool, realistic_s: float | None = None) -> dict:
     tmp = tempfile.mkdtemp(prefix="liqdesk-bench-live-")
     store = LayoutStore(os.path.join(tmp, "layouts.json"))
     proc_self = psutil.Process()
-    flood_speed, real_speed = 400.0, 7.0
+    # real: about 300 messages/s over the three exchanges, a busy BTC hour
+    flood_speed, real_speed = 400.0, 15.0
     flood_s = 8.0 if quick else 20.0
     if realistic_s is None:
         realistic_s = 30.0 if quick else 1800.0
