@@ -68,6 +68,7 @@ EXCITE_MAX = 2.0
 # return, default 0.003) ...
 JUMP_SPREAD_S = (20, 120)        # ... spread over this many seconds (news is traded in, not gapped)
 JUMP_VOL = 0.25                  # fast log-volatility added per jump_scale of jump
+TREND_EVERY_S, TREND_PULSE_S = 600, 20   # a scenario's trend: one pulse of this length this often
 SPOT_FOLLOW = 0.06               # per second: spot moves this share of its gap to the perps' mid
 
 # takers
@@ -273,7 +274,11 @@ class Simulator:
         of a block starting at ``T0``): a steady drift, and a crash's selling and its rebound.
         None when there is neither (the default market: nothing is added, bit for bit)."""
         p = self.params
-        trend = p.drift_per_day * STEP_MS / 86_400_000
+        # a trend comes in pulses (TREND_PULSE_S every TREND_EVERY_S): spot follows the perpetuals
+        # within seconds, so a drift spread evenly would stay under the arbitrageurs' edge and never
+        # reach the perpetuals; news-like steps do
+        pulses_per_day = 86_400 / TREND_EVERY_S
+        trend = p.drift_per_day / pulses_per_day / TREND_PULSE_S * STEP_MS / 1000
         if not trend and not p.crash_depth:
             return None
         depth = -math.log1p(-p.crash_depth)             # log return the crash takes
@@ -286,7 +291,7 @@ class Simulator:
 
         def scheduled(T0: int) -> np.ndarray:
             t = T0 + offsets                          # start of each step
-            out = np.full(BLOCK_STEPS, trend)
+            out = np.where((t - p.start_ms) % (TREND_EVERY_S * 1000) < TREND_PULSE_S * 1000, trend, 0.0)
             if depth:
                 out += np.where((t >= c0) & (t < c1), fall, 0.0) + np.where((t >= c1) & (t < r1), rise, 0.0)
             return out

@@ -55,8 +55,8 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("calm", "a quiet market: half the volatility, one small news jump a day",
              {"volatility": 0.3, "jumps_per_day": 1.0, "jump_scale": 0.0015}),
-    Scenario("trend", "a steady up-trend of about 6 % a day that traders chase",
-             {"drift_per_day": 0.06, "bias": 0.6}),
+    Scenario("trend", "an up-trend: news-like pushes worth 8 % a day (about 0.3 % an hour) that traders chase",
+             {"drift_per_day": 0.08}),
     Scenario("crash", "a crowded long market hit by a cascade one hour in: 8 % of exogenous selling over "
                       "12 min (about 6 % shows in the mark), a burst of liquidations, a third given back over 2 h",
              {"bias": 0.65, "crash_depth": 0.08, "crash_minutes": 12.0, "crash_at_hours": 1.0,
