@@ -53,8 +53,9 @@ def scenario_name(text: str) -> str:
 def scenario_help() -> str:
     from liqdesk.sim.scenarios import SCENARIOS
 
-    return ("market preset: " + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
+    text = ("market preset: " + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
             + " (default: the default market); --leverage-prior and --bias override a preset's")
+    return text.replace("%", "%%")      # argparse formats help with %
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
