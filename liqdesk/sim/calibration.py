@@ -135,6 +135,31 @@ def real_ranges(real_dir: Path, window_ms: int = 20 * 60_000) -> np.ndarray | No
     return covered_ranges(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), window_ms)
 
 
+#: Real positions of the top Hyperliquid wallets, by leverage bucket (shared real-data folder).
+REAL_HYPERLIQUID = Path("hyperliquid-positions") / "snapshots.jsonl.gz"
+
+
+def real_hyperliquid_leverage(real_dir: Path) -> dict[str, float] | None:
+    """Share of notional per leverage bucket (``10x`` = 1-10x, ``25x`` = 11-25x, ``50x`` = 26-50x,
+    ``100x`` = 51-100x) of the top-200 Hyperliquid wallets' positions whose liquidation price lies
+    within ±30 % of the mark, summed over every snapshot and coin; None when the file is absent."""
+    import gzip
+    import json
+
+    path = Path(real_dir) / REAL_HYPERLIQUID
+    if not path.is_file():
+        return None
+    total: dict[str, float] = {}
+    with gzip.open(path, "rt") as f:
+        for line in f:
+            for coin in json.loads(line)["data"]["data"].values():
+                for bucket in coin["longLiquidations"] + coin["shortLiquidations"]:
+                    for key in ("10x", "25x", "50x", "100x"):
+                        total[key] = total.get(key, 0.0) + float(bucket.get(key) or 0.0)
+    whole = sum(total.values())
+    return {k: v / whole for k, v in total.items()} if whole > 0 else None
+
+
 def _row(m: dict) -> str:
     lev = m["leverage"]
     return (f"| {m['scenario']} | {m['seed']} | {m['range_median']:.2f} / {m['range_mean']:.2f} / {m['range_max']:.2f} "
@@ -157,6 +182,10 @@ def main(argv=None) -> int:
         r = real_ranges(args.real)
         print("real ETHUSDT 2026-04-03: absent" if r is None else
               f"real ETHUSDT 2026-04-03: 20-min ranges % {np.round(r, 2).tolist()}, median {np.median(r):.2f}")
+        mix = real_hyperliquid_leverage(args.real)
+        print("real Hyperliquid top wallets: absent" if mix is None else
+              "real Hyperliquid top wallets, notional by leverage: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in mix.items()))
     print("| scenario | seed | hourly range % median / mean / max | 20-min range % median | largest 15-min fall % (at hour) | move % "
           "| up hours | liquidations (truth) | burst | leverage opened: median / ≤10x / ≥50x / >100x / max |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -121,3 +121,30 @@ def test_crash_falls_several_percent_within_minutes_with_a_liquidation_burst():
     # the same seed without the crash has no such fall
     calm_fall, _ = largest_fall(_binance_marks(Simulator(SimParams(seed=5, hours=1.5))))
     assert calm_fall < 2.0
+
+
+def test_the_statistics_helpers_measure_what_they_say():
+    from liqdesk.sim.calibration import covered_ranges, leverage_mix, liquidation_burst
+
+    price = np.concatenate([np.full(1800, 100.0), np.linspace(100.0, 94.0, 600), np.full(1200, 94.0)])
+    fall, at = largest_fall(price)
+    assert fall == pytest.approx(6.0) and at == 2399
+    assert hourly_ranges(price).tolist() == pytest.approx([6.0])
+    t = np.arange(0, 3_600_000, 5_000)
+    assert covered_ranges(t, 100.0 + (t >= 1_800_000), 1_800_000).tolist() == pytest.approx([0.0, 0.0])
+    kept = (t < 600_000) | (t > 900_000)
+    assert len(covered_ranges(t[kept], np.ones(kept.sum()), 1_800_000)) == 1   # the window with a hole is left out
+    burst = liquidation_burst(np.array([0, 60_000, 1_000_000, 1_000_001]), np.array([1.0, 1.0, 50.0, 50.0]),
+                              0, 4 * 900_000)
+    assert burst == pytest.approx(100.0 / 1.0)
+    mix = leverage_mix(np.array([5.0, 10.0, 50.0, 125.0]))
+    assert mix["le10"] == 0.5 and mix["ge50"] == 0.5 and mix["gt100"] == 0.25 and mix["max"] == 125.0
+
+
+def test_the_real_references_are_read_when_present(real_data):
+    from liqdesk.sim.calibration import real_hyperliquid_leverage, real_ranges
+
+    ranges = real_ranges(real_data)
+    assert ranges is not None and len(ranges) >= 3 and 0.05 < np.median(ranges) < 1.0
+    mix = real_hyperliquid_leverage(real_data)
+    assert mix is not None and sum(mix.values()) == pytest.approx(1.0) and mix["100x"] < 0.01
