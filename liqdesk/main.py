@@ -116,10 +116,12 @@ def journal_for(symbol: str, retention_ms: int | None = None):
 
 def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
                 history_ms: int = SIM_HISTORY_MS, prior: dict | None = None, now_ms: int | None = None,
-                retention_ms: int | None = None):
+                retention_ms: int | None = None, scenario: str | None = None):
     """A window session on the built-in simulator in real time (the default): ``history_ms`` of
     market history is built at full speed first, ending about now, so the chart opens populated
-    and its clock reads the time of day."""
+    and its clock reads the time of day. ``scenario`` names a preset (:mod:`liqdesk.sim.scenarios`);
+    a crash is placed half an hour before the window opens (or a quarter into a shorter history),
+    so the opening chart shows it and its aftermath."""
     import time
 
     from liqdesk.app.chart_settings import settings_for_window
@@ -139,7 +141,12 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
         kw["symbol"] = symbol
     if exchanges:
         kw["venues"] = tuple(exchanges)
+    if scenario:
+        kw["scenario"] = scenario
     try:
+        if scenario and SimParams(**kw).crash_depth > 0:
+            hours = history_ms / 3_600_000
+            kw["crash_at_hours"] = hours - 0.5 if hours >= 1.0 else hours / 4
         params = SimParams(**kw)
         source = SimSource(params, speed=speed, max_catch_up_ms=15_000)
     except (TypeError, ValueError) as exc:
@@ -149,7 +156,8 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
     engine = Engine(settings)
     # the simulator's public feed is throttled like Binance's forceOrder: the latest per second
     engine.liquidation_feeds = dict.fromkeys(params.venues, "sampled")
-    session = Session(engine, source, "sim", label="sim", key=("sim", params.symbol, params.venues),
+    session = Session(engine, source, "sim", label=f"sim: {params.scenario}" if params.scenario else "sim",
+                      key=("sim", params.symbol, params.venues, params.scenario),
                       journal=journal_for(params.symbol, retention_ms))
     session.build_history(history_ms, then_speed=speed)
     return session
@@ -200,7 +208,7 @@ def session_for(spec, args=None):
     if spec.kind == "sim":
         return sim_session(spec.symbol, spec.venues, speed if math.isfinite(speed) else 1.0, prior=prior,
                            history_ms=getattr(args, "history", None) or SIM_HISTORY_MS,
-                           retention_ms=getattr(args, "retention", None))
+                           retention_ms=getattr(args, "retention", None), scenario=spec.scenario)
     if spec.kind == "live":
         return live_session(spec.venues, spec.symbol, getattr(args, "emulator", None),
                             getattr(args, "backfill", None), prior, getattr(args, "retention", None))
@@ -213,6 +221,8 @@ def build_session(args):
     if not speed > 0:
         raise UserError("--speed must be > 0")
     prior = getattr(args, "prior", None)
+    if getattr(args, "scenario", None) and (getattr(args, "live", False) or getattr(args, "replay", None)):
+        raise UserError("--scenario picks a simulator preset; it does not apply to --live or --replay")
     if getattr(args, "live", False):
         from liqdesk.app.hub import ChartSpec
 
@@ -222,7 +232,8 @@ def build_session(args):
                               prior=prior, strict=bool(getattr(args, "strict", False)))
     from liqdesk.app.hub import ChartSpec
 
-    return session_for(ChartSpec("sim", getattr(args, "symbol", None), exchanges), args)
+    return session_for(ChartSpec("sim", getattr(args, "symbol", None), exchanges,
+                                 scenario=getattr(args, "scenario", None)), args)
 
 
 def run_window(args) -> int:

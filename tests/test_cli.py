@@ -35,6 +35,7 @@ def test_liq_price_json():
     (["liq-price", "--exchange", "bybit", "--side", "long", "--entry", "60000", "--leverage", "500",
       "--size", "0.01"], "allows at most"),
     (["no-such-command"], "invalid choice"),
+    (["--scenario", "storm"], "unknown scenario 'storm'; expected one of calm, trend, crash, lowlev, highlev"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(args, needle):
     r = liqdesk(*args)

@@ -17,13 +17,15 @@ from .session import Session
 @dataclass(frozen=True)
 class ChartSpec:
     """What a chart window asks for: ``kind`` ("sim", "replay", "live"), the ``symbol`` (ccxt
-    unified, e.g. "ETH/USDT:USDT"), the ``venues`` (None = the source's default) and, for a
-    replay, the session ``path``."""
+    unified, e.g. "ETH/USDT:USDT"), the ``venues`` (None = the source's default), for a
+    replay, the session ``path``, and for the simulator, the ``scenario`` preset (None = the
+    default market)."""
 
     kind: str
     symbol: str | None = None
     venues: tuple[str, ...] | None = None
     path: str | None = None
+    scenario: str | None = None
 
 
 def covers(session: Session, spec: ChartSpec) -> bool:
@@ -34,9 +36,17 @@ def covers(session: Session, spec: ChartSpec) -> bool:
         return False
     if spec.kind == "replay":
         return spec.path is not None and len(key) > 3 and key[3] == spec.path
+    if spec.kind == "sim" and (key[3] if len(key) > 3 else None) != spec.scenario:
+        return False     # another market regime or trader population
     if spec.symbol is not None and _same_symbol(spec.symbol, symbol) is False:
         return False
     return spec.venues is None or set(spec.venues) <= set(venues)
+
+
+def session_scenario(session: Session) -> str | None:
+    """The simulator preset a session runs (None: the default market, or not a simulator)."""
+    key = session.key or ()
+    return key[3] if session.kind == "sim" and len(key) > 3 else None
 
 
 def _same_symbol(a: str, b: str) -> bool:

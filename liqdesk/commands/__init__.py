@@ -23,7 +23,8 @@ def positive_float(what: str = "a number"):
 
 
 PRIOR_HELP = ("the model's leverage prior, LEVERAGE:WEIGHT,... (default even weights on 10, 20, 25, "
-              "50, 75 and 100x); weights are normalized")
+              "50, 75 and 100x); weights are normalized; any leverage > 1, e.g. 125x: on an exchange "
+              "whose maximum is lower (Bybit 100x, Hyperliquid 40x on BTC) that tier sits at the maximum")
 
 
 def leverage_prior(text: str) -> dict:

@@ -39,6 +39,25 @@ def _venues(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+def scenario_name(text: str) -> str:
+    """An argparse type: a scenario preset's name (case-insensitive), or a one-line error that lists
+    the names."""
+    from liqdesk.sim.scenarios import scenario
+
+    try:
+        return scenario(text).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def scenario_help() -> str:
+    from liqdesk.sim.scenarios import SCENARIOS
+
+    text = ("market preset: " + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
+            + " (default: the default market); --leverage-prior and --bias override a preset's")
+    return text.replace("%", "%%")      # argparse formats help with %
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from liqdesk.sim.params import DEFAULT_LEVERAGE_PRIOR
 
@@ -47,10 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="SESSION", help="session directory to create (NAME.liqs)")
     parser.add_argument("--venues", type=_venues, default=3,
                         help="number of venues: binance, bybit, okx, hyperliquid, bitget in that order (default 3)")
-    parser.add_argument("--leverage-prior", default=DEFAULT_LEVERAGE_PRIOR,
-                        help=f"TRUE leverage distribution LEV:WEIGHT,... (default {DEFAULT_LEVERAGE_PRIOR})")
+    parser.add_argument("--scenario", type=scenario_name, default=None, metavar="NAME", help=scenario_help())
+    parser.add_argument("--leverage-prior", default=None,
+                        help="TRUE leverage distribution LEV:WEIGHT,..., any leverage > 1 (each venue caps it at "
+                             f"its tier maximum, e.g. Binance BTC 150x); default: the scenario's, else "
+                             f"{DEFAULT_LEVERAGE_PRIOR}")
     parser.add_argument("--bias", type=float, default=None,
-                        help="long-run share of new positions that are long, in (0, 1) (default 0.55)")
+                        help="long-run share of new positions that are long, in (0, 1) (default: the scenario's, else 0.55)")
     parser.add_argument("--symbol", default="BTC/USDT:USDT",
                         help="market to simulate, any spelling (BTC/USDT:USDT, SOLUSDT, ETH-USDT-SWAP); its price level, "
                              "step, activity and each venue's tier table come from it; a symbol without a profile "
@@ -70,8 +92,10 @@ def build_params(args: argparse.Namespace):
     """SimParams from the parsed arguments (ValueError with one line on bad values)."""
     from liqdesk.sim.params import SimParams, venues_for
 
-    kw = dict(venues=venues_for(args.venues), seed=args.seed, hours=args.hours, leverage_prior=args.leverage_prior,
-              symbol=getattr(args, "symbol", None) or "BTC/USDT:USDT")
+    kw = dict(venues=venues_for(args.venues), seed=args.seed, hours=args.hours,
+              symbol=getattr(args, "symbol", None) or "BTC/USDT:USDT", scenario=getattr(args, "scenario", None))
+    if args.leverage_prior is not None:
+        kw["leverage_prior"] = args.leverage_prior
     if args.bias is not None:
         kw["bias"] = args.bias
     if args.start_price is not None:
@@ -110,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         "tiers": {v: {"symbol": t.symbol, "approximate": t.approximate, "as_of": t.as_of} for v, t in tables.items()},
         "sim": params.to_meta(),
         "seed": params.seed,
+        "scenario": params.scenario,
         "bin_width": params.bin_width,
         "truth_every_ms": params.truth_every_ms,
         "truth_tables": {
@@ -170,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{params.symbol}: {market}, start price {params.start_price:g}; "
           + (f"approximate tiers (generic table) on {', '.join(approx)}" if approx else "published tier tables"))
     print(f"wrote {args.out}: {args.hours:g} simulated hours, {len(params.venues)} venues, seed {params.seed}, "
+          + (f"scenario {params.scenario}, " if params.scenario else "") +
           f"{written:,} events, {len(liqs):,} liquidations (truth), {elapsed:.1f} s "
           f"({args.hours / elapsed * 60:.1f} simulated h/min)")
     return 0

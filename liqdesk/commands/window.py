@@ -26,10 +26,16 @@ def _speed(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from liqdesk.commands.simulate import scenario_name
+    from liqdesk.sim.scenarios import SCENARIO_NAMES
+
     parser.add_argument("--replay", metavar="SESSION", help="replay a recorded or imported session (NAME.liqs)")
     parser.add_argument("--speed", type=_speed, default=1.0,
                         help="replay (or simulator) speed, a multiple of real time, or 'max' (default 1)")
     parser.add_argument("--symbol", help="simulated symbol (default BTC/USDT:USDT)")
+    parser.add_argument("--scenario", type=scenario_name, metavar="NAME",
+                        help="simulator market preset: " + ", ".join(SCENARIO_NAMES) + " (see 'liqdesk simulate "
+                             "--help'); a crash is placed half an hour before the window opens")
     parser.add_argument("--exchanges", nargs="+", metavar="EXCHANGE",
                         help="venues to show (default: all of the source's)")
     parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)

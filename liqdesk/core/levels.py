@@ -106,6 +106,8 @@ class ModelSettings:
     #: entry: nothing public says how leverage is spread (a liquidation feed only shows the tiers
     #: price reached), and an even prior is wrong by the least when the true mix is unknown
     #: (README, Accuracy: 7 simulator settings with different true mixes).
+    #: Any leverage > 1 may be listed (e.g. 125x, which Binance offers on BTC and ETH): on an
+    #: exchange whose maximum for a typical position is lower, that tier sits at the maximum.
     leverages: tuple[float, ...] = (10.0, 20.0, 25.0, 50.0, 75.0, 100.0)
     weights: tuple[float, ...] = (1 / 6,) * 6
     #: bin width as a percentage of the first price seen (rounded to a nice number) ...
@@ -462,7 +464,8 @@ class LevelModel:
 
         Positions are modelled at ``typical_position`` notional, so ``Q = typical / EP`` and every
         term of each exchange's formula scales with EP: the ratio is a constant per exchange,
-        side and leverage (the tier is looked up at the liquidation notional once, here).
+        side and leverage (the tier is looked up at the liquidation notional once, here). A
+        leverage above the exchange's maximum for that notional is placed at the maximum.
         """
         s = self.settings
         k = s.spread_points if s.leverage_spread > 0 else 1
@@ -472,7 +475,12 @@ class LevelModel:
         ratios = np.empty((self.E, 2, self.T, k))
         size = s.typical_position / price
         for e, name in enumerate(s.exchanges):
-            lp, _ = liquidation_price(self.tiers[name], np.array([1, -1])[:, None, None], price, lev[None], size)
+            table = self.tiers[name]
+            # a leverage above the exchange's maximum for such a position is not on offer there:
+            # a trader asking for it gets the maximum (Hyperliquid BTC 40x, Bybit 100x, Binance 150x)
+            top = table.max_leverage_at(s.typical_position if table.basis == "notional" else size)
+            lp, _ = liquidation_price(table, np.array([1, -1])[:, None, None], price,
+                                      np.minimum(lev, top)[None], size)
             ratios[e] = lp / price
         return ratios
 

@@ -13,16 +13,20 @@ from .errors import SimulationError
 from .market import TRUTH_MAP_DTYPE, Simulator
 from .params import DEFAULT_LEVERAGE_PRIOR, DEFAULT_VENUES, VENUE_ORDER, SimParams, venues_for
 from .positions import POSITION_DTYPE, REASONS
+from .scenarios import SCENARIO_NAMES, SCENARIOS, scenario
 
 __all__ = [
     "DEFAULT_LEVERAGE_PRIOR",
     "DEFAULT_VENUES",
     "POSITION_DTYPE",
     "REASONS",
+    "SCENARIOS",
+    "SCENARIO_NAMES",
     "TRUTH_MAP_DTYPE",
     "VENUE_ORDER",
     "SimParams",
     "SimulationError",
     "Simulator",
+    "scenario",
     "venues_for",
 ]

@@ -48,6 +48,7 @@ from .book import LOT_VALUE, Books
 from .errors import SimulationError
 from .params import VENUE_SHARE, SimParams
 from .positions import CLOSED, LIQUIDATED, STOP_LOSS, TAKE_PROFIT, Positions
+from .scenarios import REBOUND_HOURS
 
 STEP_MS = 1_000
 BLOCK_STEPS = 60
@@ -63,10 +64,11 @@ VOL_VAR = VOL_SLOW[1] ** 2 + VOL_FAST[1] ** 2
 EXCITE_HALF_LIFE_S = 900.0       # liquidation excitation of volatility decays with this half-life
 EXCITE_PER_USD = 0.35 / 5e6      # log-volatility added per liquidated notional
 EXCITE_MAX = 2.0
-JUMPS_PER_DAY = 4.0
-JUMP_SCALE = 0.003               # Laplace scale of a jump (log return) ...
+# news jumps: ``params.jumps_per_day`` (default 4), Laplace scale ``params.jump_scale`` (log
+# return, default 0.003) ...
 JUMP_SPREAD_S = (20, 120)        # ... spread over this many seconds (news is traded in, not gapped)
-JUMP_VOL = 0.25                  # fast log-volatility added per JUMP_SCALE of jump
+JUMP_VOL = 0.25                  # fast log-volatility added per jump_scale of jump
+TREND_EVERY_S, TREND_PULSE_S = 600, 20   # a scenario's trend: one pulse of this length this often
 SPOT_FOLLOW = 0.06               # per second: spot moves this share of its gap to the perps' mid
 
 # takers
@@ -187,6 +189,7 @@ class Simulator:
         self._truth_liq: list[np.ndarray] = []
         self._truth_map: list[tuple] = []
         self.stats = {"steps": 0, "orders": 0, "liquidations": 0, "opens": 0}
+        self._scheduled = self._schedule()
         self._warm_start()
 
     # ------------------------------------------------------------------ public API
@@ -264,6 +267,36 @@ class Simulator:
         """Current open interest per venue in base units (what the next poll would publish)."""
         V = self.V
         return self.base_oi + 0.5 * (self.ls[:V] + self.ls[V:])
+
+    # ------------------------------------------------------------------ scenario drift
+    def _schedule(self):
+        """The deterministic part of the spot value's moves a scenario adds (log return per step
+        of a block starting at ``T0``): a steady drift, and a crash's selling and its rebound.
+        None when there is neither (the default market: nothing is added, bit for bit)."""
+        p = self.params
+        # a trend comes in pulses (TREND_PULSE_S every TREND_EVERY_S): spot follows the perpetuals
+        # within seconds, so a drift spread evenly would stay under the arbitrageurs' edge and never
+        # reach the perpetuals; news-like steps do
+        pulses_per_day = 86_400 / TREND_EVERY_S
+        trend = p.drift_per_day / pulses_per_day / TREND_PULSE_S * STEP_MS / 1000
+        if not trend and not p.crash_depth:
+            return None
+        depth = -math.log1p(-p.crash_depth)             # log return the crash takes
+        c0 = p.start_ms + int(round(p.crash_at_hours * 3_600_000))
+        c1 = c0 + int(round(p.crash_minutes * 60_000))
+        r1 = c1 + int(round(REBOUND_HOURS * 3_600_000))
+        fall = -depth * STEP_MS / (c1 - c0)
+        rise = depth * p.crash_rebound * STEP_MS / (r1 - c1)
+        offsets = STEP_MS * np.arange(BLOCK_STEPS)
+
+        def scheduled(T0: int) -> np.ndarray:
+            t = T0 + offsets                          # start of each step
+            out = np.where((t - p.start_ms) % (TREND_EVERY_S * 1000) < TREND_PULSE_S * 1000, trend, 0.0)
+            if depth:
+                out += np.where((t >= c0) & (t < c1), fall, 0.0) + np.where((t >= c1) & (t < r1), rise, 0.0)
+            return out
+
+        return scheduled
 
     # ------------------------------------------------------------------ warm start
     def _warm_start(self) -> None:
@@ -370,13 +403,15 @@ class Simulator:
         carry = self._drift[BLOCK_STEPS:]
         drift = np.zeros(BLOCK_STEPS + JUMP_SPREAD_S[1])
         drift[: len(carry)] = carry
-        for _ in range(int(rng.poisson(JUMPS_PER_DAY * BLOCK_MS / 86_400_000))):
+        for _ in range(int(rng.poisson(p.jumps_per_day * BLOCK_MS / 86_400_000))):
             at = int(rng.integers(0, BLOCK_STEPS))
-            size = float(rng.laplace(0.0, JUMP_SCALE))
+            size = float(rng.laplace(0.0, p.jump_scale))
             span = int(rng.integers(*JUMP_SPREAD_S))
             drift[at: at + span] += size / span
-            self.hc[1] += JUMP_VOL * abs(size) / JUMP_SCALE
+            self.hc[1] += JUMP_VOL * abs(size) / p.jump_scale
         self._drift = drift
+        if self._scheduled is not None:             # a scenario's trend and crash (no draws)
+            drift[:BLOCK_STEPS] += self._scheduled(T0)
         self._jump = drift[:BLOCK_STEPS].tolist()
         # background takers
         cn = rng.poisson(p.trade_rate * self.share * 60.0 * act ** 0.7)

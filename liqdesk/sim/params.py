@@ -13,16 +13,14 @@ from liqdesk.core.events import EXCHANGE_ID, EXCHANGES
 from liqdesk.core.levels import nice_bin_width, parse_prior
 from liqdesk.core.markets import MarketProfile, market_profile
 
+from .scenarios import DEFAULT_LEVERAGE_PRIOR, SCENARIO_NAMES, resolved_values, scenario
+
+__all__ = ["DEFAULT_LEVERAGE_PRIOR", "DEFAULT_VENUES", "SCENARIO_NAMES", "VENUE_ORDER", "SimParams", "venues_for"]
+
 #: Venues in the order ``--venues N`` takes them. The first three are the default market.
 VENUE_ORDER: tuple[str, ...] = ("binance", "bybit", "okx", "hyperliquid", "bitget")
 DEFAULT_VENUES: tuple[str, ...] = VENUE_ORDER[:3]
 
-#: The simulator's TRUE leverage distribution (share of newly opened positions per leverage).
-#: Deliberately not the level model's default prior (even weights on 10, 20, 25, 50, 75 and 100x):
-#: it leans to high leverage (half the positions at 25x or more) and uses leverages the model does
-#: not list (3x, 5x), as real traders do. Each venue caps a leverage at its tier table's maximum for
-#: the position's notional (Hyperliquid: 40x), so the realized mix differs per venue.
-DEFAULT_LEVERAGE_PRIOR = "3:0.04,5:0.08,10:0.2,20:0.13,25:0.15,50:0.17,75:0.06,100:0.17"
 
 #: Relative size of each venue (trade and position flow, book depth, background open interest).
 VENUE_SHARE: dict[str, float] = {"binance": 1.0, "bybit": 0.7, "okx": 0.5, "hyperliquid": 0.4, "bitget": 0.35}
@@ -76,8 +74,15 @@ class SimParams:
     """One simulated episode. Prices in quote currency, times in ms since the epoch, rates per second.
 
     ``leverage_prior`` is the TRUE leverage distribution, ``"LEV:WEIGHT,..."`` (weights are
-    normalized; they must sum to a positive number). ``bias`` is the long-run share of new positions
-    that are long (the share itself wanders around it, follows trends and leans against funding).
+    normalized; they must sum to a positive number; any leverage > 1, each venue caps it at its
+    tier table's maximum for the position's notional, e.g. Binance BTC 150x under $300k).
+    ``bias`` is the long-run share of new positions that are long (the share itself wanders around
+    it, follows trends and leans against funding).
+
+    ``scenario`` names a preset (:mod:`liqdesk.sim.scenarios`: calm, trend, crash, lowlev,
+    highlev). The market fields it controls (``leverage_prior``, ``bias``, ``volatility``, the
+    jumps, the drift and the crash) are left at None to take the preset's value, or the default
+    market's without a scenario; a value passed explicitly wins over the preset.
 
     The market comes from ``symbol`` (:func:`liqdesk.core.markets.market_profile`): ``start_price``,
     the book step and the activity (``open_rate``, ``trade_rate``, ``min_notional``) left at None
@@ -93,10 +98,25 @@ class SimParams:
     seed: int = 0
     #: episode length for headless runs; None = unbounded (the live source)
     hours: float | None = None
-    leverage_prior: str = DEFAULT_LEVERAGE_PRIOR
-    bias: float = 0.55
-    #: annualized volatility of the value process before order-flow feedback
-    volatility: float = 0.6
+    #: a preset's name (None: the default market); see the class docstring
+    scenario: str | None = None
+    leverage_prior: str | None = None
+    bias: float | None = None
+    #: annualized volatility of the value process before order-flow feedback (default 0.6)
+    volatility: float | None = None
+    #: news jumps of the value process: a rate per day (default 4) and the Laplace scale of their
+    #: log return (default 0.003)
+    jumps_per_day: float | None = None
+    jump_scale: float | None = None
+    #: log return per day the value process drifts by (a trend; default 0)
+    drift_per_day: float | None = None
+    #: a crash: exogenous selling that takes ``crash_depth`` (fraction of price; default 0, none)
+    #: over ``crash_minutes`` starting ``crash_at_hours`` after the start; ``crash_rebound`` of the
+    #: depth comes back over the next two hours
+    crash_at_hours: float | None = None
+    crash_depth: float | None = None
+    crash_minutes: float | None = None
+    crash_rebound: float | None = None
     #: open interest polled like a REST endpoint, per venue
     oi_poll_ms: int = 5_000
     #: predicted funding rate published this often per venue (settled every 8 h)
@@ -137,6 +157,11 @@ class SimParams:
         if len(set(venues)) != len(venues):
             raise ValueError("a venue is listed twice")
         object.__setattr__(self, "venues", venues)
+        if self.scenario is not None:
+            object.__setattr__(self, "scenario", scenario(self.scenario).name)
+        for name, value in resolved_values(self.scenario).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise ValueError("symbol must be a non-empty string")
         market = market_profile(self.symbol)
@@ -157,6 +182,13 @@ class SimParams:
         parse_prior(self.leverage_prior)  # raises ValueError with the reason
         _finite("bias", self.bias, 0, 1, open_lo=True, open_hi=True)
         _finite("volatility", self.volatility, 0, 5, open_lo=True)
+        _finite("jumps_per_day", self.jumps_per_day, 0, 1000)
+        _finite("jump_scale", self.jump_scale, 0, 0.2, open_lo=True)
+        _finite("drift_per_day", self.drift_per_day, -1, 1)
+        _finite("crash_at_hours", self.crash_at_hours, 0, 24 * 365)
+        _finite("crash_depth", self.crash_depth, 0, 0.5)
+        _finite("crash_minutes", self.crash_minutes, 1, 24 * 60)
+        _finite("crash_rebound", self.crash_rebound, 0, 1)
         for name in ("oi_poll_ms", "funding_publish_ms", "book_every_ms", "public_liq_window_ms",
                      "truth_every_ms"):
             value = _int(name, getattr(self, name), 1000)

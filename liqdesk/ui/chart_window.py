@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from liqdesk.app.chart_settings import settings_for_window
-from liqdesk.app.hub import ChartSpec, SessionHub
+from liqdesk.app.hub import ChartSpec, SessionHub, session_scenario
 from liqdesk.app.session import Session
 from liqdesk.app.view_state import ViewState
 
@@ -469,26 +469,31 @@ class ChartWindow(QtWidgets.QMainWindow):
         if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return None
         try:
-            return self.open_window(dlg.venues() or None, symbol=dlg.symbol())
+            return self.open_window(dlg.venues() or None, symbol=dlg.symbol(), scenario=dlg.scenario())
         except (ValueError, OSError) as exc:
             QtWidgets.QMessageBox.warning(self, "New chart window", f"cannot open it: {exc}")
             return None
 
     def open_window(self, exchanges: tuple[str, ...] | None = None, symbol: str | None = None,
-                    kind: str | None = None) -> ChartWindow:
+                    kind: str | None = None, scenario: str | None | bool = False) -> ChartWindow:
         """Another chart window showing ``symbol`` (default: this window's) on ``exchanges``
-        (None = all of the source's), from the same kind of source or ``kind`` ("live", "sim").
-        It shares a running session that covers the symbol and venues, else gets a session
-        (engine, source, journal) of its own."""
+        (None = all of the source's), from the same kind of source or ``kind`` ("live", "sim"),
+        and for the simulator the preset ``scenario`` (None: the default market; default: this
+        window's). It shares a running session that covers the symbol, venues and scenario, else
+        gets a session (engine, source, journal) of its own."""
         settings = self.session.engine.settings
         symbol = symbol or settings.symbol
         key = self.session.key or ()
         kind = kind or self.session.kind
+        own = session_scenario(self.session)
+        if scenario is False:
+            scenario = own if kind == self.session.kind else None
         spec = ChartSpec(kind, symbol, tuple(exchanges) if exchanges else None,
-                         path=key[3] if kind == "replay" and len(key) > 3 else None)
+                         path=key[3] if kind == "replay" and len(key) > 3 else None,
+                         scenario=scenario if kind == "sim" else None)
         if self.hub is not None:
             session = self.hub.open(spec)
-        elif kind == self.session.kind and symbol.upper() == settings.symbol.upper():
+        elif kind == self.session.kind and symbol.upper() == settings.symbol.upper() and spec.scenario == own:
             session = self.session
         else:
             raise ValueError("this window cannot open another market (no session hub)")

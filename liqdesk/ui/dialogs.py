@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from liqdesk.app.hub import session_scenario
 from liqdesk.app.session import Session
 
 
@@ -63,7 +64,28 @@ class NewWindowDialog(_MarketDialog):
         self.symbol_box.setEnabled(not session.is_replay)
         self.symbol_box.setToolTip("the market to chart; a replay shows the symbol of its file")
         self.add_venues("Venues:", settings.exchanges if session.is_replay else EXCHANGES, settings.exchanges)
+        self.scenario_box: QtWidgets.QComboBox | None = None
+        if session.kind == "sim":
+            self.add_scenarios(session_scenario(session))
         self.add_buttons()
+
+    def add_scenarios(self, current: str | None) -> None:
+        """The simulator's market presets (the default market first), the session's selected."""
+        from liqdesk.sim.scenarios import SCENARIOS
+
+        box = self.scenario_box = QtWidgets.QComboBox()
+        box.addItem("default market", None)
+        for s in SCENARIOS.values():
+            box.addItem(s.name, s.name)
+            box.setItemData(box.count() - 1, s.description, QtCore.Qt.ItemDataRole.ToolTipRole)
+        box.setCurrentIndex(max(0, box.findData(current)))
+        box.setToolTip("the simulated market: a regime (calm, trend, crash) or a trader population "
+                       "(lowlev, highlev); another preset opens a simulator of its own")
+        self.form.addRow("Scenario:", box)
+
+    def scenario(self) -> str | None:
+        """The picked simulator preset (None: the default market, or not a simulator)."""
+        return self.scenario_box.currentData() if self.scenario_box is not None else None
 
 
 def _shipped_symbols() -> tuple[str, ...]:

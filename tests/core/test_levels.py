@@ -278,3 +278,30 @@ def test_leverage_spread_widens_each_tier_and_keeps_its_notional():
     assert len(wide.levels()) > len(sharp.levels())
     lv = wide.levels()
     assert np.all(lv[lv["side"] == 1]["price"] < 60_000) and np.all(lv[lv["side"] == -1]["price"] > 60_000)
+
+
+def test_leverage_runs_above_100x_where_the_exchange_allows_it():
+    """125x is placed at its own liquidation price where the exchange offers it (Binance BTC:
+    150x for small positions) and at the exchange's maximum elsewhere (Bybit 100x, Hyperliquid
+    40x): never at an impossible level on the wrong side of the entry."""
+    from liqdesk.core.events import EXCHANGE_ID
+    from liqdesk.core.tiers import liquidation_price, load_tiers
+
+    venues = ("binance", "bybit", "hyperliquid")
+    settings = ModelSettings(exchanges=venues, leverages=(50.0, 125.0), weights=(0.5, 0.5), column_ms=10_000,
+                             window_columns=64, rows=400, turnover=0.0)
+    assert parse_prior("50:1,125:1,150:1")[0] == (50.0, 125.0, 150.0)
+    entry = 88_000.0
+    model = LevelModel(settings)
+    for name in venues:
+        opened_at(entry, exchange=EXCHANGE_ID[name], model=model)
+    lv = model.levels()
+    for name, allowed in (("binance", 125.0), ("bybit", 100.0), ("hyperliquid", 40.0)):
+        mine = lv[lv["exchange"] == EXCHANGE_ID[name]]
+        assert len(mine) == 4, name                       # both tiers on both sides
+        table = load_tiers(name, settings.symbol)
+        for side in (1, -1):
+            level = mine[(mine["side"] == side) & (mine["leverage"] == 125.0)]["price"][0]
+            want, _ = liquidation_price(table, side, entry, allowed, settings.typical_position / entry)
+            assert level == pytest.approx(float(want), rel=1e-9), (name, side)
+            assert (level < entry) if side > 0 else (level > entry)

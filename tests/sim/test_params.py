@@ -44,6 +44,10 @@ def test_defaults():
         ({"oi_poll_ms": 1500}, "multiple of 1000"),
         ({"seed": -3}, "seed must be an integer"),
         ({"truth_bin_width": -5}, "truth_bin_width"),
+        ({"scenario": "storm"}, "unknown scenario 'storm'; expected one of calm, trend, crash, lowlev, highlev"),
+        ({"scenario": "crash", "crash_depth": 0.9}, "crash_depth must be a finite number"),
+        ({"drift_per_day": float("inf")}, "drift_per_day"),
+        ({"jump_scale": 0}, "jump_scale"),
     ],
 )
 def test_bad_parameters_raise_one_line_value_errors(kwargs, message):

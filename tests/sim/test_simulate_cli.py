@@ -49,6 +49,8 @@ def test_simulate_writes_a_readable_session(tmp_path, capsys):
         (["--hours", "1", "--venues", "9"], "venue count"),
         (["--hours", "1", "--bias", "1.5"], "bias"),
         (["--hours", "abc"], "hours"),
+        (["--hours", "1", "--scenario", "storm"], "unknown scenario 'storm'; expected one of calm, trend, crash, "
+                                                  "lowlev, highlev"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
@@ -124,3 +126,24 @@ def test_simulate_an_unknown_symbol_and_all_five_venues(tmp_path, capsys):
     said = capsys.readouterr().out
     assert "approximate market (generic profile), start price 1" in said
     assert "approximate tiers (generic table) on binance, bybit, okx, hyperliquid, bitget" in said
+
+
+def test_simulate_takes_a_scenario_and_an_explicit_prior_over_its_population(tmp_path, capsys):
+    store = pytest.importorskip("liqdesk.store", reason="the session store is not importable yet")
+    from liqdesk.sim.scenarios import SCENARIOS
+
+    runs = {"preset": ["--scenario", "LowLev"], "mine": ["--scenario", "lowlev", "--leverage-prior", "125:1"]}
+    for name, extra in runs.items():
+        out = tmp_path / f"{name}.liqs"
+        assert main(["simulate", "--hours", "0.05", "--seed", "2", "--venues", "5", "--out", str(out), "--quiet",
+                     *extra]) == 0
+        assert "scenario lowlev" in capsys.readouterr().out
+        reader = store.SessionReader(out)
+        try:
+            meta = reader.meta
+        finally:
+            reader.close()
+        assert meta["scenario"] == "lowlev" and meta["sim"]["scenario"] == "lowlev"
+        assert len(meta["sim"]["venues"]) == 5
+        want = SCENARIOS["lowlev"].values["leverage_prior"] if name == "preset" else "125:1"
+        assert meta["sim"]["leverage_prior"] == want

@@ -222,6 +222,26 @@ def test_new_window_on_another_symbol_gets_its_own_session(themed, qtbot, store)
         hub.stop_all()
 
 
+def test_new_window_on_another_scenario_gets_a_simulator_of_its_own(themed, qtbot, store):
+    from liqdesk.app.hub import SessionHub
+    from liqdesk.main import sim_session
+    from liqdesk.ui.chart_window import ChartWindow, FrameClock
+
+    hub = SessionHub(lambda spec: sim_session(spec.symbol, spec.venues, history_ms=120_000, scenario=spec.scenario))
+    main = hub.adopt(sim_session(history_ms=120_000, scenario="calm"))
+    win = ChartWindow(main, FrameClock(), store, restore=False, hub=hub)
+    qtbot.addWidget(win)
+    try:
+        same = win.open_window(("binance",))                  # keeps this window's scenario
+        assert same.session is main
+        crash = win.open_window(None, scenario="crash")
+        assert crash.session is not main and crash.session.source.params.scenario == "crash"
+        default = win.open_window(None, scenario=None)
+        assert default.session not in (main, crash.session) and default.session.source.params.scenario is None
+    finally:
+        hub.stop_all()
+
+
 def test_record_asks_from_now_or_from_the_start(window, monkeypatch, tmp_path):
     from liqdesk.app.journal import Journal
 

@@ -36,3 +36,22 @@ def test_new_window_on_a_replay_keeps_its_symbol_and_venues(window, qtbot):
     assert not dlg.symbol_box.isEnabled()             # a replay shows the symbol of its file
     assert dlg.symbol() == settings.symbol
     assert dlg.venues() == tuple(settings.exchanges)
+
+
+def test_new_window_on_the_simulator_offers_its_scenarios_the_running_one_picked(qtbot):
+    from liqdesk.sim.scenarios import SCENARIO_NAMES
+
+    settings = SimpleNamespace(symbol="BTC/USDT:USDT", exchanges=("binance", "bybit", "okx"))
+    sim = SimpleNamespace(kind="sim", is_replay=False, engine=SimpleNamespace(settings=settings),
+                          key=("sim", settings.symbol, settings.exchanges, "crash"))
+    dlg = NewWindowDialog(sim)
+    qtbot.addWidget(dlg)
+    box = dlg.scenario_box
+    assert [box.itemData(i) for i in range(box.count())] == [None, *SCENARIO_NAMES]
+    assert dlg.scenario() == "crash"
+    box.setCurrentIndex(0)
+    assert dlg.scenario() is None                     # the default market
+    replay = SimpleNamespace(**{**vars(sim), "kind": "replay", "is_replay": True, "key": ("replay",)})
+    other = NewWindowDialog(replay)
+    qtbot.addWidget(other)
+    assert other.scenario_box is None and other.scenario() is None
