@@ -180,6 +180,10 @@ class VenueAdapter:
         back to a trade of ``since_ids`` or older than ``since_ms`` if the exchange serves that far."""
         return []
 
+    def refill_reach(self, n: int) -> str:
+        """Why the ``n`` trades a refill fetched did not reach back to a hole (a trade gap's reason)."""
+        return f"the exchange serves only its last {n} by REST"
+
     @property
     def trades_pending(self) -> bool:
         """A suspected trade hole not refilled yet (or being refilled)."""
@@ -241,8 +245,7 @@ class VenueAdapter:
                 end = max(min(ends) if ends else hole["since_ms"], hole["since_ms"])
                 self.counts["gaps"] += 1
                 self.gaps.append(("trades", int(hole["since_ms"]), int(end),
-                                  f"trades lost after {hole['reason']} (the exchange serves only its last "
-                                  f"{len(rows)} by REST)"))
+                                  f"trades lost after {hole['reason']} ({self.refill_reach(len(rows))})"))
             if hole["first_after"] is None:
                 # the stream has not resumed: trades may still be going by unseen
                 if newest is not None and newest[1] >= hole["since_ms"]:
