@@ -136,6 +136,7 @@ class VenueAdapter:
         self._hole_flag = asyncio.Event()
         self._last_refill = 0.0
         self._refilling = False
+        self._refill_started = False
         self.trades_refilled = 0
         self.holes_refilled = 0
 
@@ -196,6 +197,11 @@ class VenueAdapter:
         call (network, 429) keeps the holes; the watch loop backs off."""
         tape = self.tape
         now = time.monotonic()
+        if not self._refill_started:
+            # the first round returns at once: the stream is live (the adapter's state is the
+            # streams'), not waiting behind the warm start's REST calls for its first refill
+            self._refill_started = True
+            return
         if tape is None or not any(h["first_after"] is not None or now - h["opened"] >= self.hole_wait_s
                                    for h in tape.holes):
             self._hole_flag.clear()
