@@ -490,7 +490,7 @@ def test_live_source_with_okx_polls_batches():
                 time.sleep(0.05)
             assert {"trades", "marks", "book", "open_interest"} <= kinds
             assert src.backfill_span is not None
-            assert "okx live" in src.state()
+            assert "okx live" in src.state(), {n: (s.state, s.messages, s.error) for a in src.adapters.values() for n, s in a.streams_status.items()}
         finally:
             src.stop()
 
