@@ -16,6 +16,12 @@ Records, in the units of :mod:`liqdesk.core.events`:
   (+1 long), sizes in base currency (contracts × contract value already applied); duplicates by
   (time, side, price, size) dropped.
 
+Trade refill, for exchanges whose trade ids are not consecutive (Bybit, OKX): a
+:class:`TradeTape` on the public socket opens a suspected hole on a new connection, a silence or an
+unreadable frame; a ``trade_refill`` stream (:meth:`VenueAdapter.refill_once`) fetches the
+exchange's newest trades by REST (:meth:`VenueAdapter.fetch_refill`), emits the missed ones and
+records as a trade gap what the exchange no longer serves.
+
 Everything here runs on the I/O thread's asyncio loop.
 """
 
