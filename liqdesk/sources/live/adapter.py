@@ -602,7 +602,7 @@ class TradeTape:
     and tickers are its heartbeat), or a **frame that could not be read** (unless what is left of it
     names another channel) opens a hole after the last trade read (``last``: (id, time ms)). The
     first trade read after it closes it (``first_after``); the adapter then refills it by REST
-    (:meth:`VenueAdapter.refill_trades`). A suspicion while a hole is still open, no trade read
+    (:meth:`VenueAdapter.refill_once`). A suspicion while a hole is still open, no trade read
     since, adds nothing.
 
     The exchange's ccxt subclass passes every websocket client it makes through :meth:`watch` (with
@@ -617,8 +617,8 @@ class TradeTape:
         self.holes: list[dict] = []
         self.on_hole: Callable[[], None] | None = None
         self.suspicions = 0
-        self._client = None
-        self._frame_at: float | None = None
+        self._clients: dict = {}                    # url -> the connection whose frames were read last
+        self._frame_at: dict = {}                   # url -> when (monotonic s)
         self._frame = None
 
     def watch(self, exchange, client):
@@ -632,12 +632,15 @@ class TradeTape:
             now = time.monotonic()
             # a dropped connection may still deliver what it had (its close can take seconds):
             # only the current one's frames tell connections and silences
-            if (exchange.clients or {}).get(client.url) is client:
-                if self._client is not None and client is not self._client:
+            # (per URL: an exchange may use more than one socket)
+            url = client.url
+            if (exchange.clients or {}).get(url) is client:
+                last_client, last_at = self._clients.get(url), self._frame_at.get(url)
+                if last_client is not None and client is not last_client:
                     self.suspect("a new connection")
-                elif self._frame_at is not None and now - self._frame_at > self.silence_hole_s:
-                    self.suspect(f"no message for {now - self._frame_at:.1f} s")
-                self._client, self._frame_at = client, now
+                elif last_at is not None and now - last_at > self.silence_hole_s:
+                    self.suspect(f"no message for {now - last_at:.1f} s")
+                self._clients[url], self._frame_at[url] = client, now
             self._frame = data
             read(data)
 

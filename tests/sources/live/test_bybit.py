@@ -178,7 +178,7 @@ def test_clean_feed_equals_the_ledger_and_backfill():
     backfill = {}
 
     async def during(adapter, t):
-        if t > 3.5 and not backfill:
+        if t > 3.5 and not backfill and adapter.market is not None:      # (markets may load late under load)
             now = emu.market.now_ms
             backfill["span"] = (now - 10 * 60_000, now)
             backfill["batch"] = await adapter.backfill(*backfill["span"])
@@ -234,7 +234,8 @@ def test_clean_feed_equals_the_ledger_and_backfill():
 
 
 def test_gap_dup_burst():
-    with emulator("gap@2s,gap@4s,gap@rate:0.03,dup@rate:0.03,burst@2s:12") as emu:
+    # (the burst at 4 s: a loaded machine may take 2 s to subscribe)
+    with emulator("gap@2s,gap@4s,gap@rate:0.03,dup@rate:0.03,burst@4s:12") as emu:
         run = run_adapter(emu, 6.0)
         a = run.adapter
         fired = emu.server.faults.fired
@@ -256,7 +257,7 @@ def test_gap_dup_burst():
         assert_liquidations(run)
         liq = run.batch.liquidations
         times, counts = np.unique(liq["time_ms"], return_counts=True)
-        assert counts.max() >= 12
+        assert len(counts) and counts.max() >= 12, (len(run.sent("liquidations_all")), run.adapter.streams_status["liquidations"], len(run.batch.trades), run.adapter.counts)
 
 
 def test_malformed_and_truncated_frames():
