@@ -14,6 +14,9 @@ REST (``/bybit/v5/market/...``), answered ``{"retCode":0,"retMsg":"OK","result":
   between ``start`` and ``end``; Bybit gives no taker-buy volume);
 - ``open-interest`` (``intervalTime`` 5min … 1d, newest first from ``endTime``, ``limit`` ≤ 200,
   ``nextPageCursor``);
+- ``recent-trade`` (``limit`` ≤ 1000, default 500): the newest trades published (the market's
+  ledger: a trade a client missed in a stall or a dropped connection is there), newest first,
+  ``execId`` the same UUID as the websocket's ``i``;
 - ``risk-limit`` — liqdesk's shipped Bybit table (:func:`liqdesk.core.tiers.load_tiers`) as Bybit
   publishes it (``riskLimitValue``, ``maintenanceMargin``, ``initialMargin``, ``maxLeverage``,
   ``mmDeduction``), for ``fetch_market_leverage_tiers``.
@@ -162,6 +165,7 @@ class Venue(VenueEmulator):
                               ("/v5/market/tickers", self._tickers), ("/v5/market/orderbook", self._orderbook),
                               ("/v5/market/kline", self._kline), ("/v5/market/mark-price-kline", self._mark_kline),
                               ("/v5/market/open-interest", self._open_interest),
+                              ("/v5/market/recent-trade", self._recent_trade),
                               ("/v5/market/risk-limit", self._risk_limit)):
             self.route("GET", path, handler)
 
@@ -281,6 +285,27 @@ class Venue(VenueEmulator):
             return keys
         rows = [[str(k), *(_num(x) for x in candles[k])] for k in keys]
         return self._ok({"symbol": self.symbol_id, "category": "linear", "list": rows})
+
+    async def _recent_trade(self, request: web.Request) -> web.Response:
+        """The newest ``limit`` (default 500, at most 1000) trades published, newest first, from the
+        market's ledger (those a stall or a dropped connection kept from a client included)."""
+        bad = self._check(request)
+        if bad is not None:
+            return bad
+        limit = _int(request.query.get("limit"), 500, 1, 1000)
+        rows = []
+        for part in reversed(self.market.ledger[self.name]["trades"]):
+            for tid, t, side, price, size in zip(part["id"][::-1].tolist(), part["time_ms"][::-1].tolist(),
+                                                 part["side"][::-1].tolist(), part["price"][::-1].tolist(),
+                                                 part["size"][::-1].tolist()):
+                rows.append({"execId": tid if self.replaying else trade_uuid(tid), "symbol": self.symbol_id,
+                             "price": _num(price), "size": _num(size), "side": "Buy" if side > 0 else "Sell",
+                             "time": str(t), "isBlockTrade": False, "isRPITrade": False})
+                if len(rows) >= limit:
+                    break
+            if len(rows) >= limit:
+                break
+        return self._ok({"category": "linear", "list": rows})
 
     async def _open_interest(self, request: web.Request) -> web.Response:
         bad = self._check(request)

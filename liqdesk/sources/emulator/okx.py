@@ -9,6 +9,11 @@ REST (all ``GET``, answered ``{"code":"0","msg":"","data":[...]}`` like OKX):
   ``ctVal`` 1, approximate). Other ``instType`` lists are empty. ccxt (``fetchMarkets.types=['swap']``)
   calls nothing else to load markets; ``/api/v5/public/time`` is served as well.
 - ``/api/v5/market/books`` and ``books-full``: the current book, sizes in contracts.
+- ``/api/v5/market/trades`` (the newest ``limit`` ≤ 500 trades, default 100) and
+  ``/api/v5/market/history-trades`` (``type`` 1 = paged by ``tradeId``, 2 = by ``ts``; ``after``:
+  older than, ``before``: newer than, exclusive; ``limit`` ≤ 100): newest first, from the market's
+  ledger of published trades (a trade a client missed in a stall or a dropped connection is
+  there), ``sz`` in contracts, ``tradeId`` as on the websocket.
 - ``/api/v5/market/candles`` and ``history-candles`` (``bar=1m``; ``after``/``before`` exclusive,
   newest first, at most 300): ``[ts, o, h, l, c, vol (contracts), volCcy (base), volCcyQuote, confirm]``;
   ``mark-price-candles`` and ``history-mark-price-candles`` (at most 100): ``[ts, o, h, l, c, confirm]``.
@@ -161,6 +166,7 @@ class Venue(VenueEmulator):
             ("/market/mark-price-candles", self.rest_mark_candles),
             ("/market/history-mark-price-candles", self.rest_mark_candles),
             ("/public/open-interest", self.rest_open_interest),
+            ("/market/trades", self.rest_trades), ("/market/history-trades", self.rest_history_trades),
             ("/rubik/stat/contracts/open-interest-history", self.rest_oi_history),
             ("/public/funding-rate", self.rest_funding), ("/public/position-tiers", self.rest_tiers),
         ):
@@ -254,6 +260,45 @@ class Venue(VenueEmulator):
             rows.append([str(k), fmt(c[1]), fmt(c[2]), fmt(c[3]), fmt(c[4]), vol, fmt(c[5]),
                          fmt(c[7]), "1" if k + CANDLE_MS <= now else "0"])
         return self.ok(rows)
+
+    def _trades_newest_first(self, limit: int, below: int | None = None, above: int | None = None,
+                             by_time: bool = False) -> list[dict]:
+        """Published trades (the market's ledger: those a client missed included), newest first, at
+        most ``limit``, with ids (or times, ``by_time``) strictly between ``above`` and ``below``."""
+        out = []
+        for part in reversed(self.market.ledger[self.name]["trades"]):
+            for tid, t, side, price, size in zip(part["id"][::-1].tolist(), part["time_ms"][::-1].tolist(),
+                                                 part["side"][::-1].tolist(), part["price"][::-1].tolist(),
+                                                 part["size"][::-1].tolist()):
+                key = t if by_time else int(tid)
+                if below is not None and key >= below:
+                    continue
+                if above is not None and key <= above:
+                    return out
+                # replay: sizes as on the wire (contracts); simulated: base -> contracts
+                sz = fmt(size) if self.replaying else self.contracts(size)
+                out.append({"instId": self.inst_id, "side": "buy" if side > 0 else "sell", "sz": sz, "px": fmt(price),
+                            "source": "0", "tradeId": str(tid), "ts": str(int(t))})
+                if len(out) >= limit:
+                    return out
+        return out
+
+    async def rest_trades(self, request: web.Request) -> web.Response:
+        if (bad := self._wrong_inst(request)) is not None:
+            return bad
+        limit = min(max(_int(request.query.get("limit"), 100) or 100, 1), 500)
+        return self.ok(self._trades_newest_first(limit))
+
+    async def rest_history_trades(self, request: web.Request) -> web.Response:
+        if (bad := self._wrong_inst(request)) is not None:
+            return bad
+        q = request.query
+        kind = q.get("type", "1")
+        if kind not in ("1", "2"):
+            return self.error("51000", "Parameter type error")
+        limit = min(max(_int(q.get("limit"), 100) or 100, 1), 100)
+        after, before = _int(q.get("after")), _int(q.get("before"))
+        return self.ok(self._trades_newest_first(limit, below=after, above=before, by_time=kind == "2"))
 
     async def rest_mark_candles(self, request: web.Request) -> web.Response:
         if (bad := self._wrong_inst(request)) is not None:

@@ -16,6 +16,12 @@ Records, in the units of :mod:`liqdesk.core.events`:
   (+1 long), sizes in base currency (contracts × contract value already applied); duplicates by
   (time, side, price, size) dropped.
 
+Trade refill, for exchanges whose trade ids are not consecutive (Bybit, OKX): a
+:class:`TradeTape` on the public socket opens a suspected hole on a new connection, a silence or an
+unreadable frame; a ``trade_refill`` stream (:meth:`VenueAdapter.refill_once`) fetches the
+exchange's newest trades by REST (:meth:`VenueAdapter.fetch_refill`), emits the missed ones and
+records as a trade gap what the exchange no longer serves.
+
 Everything here runs on the I/O thread's asyncio loop.
 """
 
@@ -95,6 +101,12 @@ class VenueAdapter:
     ccxt_options: dict = {}
     book_every_s = 1.0
     book_depth = 25
+    #: trade refill from REST (exchanges with a :class:`TradeTape`): a socket silent this long (s)
+    #: may have lost trades; at most one refill per ``refill_every_s``; a hole the trade stream has
+    #: not resumed after is refilled (again) after ``hole_wait_s``
+    silence_hole_s = 1.5
+    refill_every_s = 1.0
+    hole_wait_s = 5.0
 
     def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
         self.symbol = symbol
@@ -125,6 +137,14 @@ class VenueAdapter:
         self.backoff = Backoff()
         self._trade_cursor = CacheCursor()
         self._liq_cursor = CacheCursor()
+        #: suspected trade holes of the public socket (set by exchanges that refill them by REST)
+        self.tape: TradeTape | None = None
+        self._hole_flag = asyncio.Event()
+        self._last_refill = 0.0
+        self._refilling = False
+        self._refill_started = False
+        self.trades_refilled = 0
+        self.holes_refilled = 0
 
     # ------------------------------------------------------------------ for subclasses
     def market_symbol(self) -> str:
@@ -154,6 +174,100 @@ class VenueAdapter:
         """Every liquidation ccxt cached since the last call, oldest first, each once (its
         ``watch_liquidations`` returns only the first of a frame's burst)."""
         return self._liq_cursor.read(getattr(self.exchange, "liquidations", None))
+
+    # ------------------------------------------------------------------ trade refill
+    def new_tape(self, trade_frame=None) -> TradeTape:
+        """A :class:`TradeTape` for this adapter's public socket (its holes wake :meth:`refill_once`)."""
+        self.tape = TradeTape(self.silence_hole_s, trade_frame)
+        self.tape.on_hole = self._hole_flag.set
+        return self.tape
+
+    async def fetch_refill(self, since_ms: int, since_ids: set) -> list[tuple]:
+        """Subclasses: the exchange's newest trades as (id, time_ms, side, price, size), reaching
+        back to a trade of ``since_ids`` or older than ``since_ms`` if the exchange serves that far."""
+        return []
+
+    def refill_reach(self, n: int) -> str:
+        """Why the ``n`` trades a refill fetched did not reach back to a hole (a trade gap's reason)."""
+        return f"the exchange serves only its last {n} by REST"
+
+    @property
+    def trades_pending(self) -> bool:
+        """A suspected trade hole not refilled yet (or being refilled)."""
+        return self._refilling or (self.tape is not None and bool(self.tape.holes))
+
+    async def refill_once(self) -> None:
+        """One round of the ``trade_refill`` stream: once the trade stream has resumed after a
+        suspected hole (or ``hole_wait_s`` after it opened if it has not), fetch the exchange's
+        newest trades, at most once per ``refill_every_s``, and :meth:`resolve_holes`. A failed
+        call (network, 429) keeps the holes; the watch loop backs off."""
+        tape = self.tape
+        now = time.monotonic()
+        if not self._refill_started:
+            # the first round returns at once: the stream is live (the adapter's state is the
+            # streams'), not waiting behind the warm start's REST calls for its first refill
+            self._refill_started = True
+            return
+        if tape is None or not any(h["first_after"] is not None or now - h["opened"] >= self.hole_wait_s
+                                   for h in tape.holes):
+            self._hole_flag.clear()
+            try:
+                await asyncio.wait_for(self._hole_flag.wait(), 0.25)
+            except TimeoutError:
+                pass
+            return
+        wait = self._last_refill + self.refill_every_s - now
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_refill = time.monotonic()
+        holes = tape.take()
+        self._refilling = True
+        try:
+            rows = await self.fetch_refill(min(h["since_ms"] for h in holes), {h["since_id"] for h in holes})
+        except BaseException:
+            tape.holes = holes + tape.holes            # refilled on a later round
+            raise
+        finally:
+            self._refilling = False
+        self.resolve_holes(holes, rows)
+
+    def resolve_holes(self, holes: list[dict], rows: list[tuple]) -> None:
+        """Emit the trades of ``rows`` (the exchange's newest, any order) that fall in a hole and the
+        stream did not bring (neither emitted nor waiting in ccxt's cache); record as a gap, per hole,
+        the span the rows no longer reach back to (the exchange's own loss); re-open from the newest
+        row a hole the stream has not resumed after."""
+        tape = self.tape
+        cached = {t.get("id") for t in (self.exchange.trades or {}).get(self.market_symbol()) or ()}
+        ids = {r[0] for r in rows}
+        oldest = min((r[1] for r in rows), default=None)
+        newest = max(rows, key=lambda r: r[1]) if rows else None
+        missed = []
+        for r in rows:
+            if r[0] in self._seen_ids or r[0] in cached:
+                continue
+            if any(h["since_ms"] <= r[1] and (h["first_after"] is None or r[1] <= h["first_after"]) for h in holes):
+                missed.append(r)
+        missed.sort(key=lambda r: r[1])
+        self.trades_refilled += len(missed)
+        self.holes_refilled += len(holes)
+        self.emit_trades(missed)
+        for hole in holes:
+            if hole["since_id"] not in ids and (oldest is None or oldest >= hole["since_ms"]):
+                ends = [t for t in (oldest, hole["first_after"]) if t is not None]
+                end = max(min(ends) if ends else hole["since_ms"], hole["since_ms"])
+                self.counts["gaps"] += 1
+                self.gaps.append(("trades", int(hole["since_ms"]), int(end),
+                                  f"trades lost after {hole['reason']} ({self.refill_reach(len(rows))})"))
+            if hole["first_after"] is None:
+                # the stream has not resumed: trades may still be going by unseen
+                if newest is not None and newest[1] >= hole["since_ms"]:
+                    hole["since_id"], hole["since_ms"] = newest[0], newest[1]
+                hole["opened"] = time.monotonic()
+                later = [h for h in tape.holes if h["first_after"] is None]
+                if later:                              # opened meanwhile: this one starts earlier
+                    later[0].update(since_id=hole["since_id"], since_ms=hole["since_ms"])
+                else:
+                    tape.holes.insert(0, hole)
 
     # ------------------------------------------------------------------ exchange
     def exchange_class(self):
@@ -479,6 +593,94 @@ def guard_frames(client, report: Callable[[BaseException], None]):
     client.handle_text_or_binary_message = guarded
     client._liqdesk_guarded = True
     return client
+
+
+class TradeTape:
+    """Suspected trade holes on one exchange's public socket, for exchanges whose trade ids are not
+    consecutive (a loss cannot be seen in them): a **new connection** after the first, a **silence**
+    longer than ``silence_hole_s`` on the socket that then resumes (every frame counts: book diffs
+    and tickers are its heartbeat), or a **frame that could not be read** (unless what is left of it
+    names another channel) opens a hole after the last trade read (``last``: (id, time ms)). The
+    first trade read after it closes it (``first_after``); the adapter then refills it by REST
+    (:meth:`VenueAdapter.refill_once`). A suspicion while a hole is still open, no trade read
+    since, adds nothing.
+
+    The exchange's ccxt subclass passes every websocket client it makes through :meth:`watch` (with
+    :func:`guard_frames` reporting to :meth:`unreadable`) and every trade frame's (id, time) to
+    :meth:`read`; ``trade_frame(data) -> bool | None`` says whether an unreadable frame held trades
+    (None: cannot tell, taken as yes)."""
+
+    def __init__(self, silence_hole_s: float = 1.5, trade_frame: Callable[[object], bool | None] | None = None):
+        self.silence_hole_s = silence_hole_s
+        self.trade_frame = trade_frame
+        self.last: tuple | None = None             # (id, time ms) of the newest trade read
+        self.holes: list[dict] = []
+        self.on_hole: Callable[[], None] | None = None
+        self.suspicions = 0
+        self._clients: dict = {}                    # url -> the connection whose frames were read last
+        self._frame_at: dict = {}                   # url -> when (monotonic s)
+        self._frame = None
+
+    def watch(self, exchange, client):
+        """Wrap ``client``'s reader: each frame of the exchange's current connection tells new
+        connections and silences. Idempotent; returns the client."""
+        if getattr(client, "_liqdesk_tape", False):
+            return client
+        read = client.handle_text_or_binary_message
+
+        def watched(data, read=read, client=client):
+            now = time.monotonic()
+            # a dropped connection may still deliver what it had (its close can take seconds):
+            # only the current one's frames tell connections and silences
+            # (per URL: an exchange may use more than one socket)
+            url = client.url
+            if (exchange.clients or {}).get(url) is client:
+                last_client, last_at = self._clients.get(url), self._frame_at.get(url)
+                if last_client is not None and client is not last_client:
+                    self.suspect("a new connection")
+                elif last_at is not None and now - last_at > self.silence_hole_s:
+                    self.suspect(f"no message for {now - last_at:.1f} s")
+                self._clients[url], self._frame_at[url] = client, now
+            self._frame = data
+            read(data)
+
+        client.handle_text_or_binary_message = watched
+        client._liqdesk_tape = True
+        return client
+
+    def unreadable(self) -> None:
+        """The frame being read could not be: it may have held trades."""
+        if self.trade_frame is None or self.trade_frame(self._frame) is not False:
+            self.suspect("an unreadable message")
+
+    def suspect(self, reason: str) -> None:
+        """Trades may have been lost after the last one read: open a hole (unless one is open)."""
+        if self.last is None or any(h["first_after"] is None for h in self.holes):
+            return
+        tid, t = self.last
+        self.suspicions += 1
+        self.holes.append({"since_id": tid, "since_ms": int(t), "first_after": None, "reason": reason,
+                           "opened": time.monotonic()})
+        if self.on_hole is not None:
+            self.on_hole()
+
+    def read(self, rows) -> None:
+        """(id, time ms) of the trades of one frame, as read from the socket."""
+        rows = [(i, int(t)) for i, t in rows if i is not None and t is not None]
+        if not rows:
+            return
+        newest = max(rows, key=lambda r: r[1])
+        if self.last is None or newest[1] >= self.last[1]:
+            self.last = newest
+        resumed = [h for h in self.holes if h["first_after"] is None]
+        for h in resumed:
+            h["first_after"] = min(t for _, t in rows)
+        if resumed and self.on_hole is not None:
+            self.on_hole()
+
+    def take(self) -> list[dict]:
+        holes, self.holes = self.holes, []
+        return holes
 
 
 def candle_trades(gid: int, open_ms, o, h, low, c, volume, buy_volume=None, candle_ms: int = 60_000) -> np.ndarray:

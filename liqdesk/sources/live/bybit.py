@@ -5,7 +5,18 @@ One websocket (``/v5/public/linear``) carries every stream; ccxt loads only line
 plus its ``status=PreLaunch`` twin). What the adapter takes from Bybit:
 
 - **trades**: ``publicTrade.{sym}`` via ``watch_trades``; the trade id is Bybit's ``i`` (a UUID),
-  deduplicated across reconnects; ``S`` is the taker side.
+  deduplicated across reconnects; ``S`` is the taker side. The ids are not consecutive, so a loss
+  cannot be seen in them: it is inferred from the socket (:class:`~.adapter.TradeTape`): a new
+  connection after the first, a silence of more than :attr:`Adapter.silence_hole_s` that then
+  resumes (the book and the ticker push several times a second, so the socket is never quiet that
+  long), or a frame that could not be read (unless what is left of it names another topic) opens a
+  *suspected hole* after the last trade read. Once the trade stream has resumed after it (after
+  5 s if it has not), ``GET /v5/market/recent-trade?category=linear&limit=1000`` (ccxt
+  ``fetch_trades``: the last 1,000 trades, the only public trade history Bybit serves) is fetched,
+  at most once a second, in a stream of its own (a 429 or a network error: backoff, the hole kept);
+  the trades in the hole the stream did not bring are emitted. When the 1,000 no longer reach back
+  to the last trade read before the hole, the span between them is recorded as a trade gap:
+  **that loss is Bybit's own** (it serves nothing older).
 - **order book**: ``orderbook.50.{sym}``, a snapshot on subscribe then deltas. ccxt applies the
   deltas without looking at their update id, so the ccxt class is subclassed and its book handler
   checks that each delta's ``u`` is the previous one + 1 (a repeated ``u`` is a duplicate and is
@@ -47,6 +58,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections import deque
 
 import numpy as np
@@ -83,10 +95,24 @@ def exchange_class():
             self.liqdesk_tickers: dict = {}
             #: counter callback the adapter installs: count(key)
             self.liqdesk_count = lambda key: None
+            #: the suspected trade holes of the socket (the adapter installs it)
+            self.liqdesk_tape = None
 
         def client(self, url):
             # (the counter is read at call time: the adapter installs it after creation)
-            return guard_frames(super().client(url), lambda exc: self.liqdesk_count("malformed"))
+            client = guard_frames(super().client(url), self._unreadable)
+            return self.liqdesk_tape.watch(self, client) if self.liqdesk_tape is not None else client
+
+        def _unreadable(self, exc):
+            self.liqdesk_count("malformed")
+            if self.liqdesk_tape is not None:
+                self.liqdesk_tape.unreadable()
+
+        def handle_trades(self, client, message):
+            super().handle_trades(client, message)
+            if self.liqdesk_tape is not None:
+                data = message.get("data") if isinstance(message, dict) else None
+                self.liqdesk_tape.read([(t.get("i"), t.get("T")) for t in data or () if isinstance(t, dict)])
 
         def handle_order_book(self, client, message):
             data = message.get("data") if isinstance(message, dict) else None
@@ -145,6 +171,8 @@ class Adapter(VenueAdapter):
     resync_timeout_s = 5.0
     #: give up a backfill page after this long of retries
     backfill_retry_s = 60.0
+    #: trades one recent-trade call asks for (Bybit serves at most the last 1,000)
+    recent_trades = 1000
 
     def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
         super().__init__(symbol, emulator)
@@ -158,6 +186,7 @@ class Adapter(VenueAdapter):
     def create_exchange(self):
         ex = super().create_exchange()
         ex.liqdesk_count = self._count
+        ex.liqdesk_tape = self.new_tape(_holds_trades)
         return ex
 
     def _count(self, key: str) -> None:
@@ -169,6 +198,9 @@ class Adapter(VenueAdapter):
             Stream("book", self._book_once, silence_s=self.silence_s),
             Stream("ticker", self._ticker_once, silence_s=self.silence_s),
             Stream("liquidations", self._liquidations_once, silence_s=None),
+            # the REST refill of suspected trade holes runs apart from the trade stream, so a slow
+            # or refused call (rate limit, 429) neither holds the stream nor trips its watchdog
+            Stream("trade_refill", self.refill_once, silence_s=None),
         ]
 
     # ------------------------------------------------------------------ streams
@@ -183,6 +215,20 @@ class Adapter(VenueAdapter):
                 continue
             rows.append((tid, int(ts), 1 if side == "buy" else -1, float(price), float(amount) * cs))
         self.emit_trades(rows)
+
+    async def fetch_refill(self, since_ms: int, since_ids: set) -> list[tuple]:
+        """The last :attr:`recent_trades` trades (``/v5/market/recent-trade``; Bybit keeps no older
+        public trade history)."""
+        trades = await self.exchange.fetch_trades(self.symbol, None, self.recent_trades)
+        cs = self.contract_size
+        rows = []
+        for t in trades:
+            tid, ts, price, amount, side = t.get("id"), t.get("timestamp"), t.get("price"), t.get("amount"), t.get("side")
+            if tid is None or ts is None or not price or not amount or side not in ("buy", "sell"):
+                self.counts["malformed"] += 1
+                continue
+            rows.append((tid, int(ts), 1 if side == "buy" else -1, float(price), float(amount) * cs))
+        return rows
 
     async def _book_once(self) -> None:
         book = await self.exchange.watch_order_book(self.symbol)
@@ -352,6 +398,17 @@ class Adapter(VenueAdapter):
                 if loop.time() >= deadline or self._stopping:
                     raise
                 await asyncio.sleep(backoff.next())
+
+
+_TOPIC = re.compile(r'"topic"\s*:\s*"([\w.]+)"')
+
+
+def _holds_trades(data) -> bool | None:
+    """Whether an unreadable frame was a trade message (None: what is left does not say)."""
+    if isinstance(data, bytes | bytearray):
+        data = bytes(data[:200]).decode("utf-8", "replace")
+    m = _TOPIC.search(data[:200]) if isinstance(data, str) else None
+    return m.group(1).startswith("publicTrade.") if m else None
 
 
 def _number(value) -> float | None:

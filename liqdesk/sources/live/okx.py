@@ -5,7 +5,20 @@ Everything rides on one public websocket (``/ws/v5/public``); REST is used only 
 for the warm start. Sizes on OKX are in contracts: every size here is multiplied by the market's
 contract value (``ctVal``, ccxt's ``contractSize``), so liqdesk sees base currency.
 
-- **Trades**: ``watch_trades`` (channel ``trades``), deduplicated by ``tradeId``.
+- **Trades**: ``watch_trades`` (channel ``trades``), deduplicated by ``tradeId``. A loss is not
+  told by the ids, so it is inferred from the socket (:class:`~.adapter.TradeTape`): a new
+  connection after the first, a silence of more than :attr:`Adapter.silence_hole_s` that then
+  resumes (books and mark prices are pushed several times a second: the socket is never quiet that
+  long), or a frame that could not be read (unless what is left of it names another channel)
+  opens a *suspected hole* after the last trade read. Once the trade stream has resumed after it
+  (after 5 s if it has not), ``GET /api/v5/market/trades?limit=500`` is fetched and, when those do
+  not reach back to the last trade read before the hole, ``GET /api/v5/market/history-trades``
+  paged back by ``after=<tradeId>`` (100 a call, at most :attr:`Adapter.history_pages` calls a
+  round; OKX keeps three months), at most one round a second, in a stream of its own (a 429 or a
+  network error: backoff, the hole kept); the trades in the hole the stream did not bring are
+  emitted. What the pages still do not reach is recorded as a trade gap (OKX itself loses nothing
+  this young: such a gap means a hole longer than the pages allowed). Rate limits (20 requests per
+  2 s each) are kept by ccxt's limiter.
 - **Book**: ``watch_order_book`` (channel ``books``: snapshot, then updates chained by
   ``prevSeqId``/``seqId``). On a gap ccxt raises ``InvalidNonce``; the next watch unsubscribes
   (waiting for OKX's unsubscribe acknowledgement) and subscribes again, which brings a fresh
@@ -56,6 +69,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections import deque
 from functools import cache
 
@@ -118,9 +132,24 @@ def okx_pro_class():
                     return
             return super().handle_message(client, message)
 
+        #: the suspected trade holes of the socket (set by the adapter)
+        liqdesk_tape = None
+
         def client(self, url):
-            return guard_frames(super().client(url),
-                                lambda exc: self.on_bad_message and self.on_bad_message(exc))
+            client = guard_frames(super().client(url), self._unreadable)
+            return self.liqdesk_tape.watch(self, client) if self.liqdesk_tape is not None else client
+
+        def _unreadable(self, exc):
+            if self.liqdesk_tape is not None:
+                self.liqdesk_tape.unreadable()
+            if self.on_bad_message is not None:
+                self.on_bad_message(exc)
+
+        def handle_trades(self, client, message):
+            super().handle_trades(client, message)
+            if self.liqdesk_tape is not None:
+                data = message.get("data") if isinstance(message, dict) else None
+                self.liqdesk_tape.read([(t.get("tradeId"), t.get("ts")) for t in data or () if isinstance(t, dict)])
 
     return OkxPro
 
@@ -147,6 +176,9 @@ class Adapter(VenueAdapter):
     ccxt_options = {"fetchMarkets": {"types": ["swap"]}}
     #: the watchdog of the mark stream (the others are multiples of it)
     silence_s = 30.0
+    #: trades one /market/trades call asks for (OKX: at most 500), history-trades calls per refill
+    recent_trades = 500
+    history_pages = 20
 
     def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
         super().__init__(symbol, emulator)
@@ -160,6 +192,7 @@ class Adapter(VenueAdapter):
     def create_exchange(self):
         ex = super().create_exchange()
         ex.liqdesk_pushes = {ch: deque(maxlen=PUSH_QUEUE) for ch in ("mark-price", "open-interest", "funding-rate")}
+        ex.liqdesk_tape = self.new_tape(_holds_trades)
         return ex
 
     def streams(self) -> list[Stream]:
@@ -171,6 +204,9 @@ class Adapter(VenueAdapter):
             Stream("open_interest", self._open_interest, silence_s=4 * s),
             Stream("funding", self._funding, silence_s=None),
             Stream("liquidations", self._liquidations, silence_s=None),
+            # the REST refill of suspected trade holes runs apart from the trade stream, so a slow
+            # or refused call (rate limit, 429) neither holds the stream nor trips a watchdog
+            Stream("trade_refill", self.refill_once, silence_s=None),
         ]
 
     def _drop_settled_future(self, message_hash: str) -> None:
@@ -194,6 +230,37 @@ class Adapter(VenueAdapter):
                 continue
             rows.append((t["id"], int(t["timestamp"]), side, float(t["price"]), float(t["amount"]) * cs))
         self.emit_trades(rows)
+
+    async def fetch_refill(self, since_ms: int, since_ids: set) -> list[tuple]:
+        """The newest :attr:`recent_trades` trades, then history-trades pages older than the oldest
+        of them until a trade of ``since_ids`` or older than ``since_ms`` is among them (at most
+        :attr:`history_pages` calls)."""
+        rows = self._trade_rows(await self.exchange.fetch_trades(self.symbol, None, self.recent_trades))
+        for _ in range(self.history_pages):
+            if not rows or any(r[0] in since_ids or r[1] < since_ms for r in rows):
+                break
+            oldest = min(rows, key=lambda r: int(r[0]))[0]
+            page = self._trade_rows(await self.exchange.fetch_trades(
+                self.symbol, None, 100, {"method": "publicGetMarketHistoryTrades", "type": "1", "after": oldest}))
+            if not page:
+                break
+            rows += page
+        return rows
+
+    def refill_reach(self, n: int) -> str:
+        return (f"{n} trades fetched: the last {self.recent_trades} and at most {self.history_pages} pages "
+                f"of history-trades")
+
+    def _trade_rows(self, trades: list[dict]) -> list[tuple]:
+        cs = self.contract_size
+        rows = []
+        for t in trades:
+            side = 1 if t.get("side") == "buy" else -1 if t.get("side") == "sell" else 0
+            if not side or t.get("id") is None or not t.get("timestamp") or not t.get("price") or not t.get("amount"):
+                self.counts["malformed"] += 1
+                continue
+            rows.append((t["id"], int(t["timestamp"]), side, float(t["price"]), float(t["amount"]) * cs))
+        return rows
 
     async def _book(self) -> None:
         self._drop_settled_future("books:" + self.market["symbol"])
@@ -354,6 +421,17 @@ class Adapter(VenueAdapter):
         if not kinds:
             return None
         return make_batch(**kinds)
+
+
+_CHANNEL = re.compile(r'"channel"\s*:\s*"([\w-]+)"')
+
+
+def _holds_trades(data) -> bool | None:
+    """Whether an unreadable frame was a trade message (None: what is left does not say)."""
+    if isinstance(data, bytes | bytearray):
+        data = bytes(data[:200]).decode("utf-8", "replace")
+    m = _CHANNEL.search(data[:200]) if isinstance(data, str) else None
+    return m.group(1) == "trades" if m else None
 
 
 def _num(value) -> float | None:

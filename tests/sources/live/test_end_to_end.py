@@ -1,7 +1,8 @@
 """End to end over real loopback websockets: the simulator-driven emulator (Binance, Bybit, OKX)
 → ``liqdesk record`` for five simulated minutes with every fault kind injected → the recording
-holds what the emulator published (by count and sum, no duplicates, losses only where the
-exchange itself would lose data), and replaying it gives the model state of the live run."""
+holds what the emulator published (by content, no duplicates; a trade is missing only where it
+was refilled too late for the release order or lies in a gap the exchange itself imposes), and
+replaying it gives the model state of the live run."""
 
 from __future__ import annotations
 
@@ -60,7 +61,10 @@ def recorded(tmp_path_factory):
         sent = {v: {k: emu.call(emu.market.sent, v, k) for k in ("trades", "marks", "open_interest",
                                                                     "liquidations_sampled", "liquidations_all")}
                 for v in VENUES}
-        counts = {a.name: dict(a.counts) for a in source.adapters.values()}
+        counts = {a.name: {**a.counts, "holes_refilled": a.holes_refilled, "trades_refilled": a.trades_refilled}
+                  for a in source.adapters.values()}
+        for a in source.adapters.values():
+            counts[a.name]["trade_gaps"] = [(t0, t1) for kind, t0, t1, _ in a.gaps if kind == "trades"]
         session.stop()
     return path, session, sent, fired, counts
 
@@ -94,11 +98,32 @@ def test_the_recording_holds_what_the_emulator_sent_once(recorded):
             multiset_sent[k] = multiset_sent.get(k, 0) + 1
         dups = sum(max(0, n - multiset_sent.get(k, 0)) for k, n in multiset_got.items())
         assert dups == 0, f"{venue}: {dups} duplicated trades recorded"
-        # losses: only what was sent while the venue's connection was down (drop, stall, refuse)
+        # losses: every trade sent in the recorded span is recorded, except
+        # - trades refilled by REST (Binance: trade-id holes from /fapi/v1/trades; Bybit, OKX: the
+        #   socket's suspected holes from recent-trade / trades + history-trades) that reach LiveSource
+        #   more than LATE_MS (4 s of market time) after newer trades were released: dropped there and
+        #   counted "late" (per exchange; its late marks and open interest count too). At the
+        #   emulator's 10x a refill 0.5 s (wall) after a hole arrives 5 s of market time late, and
+        #   Bybit's 3 s stall is 30 s of market time: all of its trades refilled, all of them late;
+        # - trades inside a trade gap the adapter recorded (older than what the exchange serves).
         t0, t1 = int(got["time_ms"].min()), int(got["time_ms"].max())
         in_span = out[(out["time_ms"] >= t0) & (out["time_ms"] <= t1)]
-        assert len(got) >= 0.8 * len(in_span), f"{venue}: recorded {len(got)} of {len(in_span)} trades"
+        left = dict(multiset_got)
+        missing = 0
+        for k in zip(in_span["price"].round(8), in_span["size"].round(10), in_span["side"]):
+            if left.get(k, 0) > 0:
+                left[k] -= 1
+            else:
+                missing += 1
+        gaps = counts[venue]["trade_gaps"]
+        in_gaps = int(sum(((in_span["time_ms"] >= a) & (in_span["time_ms"] <= b)).sum() for a, b in gaps))
+        assert missing <= counts[venue]["late"] + in_gaps, (
+            f"{venue}: {missing} of {len(in_span)} trades not recorded; {counts[venue]['late']} late, "
+            f"{in_gaps} in recorded gaps")
         assert float(got["size"].sum()) <= float(out["size"].sum()) + 1e-6
+    # Bybit's stall and OKX's dropped connection were taken as trade holes and refilled by REST
+    assert counts["bybit"]["holes_refilled"] >= 1 and counts["bybit"]["trades_refilled"] > 0
+    assert counts["okx"]["holes_refilled"] >= 1
     # the duplicated messages were seen and dropped, the broken ones counted
     assert sum(c["duplicates"] for c in counts.values()) > 0
     assert sum(c["malformed"] for c in counts.values()) > 0

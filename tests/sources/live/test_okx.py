@@ -35,10 +35,14 @@ def emulator(faults: str | None = None, **kw) -> EmulatorThread:
 class Run:
     """An adapter running on this thread's event loop; its batches collected every 50 ms."""
 
-    def __init__(self, emu: EmulatorThread, silence_s: float = 1.5):
+    def __init__(self, emu: EmulatorThread, silence_s: float = 1.5, **attrs):
         self.emu = emu
         self.adapter = Adapter(SYMBOL, emu.url)
         self.adapter.silence_s = silence_s
+        # the emulator at 20x pushes the book every 50 ms: a silence of 0.5 s is a stall
+        self.adapter.silence_hole_s = 0.5
+        for k, v in attrs.items():
+            setattr(self.adapter, k, v)
         self.batches = []
         self.task = None
 
@@ -58,6 +62,11 @@ class Run:
             self.collect()
             if until is not None and until():
                 return
+
+    async def settle(self, timeout: float = 6.0) -> None:
+        """Until no suspected trade hole is left to refill."""
+        await self.run(timeout, until=lambda: not self.adapter.trades_pending)
+        assert not self.adapter.trades_pending, "trade holes still unfilled"
 
     def collect(self) -> None:
         b = self.adapter.take_batch()
@@ -117,6 +126,18 @@ def _trades_match_ledger(run: Run) -> tuple[list[int], np.ndarray]:
     sent = run.emu.call(run.emu.market.sent, "okx", "trades")
     window = sent[(sent["id"] >= min(ids)) & (sent["id"] <= max(ids))]
     return ids, window
+
+
+def _every_trade(run: Run) -> None:
+    """The adapter's trades are exactly the ledger's between the first and the last it received:
+    by id, count and sum, none twice, no trade gap recorded."""
+    ids, window = _trades_match_ledger(run)
+    assert sorted(ids) == window["id"].tolist(), f"{len(window) - len(ids)} trades lost"
+    trades = run.got("trades")
+    assert len(trades) == len(ids)
+    assert np.isclose(trades["size"].sum(), window["size"].sum(), rtol=1e-9)
+    assert np.isclose((trades["price"] * trades["size"]).sum(), (window["price"] * window["size"]).sum(), rtol=1e-9)
+    assert not [g for g in run.adapter.gaps if g[0] == "trades"], run.adapter.gaps
 
 
 def test_liquidated_side_normalizes_to_the_position():
@@ -292,11 +313,13 @@ def test_drop_gap_dup_malformed_truncated_recover_with_books_resynced():
             assert a.counts["malformed"] >= 1                                # unreadable frames counted
             assert sum(s.retries for s in a.streams_status.values()) >= 1    # the drop: backed off, re-dialled
             assert run.streams_alive()
-            ids, window = _trades_match_ledger(run)
-            assert set(ids) <= set(window["id"].tolist())
-            n_before = len(ids)
+            n_before = len(run.trade_ids())
             await run.run(2.0, until=lambda: len(run.trade_ids()) > n_before + 10)
             assert len(run.trade_ids()) > n_before + 10                      # still flowing
+            # the trades of the broken frames and of the dropped connection: refilled by REST
+            await run.settle()
+            assert a.holes_refilled >= 2 and a.trades_refilled >= 1
+            _every_trade(run)
             assert await run.book_matches(), (run.book_log[::10], a.counts)      # book equal after the resyncs
             liqs = run.got("liquidations")
             assert _key(zip(liqs["time_ms"], liqs["side"], liqs["price"], liqs["size"])) <= _key(run.published_liqs())
@@ -323,11 +346,70 @@ def test_stalls_shorter_and_longer_than_the_watchdog():
             await run.run(3.0, until=lambda: a.status().state == LiveState.LIVE)
             assert a.status().state == LiveState.LIVE, {k: s.state for k, s in a.streams_status.items()}
             assert await run.book_matches()
-            ids, window = _trades_match_ledger(run)
-            assert set(ids) <= set(window["id"].tolist())
+            # what the emulator did not send meanwhile: refilled by REST
+            await run.settle()
+            assert a.holes_refilled >= 1
+            _every_trade(run)
 
     with emulator("stall@1300ms:500ms,stall@3s:3s") as emu:
         asyncio.run(main(emu))
+
+
+def test_hole_beyond_the_pages_fetched_is_a_recorded_gap():
+    """A hole further back than the trades a refill fetches (here 30 recent and 2 history pages of
+    100: a 2.5-second stall at 20x is longer) is refilled as far as they reach, and the rest recorded
+    as a gap with its reason; the history pages are walked back by ``after=<tradeId>``."""
+    async def main(emu):
+        async with Run(emu, recent_trades=30, history_pages=2) as run:
+            await run.run(8.0)
+            await run.settle()
+            a = run.adapter
+            gaps = [g for g in a.gaps if g[0] == "trades"]
+            assert len(gaps) == 1, a.gaps
+            _, start, end, reason = gaps[0]
+            assert "230 trades fetched" in reason and "history-trades" in reason
+            ids, window = _trades_match_ledger(run)
+            got = set(ids)
+            lost = window[[i not in got for i in window["id"].tolist()]]
+            assert len(lost) > 10 and set(ids) <= set(window["id"].tolist())
+            assert start <= int(lost["time_ms"].min()) and int(lost["time_ms"].max()) <= end
+            # the part of the hole the fetched trades reach was refilled: nothing after the gap is missing
+            assert a.trades_refilled >= 1
+            assert all(i in got for i in window["id"][window["time_ms"] > end].tolist())
+            assert a.counts["duplicates"] == 0 and len(run.got("trades")) == len(ids)
+
+    with emulator("stall@3s:2500ms") as emu:
+        asyncio.run(main(emu))
+
+
+def test_emulator_trades_and_history_trades_serve_the_ledger():
+    async def main(base):
+        async with aiohttp.ClientSession() as s:
+            async def get(path, **params):
+                async with s.get(base + path, params={"instId": "BTC-USDT-SWAP", **params}) as r:
+                    return await r.json()
+            recent = await get("/api/v5/market/trades", limit="5")
+            sent = emu.call(emu.market.sent, "okx", "trades")
+            oldest = recent["data"][-1]["tradeId"]
+            page = await get("/api/v5/market/history-trades", type="1", after=oldest, limit="3")
+            newer = await get("/api/v5/market/history-trades", type="1", before=str(int(oldest) - 4), limit="100")
+            wide = await get("/api/v5/market/trades", limit="9999")
+            return recent, page, newer, wide, sent
+
+    with emulator() as emu:
+        time.sleep(1.0)
+        recent, page, newer, wide, sent = asyncio.run(main(emu.url + "/okx"))
+    by_id = {int(r["id"]): r for r in sent}
+    assert recent["code"] == "0" and len(recent["data"]) == 5
+    ids = [int(d["tradeId"]) for d in recent["data"]]
+    assert ids == sorted(ids, reverse=True) and ids == list(range(ids[0], ids[0] - 5, -1))
+    for d in recent["data"] + page["data"]:
+        r = by_id[int(d["tradeId"])]
+        assert d["instId"] == "BTC-USDT-SWAP" and d["ts"] == str(int(r["time_ms"])) and float(d["px"]) == r["price"]
+        assert float(d["sz"]) * CT_VAL == pytest.approx(r["size"], rel=1e-9) and d["side"] == ("buy" if r["side"] > 0 else "sell")
+    assert [int(d["tradeId"]) for d in page["data"]] == [ids[-1] - 1, ids[-1] - 2, ids[-1] - 3]   # older than `after`
+    assert int(newer["data"][-1]["tradeId"]) == ids[-1] - 3                                     # newer than `before`
+    assert min(500, len(by_id)) <= len(wide["data"]) <= 500                 # OKX's cap: 500
 
 
 def test_refused_then_rate_limited_the_adapter_waits_and_backfills():
@@ -408,7 +490,7 @@ def test_live_source_with_okx_polls_batches():
                 time.sleep(0.05)
             assert {"trades", "marks", "book", "open_interest"} <= kinds
             assert src.backfill_span is not None
-            assert "okx live" in src.state()
+            assert "okx live" in src.state(), {n: (s.state, s.messages, s.error) for a in src.adapters.values() for n, s in a.streams_status.items()}
         finally:
             src.stop()
 
