@@ -22,6 +22,8 @@ from liqdesk.core.events import EXCHANGE_ID, EXCHANGES, EventBatch, concat_batch
 from liqdesk.core.levels import LONG, SHORT, LevelModel, ModelSettings
 from liqdesk.store import SessionReader
 
+from .comparison import Recorder, ScoreOptions, _Window, band_window, hot_bins
+
 Progress = Callable[[float], None] | None
 
 
@@ -153,24 +155,22 @@ class Accuracy:
                 "capture": capture, "baseline": baseline, "lift": lift}
 
 
-def hot_bins(values: np.ndarray, top: float) -> np.ndarray:
-    """Mask of the non-empty bins at or above the (1 − top) quantile of ``values``."""
-    if not len(values):
-        return np.zeros(0, bool)
-    q = np.quantile(values, 1 - top)
-    return (values > 0) & (values >= q)
-
-
 def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top: float = 0.1,
              liquidations: np.ndarray | None = None, settings: ModelSettings | None = None,
-             progress: Progress = None) -> dict:
-    """Score the model against real liquidations (the session's own, or ``liquidations``)."""
+             progress: Progress = None, compare: bool = True, options: ScoreOptions | None = None) -> dict:
+    """Score the model against real liquidations (the session's own, or ``liquidations``).
+
+    With ``compare`` (the default), in the same pass: the swept-level score, the baselines scored
+    by the same code, cluster counts and bootstrap intervals, overall and per venue
+    (:mod:`liqdesk.app.comparison`; ``options`` its horizon, columns, cluster gap, resamples)."""
     if not lead_s >= 0:
         raise ValueError("--lead-s must be >= 0")
     if not 0 < band_pct <= 100:
         raise ValueError("--band-pct must be in (0, 100]")
     if not 0 < top <= 1:
         raise ValueError("--top must be in (0, 1]")
+    options = options or ScoreOptions()
+    options = ScoreOptions(options.horizon_ms, options.column_ms, options.gap_ms, options.resamples, top, band_pct)
     settings = settings or settings_for(reader, window_columns=2, rows=64)
     if liquidations is None:
         liquidations = reader.read(kinds=["liquidations"]).liquidations
@@ -185,19 +185,47 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     model = LevelModel(settings)
     acc = Accuracy()
     events = _ChunkedEvents(reader)
-    stops, first = np.unique(query, return_index=True)
-    for n, (q, i0) in enumerate(zip(stops.tolist(), first.tolist())):
-        i1 = int(first[n + 1]) if n + 1 < len(first) else len(liq)
-        model.ingest(events.take(q))
-        for ev in liq[i0:i1]:
-            _score_event(model, ev, band_pct, top, acc)
+    recorder = Recorder(ids, options) if compare else None
+    columns = _column_times(reader, options) if compare else np.empty(0, np.int64)
+    stops = np.union1d(query, columns)
+    ev_at = np.searchsorted(query, stops, side="left").tolist() + [len(liq)]
+    col_at = np.searchsorted(columns, stops, side="left").tolist() + [len(columns)]
+    for n, q in enumerate(stops.tolist()):
+        batch = events.take(q)
+        model.ingest(batch)
+        if recorder is not None:
+            recorder.add_events(batch, model.bin_width)
+        for i in range(ev_at[n], ev_at[n + 1]):
+            window = _score_event(model, liq[i], band_pct, top, acc, int(query[i]))
+            if recorder is not None:
+                recorder.add_event_window(window)
+        if recorder is not None and col_at[n + 1] > col_at[n]:
+            recorder.add_column(q, model)
         if progress and n % 64 == 0:
             progress(n / len(stops))
     out = acc.result()
     out.update({"bin_width_pct": round(100 * model.bin_width / model.mark_price(), 5) if model.bin_width and
                 not math.isnan(model.mark_price()) else None,
                 "lead_s": lead_s, "band_pct": band_pct, "top": top, "mode": model.mode})
+    if recorder is not None:
+        recorder.add_events(events.take(reader.end_ms + 1), model.bin_width)  # the last horizon's prices
+        scored = recorder.score(liq, reader.start_ms, reader.end_ms, liquidation_feeds(reader))
+        scored.pop("lift")  # the same figure as ``out["lift"]``, recomputed per cluster
+        out.update(scored)
+        out.update({"horizon_min": options.horizon_ms / 60_000, "column_s": options.column_ms / 1000,
+                    "cluster_gap_s": options.gap_ms / 1000, "resamples": options.resamples, "interval_level": 0.95})
     return out
+
+
+def _column_times(reader: SessionReader, options: ScoreOptions) -> np.ndarray:
+    """Column times of the swept score: multiples of the column width within the session whose
+    whole horizon lies in it."""
+    step = options.column_ms
+    first = (reader.start_ms // step + 1) * step
+    last = reader.end_ms - options.horizon_ms
+    if last < first:
+        return np.empty(0, np.int64)
+    return np.arange(first, last + 1, step, dtype=np.int64)
 
 
 class _ChunkedEvents:
@@ -221,7 +249,9 @@ class _ChunkedEvents:
         return out
 
 
-def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accuracy) -> None:
+def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accuracy, at_ms: int) -> _Window | None:
+    """Score one liquidation against the model as it stands (at ``at_ms``, its look-up time);
+    return the model's window there (None when it had no estimate yet: the event counts as missed)."""
     notional = float(ev["notional"])
     name = EXCHANGES[int(ev["exchange"])]
     mark = model.mark_price(name) if name in model.settings.exchanges else math.nan
@@ -229,21 +259,17 @@ def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accura
         mark = model.mark_price()
     if not model.bin_width or math.isnan(mark):
         acc.add(notional, False, 0.0)  # no estimate yet: missed
-        return
+        return None
     w = model.bin_width
-    lo = math.floor(mark * (1 - band_pct / 100) / w)
-    hi = math.floor(mark * (1 + band_pct / 100) / w) + 1
-    origin = lo - 1
-    rows = hi - lo + 3
-    level_map = model.level_map(origin=origin, rows=rows)[LONG if ev["side"] > 0 else SHORT]
-    centres = (origin + np.arange(rows) + 0.5) * w
-    in_band = np.abs(centres / mark - 1) <= band_pct / 100
-    values = level_map[in_band]
+    origin, rows, in_band = band_window(mark, w, band_pct, margin=1)
+    level_maps = model.level_map(origin=origin, rows=rows)
+    values = level_maps[LONG if ev["side"] > 0 else SHORT][in_band]
     hot = hot_bins(values, top)
     k = math.floor(float(ev["price"]) / w) - origin
     band_idx = np.flatnonzero(in_band)
     captured = bool(0 <= k < rows and in_band[k] and hot[np.searchsorted(band_idx, k)])
     acc.add(notional, captured, float(hot.sum()) / max(1, len(values)))
+    return _Window(at_ms, origin, rows, mark, level_maps, in_band)
 
 
 def liquidation_feeds(reader) -> dict:

@@ -59,7 +59,7 @@ def truth_metrics(reader: SessionReader, lead_s: float = 60, band_pct: float = 5
         return {}
     settings = settings or settings_for(reader, window_columns=2, rows=64)
     out = {"truth_lift": evaluate(reader, lead_s, band_pct, top, liquidations=_liquidations(reader),
-                                  settings=settings)["lift"]}
+                                  settings=settings, compare=False)["lift"]}
     out.update(_map_agreement(reader, settings, band_pct, top))
     return out
 
