@@ -157,8 +157,13 @@ class Accuracy:
 
 def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top: float = 0.1,
              liquidations: np.ndarray | None = None, settings: ModelSettings | None = None,
-             progress: Progress = None, compare: bool = True, options: ScoreOptions | None = None) -> dict:
-    """Score the model against real liquidations (the session's own, or ``liquidations``).
+             progress: Progress = None, compare: bool = True, options: ScoreOptions | None = None,
+             truth: bool = False) -> dict:
+    """Score the model against real liquidations (the session's own, or ``liquidations``), each
+    with the model as it stood at the whole second ``lead_s`` (or up to 1 s more) before it.
+
+    With ``truth`` and a simulated session, the ground-truth scores of :mod:`liqdesk.app.truth`
+    come from the same pass (``truth_lift``, ``truth_correlation``, ...).
 
     With ``compare`` (the default), in the same pass: the swept-level score, the baselines scored
     by the same code, cluster counts and bootstrap intervals, overall and per venue
@@ -179,7 +184,9 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     if not len(liq):
         raise ValueError(f"session {reader.path} has no liquidation events on {', '.join(settings.exchanges)}")
     lead_ms = int(lead_s * 1000)
-    query = liq["time_ms"] - lead_ms
+    # look-ups at whole seconds: liquidations of one second share the model's state (a cascade
+    # is hundreds of them), which keeps one pass over a day to a few thousand stops
+    query = (liq["time_ms"] - lead_ms) // 1000 * 1000
     order = np.argsort(query, kind="stable")
     liq, query = liq[order], query[order]
     model = LevelModel(settings)
@@ -187,26 +194,46 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     events = _ChunkedEvents(reader)
     recorder = Recorder(ids, options) if compare else None
     columns = _column_times(reader, options) if compare else np.empty(0, np.int64)
-    stops = np.union1d(query, columns)
-    ev_at = np.searchsorted(query, stops, side="left").tolist() + [len(liq)]
-    col_at = np.searchsorted(columns, stops, side="left").tolist() + [len(columns)]
+    truth_acc, truth_liq, truth_query, agreement = None, liq[:0], query[:0], None
+    if truth:
+        from .truth import MapAgreement, has_truth, truth_liquidations
+
+        if has_truth(reader):
+            truth_acc = Accuracy()
+            truth_liq = truth_liquidations(reader)
+            truth_liq = truth_liq[np.isin(truth_liq["exchange"], ids)]
+            truth_query = (truth_liq["time_ms"] - lead_ms) // 1000 * 1000
+            o = np.argsort(truth_query, kind="stable")
+            truth_liq, truth_query = truth_liq[o], truth_query[o]
+            agreement = MapAgreement(reader, band_pct, top)
+    snapshots = agreement.times.astype(np.int64) if agreement is not None else np.empty(0, np.int64)
+    stops = np.union1d(np.union1d(query, columns), np.union1d(truth_query, snapshots))
+    at = {name: np.searchsorted(times, stops, side="left").tolist() + [len(times)]
+          for name, times in (("ev", query), ("col", columns), ("truth", truth_query), ("snap", snapshots))}
     for n, q in enumerate(stops.tolist()):
         batch = events.take(q)
         model.ingest(batch)
         if recorder is not None:
             recorder.add_events(batch, model.bin_width)
-        for i in range(ev_at[n], ev_at[n + 1]):
-            window = _score_event(model, liq[i], band_pct, top, acc, int(query[i]))
+        for i in range(at["ev"][n], at["ev"][n + 1]):
+            window = _score_event(model, liq[i], band_pct, top, acc, q)
             if recorder is not None:
                 recorder.add_event_window(window)
-        if recorder is not None and col_at[n + 1] > col_at[n]:
+        for i in range(at["truth"][n], at["truth"][n + 1]):
+            _score_event(model, truth_liq[i], band_pct, top, truth_acc, q)
+        if recorder is not None and at["col"][n + 1] > at["col"][n]:
             recorder.add_column(q, model)
+        if agreement is not None and at["snap"][n + 1] > at["snap"][n]:
+            agreement.add(model, q)
         if progress and n % 64 == 0:
             progress(n / len(stops))
     out = acc.result()
     out.update({"bin_width_pct": round(100 * model.bin_width / model.mark_price(), 5) if model.bin_width and
                 not math.isnan(model.mark_price()) else None,
                 "lead_s": lead_s, "band_pct": band_pct, "top": top, "mode": model.mode})
+    if truth_acc is not None:
+        out["truth_lift"] = truth_acc.result()["lift"]
+        out.update(agreement.result())
     if recorder is not None:
         recorder.add_events(events.take(reader.end_ms + 1), model.bin_width)  # the last horizon's prices
         scored = recorder.score(liq, reader.start_ms, reader.end_ms, liquidation_feeds(reader))
@@ -228,6 +255,9 @@ def _column_times(reader: SessionReader, options: ScoreOptions) -> np.ndarray:
     return np.arange(first, last + 1, step, dtype=np.int64)
 
 
+MODEL_KINDS = ("trades", "marks", "open_interest", "liquidations")
+
+
 class _ChunkedEvents:
     """The session's events read an hour at a time, handed out up to successive times."""
 
@@ -235,14 +265,17 @@ class _ChunkedEvents:
         self.reader, self.chunk_ms = reader, chunk_ms
         self.cursor = reader.start_ms
         self.loaded_to = reader.start_ms
+        self.end = reader.end_ms + 1
         self.buffer = EventBatch()
 
     def take(self, until_ms: int) -> EventBatch:
-        """Events in [previous until, ``until_ms``)."""
-        end = self.reader.end_ms + 1
+        """Events in [previous until, ``until_ms``): the kinds the model and the baselines read
+        (not the order book, most of a session's rows)."""
+        end = self.end
         while self.loaded_to < min(until_ms, end):
             nxt = min(self.loaded_to + self.chunk_ms, end)
-            self.buffer = concat_batches([slice_batch(self.buffer, self.cursor, None), self.reader.read(self.loaded_to, nxt)])
+            chunk = self.reader.read(self.loaded_to, nxt, kinds=MODEL_KINDS)
+            self.buffer = concat_batches([slice_batch(self.buffer, self.cursor, None), chunk])
             self.loaded_to = nxt
         out = slice_batch(self.buffer, self.cursor, until_ms)
         self.cursor = max(self.cursor, until_ms)

@@ -31,7 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from liqdesk.app.analysis import evaluate, liquidation_feeds, settings_for
     from liqdesk.app.comparison import ScoreOptions
-    from liqdesk.app.truth import has_truth, truth_metrics
     from liqdesk.commands.progress import Progress, TrackedReader
     from liqdesk.store import SessionReader
 
@@ -49,13 +48,12 @@ def run(args: argparse.Namespace) -> int:
     omissions = Omissions(reader, args.strict)
     omissions.check()
     settings = settings_for(reader, window_columns=2, rows=64, **(args.prior or {}))
-    # one pass over the session for the public feed, two more for a simulated session's truth
+    # one pass over the session: public feed, baselines and, for a simulated session, its truth
     with Progress("evaluate") as progress:
-        tracked = TrackedReader(reader, progress, passes=3 if has_truth(reader) else 1)
-        result = evaluate(tracked, args.lead_s, args.band_pct, args.top, settings=settings, options=options)
+        tracked = TrackedReader(reader, progress, passes=1)
+        result = evaluate(tracked, args.lead_s, args.band_pct, args.top, settings=settings, options=options,
+                          truth=True)
         result["prior"] = ",".join(f"{lev:g}:{w:.4g}" for lev, w in zip(settings.leverages, settings.prior))
-        # ground-truth scores when the session comes from the simulator (none otherwise)
-        result.update(truth_metrics(tracked, args.lead_s, args.band_pct, args.top, settings=settings))
     feeds = liquidation_feeds(reader)
     omissions.say()  # damaged row groups are found while reading
     if feeds:
