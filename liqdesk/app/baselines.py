@@ -68,8 +68,11 @@ class PriceTape:
             vs = np.concatenate([v[0] for v in self._vol]) - first_s
             vb = np.concatenate([v[1] for v in self._vol])
             vn = np.concatenate([v[2] for v in self._vol])
-            order = np.argsort(vs, kind="stable")
-            vs, vb, vn = vs[order], vb[order], vn[order]
+            # one row per (second, bin): an hour's look-up then sums a few thousand rows
+            span = int(vb.max() - vb.min()) + 1
+            keys, inverse = np.unique(vs * span + (vb - vb.min()), return_inverse=True)
+            vn = np.bincount(inverse.ravel(), vn, len(keys))
+            vs, vb = keys // span, keys % span + vb.min()
         else:
             vs = np.empty(0, np.int64)
             vb = np.empty(0, np.int64)
