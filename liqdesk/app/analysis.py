@@ -1,13 +1,20 @@
 """Headless work on sessions: run the model over a session, export its grid, score its accuracy.
 
 Accuracy (PRODUCT.md §3). For every real liquidation (time t, price p, notional n, liquidated
-side): take the model's outstanding level map for that side as it stood ``lead_s`` before t, over
+side): take the model's outstanding level map for that side as it stood ``lead_s`` before t (at
+that whole second), over
 the bins whose centre lies within ±``band_pct`` % of that exchange's mark (or last) price at that
 moment. The *hot* bins are the non-empty bins at or above the (1 − ``top``) quantile of the
 estimated notional of all bins in the band (empty ones counting as zero). The event is captured
 when p falls in a hot bin. ``capture`` = captured notional / total notional; ``baseline`` = mean
 over events of hot bins / bins in band (what a random pick of as many bins catches);
 ``lift`` = capture / baseline. Events with no estimate before them count as missed.
+
+A forced order fills at the market price, so nearness to price alone wins that lift. In the same
+pass :mod:`liqdesk.app.comparison` adds the swept-level score (:mod:`liqdesk.app.swept`: which of
+the bins price crossed held the liquidations) and scores three trivial baselines
+(:mod:`liqdesk.app.baselines`) with the same code, with bootstrap intervals over liquidation
+clusters, overall and per venue.
 """
 
 from __future__ import annotations
