@@ -29,7 +29,7 @@ from liqdesk.core.events import EXCHANGE_ID, EXCHANGES, EventBatch, concat_batch
 from liqdesk.core.levels import LONG, SHORT, LevelModel, ModelSettings
 from liqdesk.store import SessionReader
 
-from .comparison import Recorder, ScoreOptions, _Window, band_window, hot_bins
+from .comparison import ModelWindow, Recorder, ScoreOptions, band_window, hot_bins
 
 Progress = Callable[[float], None] | None
 
@@ -289,7 +289,7 @@ class _ChunkedEvents:
         return out
 
 
-def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accuracy, at_ms: int) -> _Window | None:
+def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accuracy, at_ms: int) -> ModelWindow | None:
     """Score one liquidation against the model as it stands (at ``at_ms``, its look-up time);
     return the model's window there (None when it had no estimate yet: the event counts as missed)."""
     notional = float(ev["notional"])
@@ -309,7 +309,7 @@ def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accura
     band_idx = np.flatnonzero(in_band)
     captured = bool(0 <= k < rows and in_band[k] and hot[np.searchsorted(band_idx, k)])
     acc.add(notional, captured, float(hot.sum()) / max(1, len(values)))
-    return _Window(at_ms, origin, rows, mark, level_maps, in_band)
+    return ModelWindow(at_ms, origin, rows, mark, level_maps, in_band)
 
 
 def liquidation_feeds(reader) -> dict:

@@ -37,7 +37,10 @@ class ScoreOptions:
 
 
 @dataclass
-class _Window:
+class ModelWindow:
+    """The model's map ``[2 (long, short), rows]`` from absolute bin ``origin`` at ``time_ms``,
+    around ``mark``; ``in_band`` the bins within the band."""
+
     time_ms: int
     origin: int
     rows: int
@@ -61,15 +64,15 @@ class Recorder:
     def __init__(self, exchange_ids, options: ScoreOptions) -> None:
         self.options = options
         self.tape = PriceTape(exchange_ids)
-        self.events: list[_Window | None] = []
-        self.columns: list[_Window] = []
+        self.events: list[ModelWindow | None] = []
+        self.columns: list[ModelWindow] = []
         self.bin_width = 0.0
 
     def add_events(self, batch: EventBatch, bin_width: float) -> None:
         self.bin_width = self.bin_width or bin_width
         self.tape.add(batch, bin_width)
 
-    def add_event_window(self, window: _Window | None) -> None:
+    def add_event_window(self, window: ModelWindow | None) -> None:
         """The model's map (the liquidated side's row used) at one liquidation's look-up time, in
         the order of the liquidations; None when the model had no estimate yet."""
         self.events.append(window)
@@ -80,7 +83,7 @@ class Recorder:
         if not model.bin_width or math.isnan(mark):
             return
         origin, rows, in_band = band_window(mark, model.bin_width, self.options.band_pct)
-        self.columns.append(_Window(time_ms, origin, rows, mark, model.level_map(origin=origin, rows=rows), in_band))
+        self.columns.append(ModelWindow(time_ms, origin, rows, mark, model.level_map(origin=origin, rows=rows), in_band))
 
     # ---------------------------------------------------------------------------- scoring
     def score(self, liq: np.ndarray, first_ms: int, last_ms: int, feeds: dict) -> dict:

@@ -193,8 +193,15 @@ def summarize(per_cluster: dict[str, dict[str, np.ndarray]], n_clusters: int, to
     (the per-event lift) and those of :func:`swept_contributions`."""
     rng = np.random.default_rng(seed)
     K = max(n_clusters, 1)
-    draws = rng.multinomial(K, np.full(K, 1 / K), size=resamples).astype(float) if n_clusters else np.zeros((0, K))
-    weights = np.vstack([np.ones((1, K)), draws])      # row 0: the sample itself
+    columns = [(name, key) for name, sums in per_cluster.items() for key in sums]
+    sums_by_cluster = np.column_stack([_pad(per_cluster[n][k], K) for n, k in columns])   # [K, F]
+    totals = [sums_by_cluster.sum(axis=0, keepdims=True)]      # row 0: the sample itself
+    step = max(1, 2_000_000 // K)                              # draws a few MB at a time
+    for start in range(0, resamples if n_clusters else 0, step):
+        draws = rng.multinomial(K, np.full(K, 1 / K), size=min(step, resamples - start)).astype(float)
+        totals.append(draws @ sums_by_cluster)
+    table = np.vstack(totals)
+    n_rows = len(table)
 
     def ratio(a, b):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -202,13 +209,13 @@ def summarize(per_cluster: dict[str, dict[str, np.ndarray]], n_clusters: int, to
 
     figures = {}
     for name, sums in per_cluster.items():
-        total = {key: weights @ _pad(value, K) for key, value in sums.items()}
+        total = {key: table[:, columns.index((name, key))] for key in sums}
         capture = ratio(total["cap"], total["usd"])
         random_pick = ratio(total["hot_frac"], total["events"])
         figures[name] = {"lift": ratio(capture, random_pick),
                          "swept_lift": ratio(total["swept_cap"], total["swept_usd"]) / top,
                          "swept_spearman": ratio(total["rho_sum"], total["rho_n"])}
-    best = np.full(len(weights), np.nan)
+    best = np.full(n_rows, np.nan)
     for name in baselines:
         if name in figures:
             best = np.fmax(best, figures[name]["swept_lift"])

@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--column-s must be in [1, 3600]")
     if not 0 <= args.cluster_gap_s <= 86_400:
         raise ValueError("--cluster-gap-s must be in [0, 86400]")
-    if not 0 <= args.resamples <= 100_000:
-        raise ValueError("--resamples must be in [0, 100000]")
+    if not 0 <= args.resamples <= 10_000:
+        raise ValueError("--resamples must be in [0, 10000]")
     options = ScoreOptions(horizon_ms=int(args.horizon_min * 60_000), column_ms=int(args.column_s * 1000),
                            gap_ms=int(args.cluster_gap_s * 1000), resamples=args.resamples)
     reader = SessionReader(args.session)
