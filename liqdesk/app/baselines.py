@@ -95,15 +95,18 @@ class SecondTape:
         n = len(self.low)
         a = np.clip(np.asarray(start_ms) // 1000 - self.first_s, 0, n)
         b = np.clip(-(-np.asarray(end_ms) // 1000) - self.first_s, 0, n)
+        lo, hi = np.full(len(a), np.inf), np.full(len(a), -np.inf)
         if not len(a):
-            return np.empty(0), np.empty(0)
+            return lo, hi
         width = int(max(1, (b - a).max()))
         pad_low = np.concatenate([self.low, np.full(width, np.inf)])
         pad_high = np.concatenate([self.high, np.full(width, -np.inf)])
-        idx = a[:, None] + np.arange(width)[None, :]
-        inside = idx < b[:, None]
-        lo = np.where(inside, pad_low[idx], np.inf).min(axis=1)
-        hi = np.where(inside, pad_high[idx], -np.inf).max(axis=1)
+        step = max(1, 4_000_000 // width)   # a month of columns in pieces of a few tens of MB
+        for i in range(0, len(a), step):
+            idx = a[i:i + step, None] + np.arange(width)[None, :]
+            inside = idx < b[i:i + step, None]
+            lo[i:i + step] = np.where(inside, pad_low[idx], np.inf).min(axis=1)
+            hi[i:i + step] = np.where(inside, pad_high[idx], -np.inf).max(axis=1)
         return lo, hi
 
 
