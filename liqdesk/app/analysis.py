@@ -200,7 +200,7 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     acc = Accuracy()
     events = _ChunkedEvents(reader)
     recorder = Recorder(ids, options) if compare else None
-    columns = _column_times(reader, options) if compare else np.empty(0, np.int64)
+    columns = _column_times(reader, options, liq["time_ms"]) if compare else np.empty(0, np.int64)
     truth_acc, truth_liq, truth_query, agreement = None, liq[:0], query[:0], None
     if truth:
         from .truth import MapAgreement, has_truth, truth_liquidations
@@ -251,15 +251,20 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     return out
 
 
-def _column_times(reader: SessionReader, options: ScoreOptions) -> np.ndarray:
+def _column_times(reader: SessionReader, options: ScoreOptions, liquidation_ms: np.ndarray) -> np.ndarray:
     """Column times of the swept score: multiples of the column width within the session whose
-    whole horizon lies in it."""
+    whole horizon lies in it and holds a liquidation (a column without one adds nothing to any
+    figure: skipping it changes no result, and keeps a month's session small)."""
     step = options.column_ms
     first = (reader.start_ms // step + 1) * step
     last = reader.end_ms - options.horizon_ms
     if last < first:
         return np.empty(0, np.int64)
-    return np.arange(first, last + 1, step, dtype=np.int64)
+    times = np.arange(first, last + 1, step, dtype=np.int64)
+    liq = np.sort(np.asarray(liquidation_ms, dtype=np.int64))
+    # a liquidation in (t, t + horizon]
+    has = np.searchsorted(liq, times + options.horizon_ms, side="right") > np.searchsorted(liq, times, side="right")
+    return times[has]
 
 
 MODEL_KINDS = ("trades", "marks", "open_interest", "liquidations")

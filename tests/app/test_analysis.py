@@ -212,7 +212,14 @@ def test_evaluate_json_has_model_beside_baselines_per_venue(two_venue_session, c
                 "swept_spearman_interval"} <= set(b)
     # gap 60 s: {300, 305}, {420}, {500, 520, 560} s; Bybit alone {305}, {500, 520}
     assert out["events"] == 6 and out["clusters"] == 3
-    assert out["swept_columns"] == 30 and out["swept_lift"] is not None
+    # a column every 30 s whose 5 min horizon lies in the session and holds a liquidation
+    with SessionReader(two_venue_session) as reader:
+        start, end = reader.start_ms, reader.end_ms
+    grid = np.arange((start // 30_000 + 1) * 30_000, end - 300_000 + 1, 30_000)
+    liq_t = T0 + np.array([300_000, 305_000, 420_000, 500_000, 520_000, 560_000])
+    expected = sum(bool(((liq_t > t) & (liq_t <= t + 300_000)).any()) for t in grid)
+    assert 0 < expected < len(grid)
+    assert out["swept_columns"] == expected and out["swept_lift"] is not None
     assert out["venues"]["binance"]["feed"] == "sampled" and out["venues"]["bybit"]["feed"] == "complete"
     assert out["venues"]["binance"]["events"] == 3 and out["venues"]["bybit"]["clusters"] == 2
     assert set(out["venues"]["bybit"]["baselines"]) == {"nearest", "volume", "naive"}
