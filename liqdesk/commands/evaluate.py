@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
           f"{result['capture']:.1%} of the liquidated notional; a random pick of as many bins: "
           f"{result['baseline']:.1%}; lift {result['lift']:.2f}x")
     print(f"swept: over the bins price crossed in the {args.horizon_min:g} min after each of "
-          f"{result['swept_columns']} columns (those with liquidations in it), the share of their liquidated notional in the top {args.top:.0%} "
+          f"{result['swept_columns']} columns (those with a liquidation in their horizon), the share of their liquidated notional in the top {args.top:.0%} "
           f"÷ {args.top:g} (swept_lift), and the rank correlation (swept_spearman)")
     print(f"intervals: {result['interval_level']:.0%}, bootstrap over clusters ({args.resamples} resamples)")
     print(_table(result))
