@@ -174,3 +174,19 @@ def test_bootstrap_of_a_single_cluster_is_that_cluster():
     out = summarize({m: dict(one) for m in ("model",) + BASELINES}, 1, 0.1, BASELINES, resamples=50)
     assert out["model"]["lift"] == pytest.approx(3.0) and out["model"]["lift_interval"] == pytest.approx([3.0, 3.0])
     assert out["model"]["swept_lift"] == pytest.approx(2.0) and out["skill"] == pytest.approx(1.0)
+
+
+def test_columns_without_liquidations_change_nothing():
+    """evaluate records only the columns whose horizon holds a liquidation: the others must add
+    nothing to any figure."""
+    cols, liq = _synthetic(columns=50, seed=7)
+    K = int(liq.cluster.max()) + 1
+    keep = np.arange(50) % 3 != 0            # drop every third column and its liquidation
+    liq_kept = Liquidations(*(getattr(liq, f)[keep] for f in ("time_ms", "side", "bin", "notional", "cluster")))
+    fewer = Columns(cols.times[keep], cols.origin[keep], cols.valid[keep], cols.lo_bin[keep], cols.hi_bin[keep],
+                    {m: v[keep] for m, v in cols.values.items()})
+    full = swept_contributions(cols, liq_kept, 60_000, 0.1, K)
+    part = swept_contributions(fewer, liq_kept, 60_000, 0.1, K)
+    for m in full:
+        for key in full[m]:
+            assert np.allclose(full[m][key], part[m][key])
