@@ -1,13 +1,20 @@
 """Headless work on sessions: run the model over a session, export its grid, score its accuracy.
 
 Accuracy (PRODUCT.md §3). For every real liquidation (time t, price p, notional n, liquidated
-side): take the model's outstanding level map for that side as it stood ``lead_s`` before t, over
+side): take the model's outstanding level map for that side as it stood ``lead_s`` before t (at
+that whole second), over
 the bins whose centre lies within ±``band_pct`` % of that exchange's mark (or last) price at that
 moment. The *hot* bins are the non-empty bins at or above the (1 − ``top``) quantile of the
 estimated notional of all bins in the band (empty ones counting as zero). The event is captured
 when p falls in a hot bin. ``capture`` = captured notional / total notional; ``baseline`` = mean
 over events of hot bins / bins in band (what a random pick of as many bins catches);
 ``lift`` = capture / baseline. Events with no estimate before them count as missed.
+
+A forced order fills at the market price, so nearness to price alone wins that lift. In the same
+pass :mod:`liqdesk.app.comparison` adds the swept-level score (:mod:`liqdesk.app.swept`: which of
+the bins price crossed held the liquidations) and scores three trivial baselines
+(:mod:`liqdesk.app.baselines`) with the same code, with bootstrap intervals over liquidation
+clusters, overall and per venue.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import numpy as np
 from liqdesk.core.events import EXCHANGE_ID, EXCHANGES, EventBatch, concat_batches, slice_batch
 from liqdesk.core.levels import LONG, SHORT, LevelModel, ModelSettings
 from liqdesk.store import SessionReader
+
+from .comparison import ModelWindow, Recorder, ScoreOptions, band_window, hot_bins
 
 Progress = Callable[[float], None] | None
 
@@ -153,24 +162,27 @@ class Accuracy:
                 "capture": capture, "baseline": baseline, "lift": lift}
 
 
-def hot_bins(values: np.ndarray, top: float) -> np.ndarray:
-    """Mask of the non-empty bins at or above the (1 − top) quantile of ``values``."""
-    if not len(values):
-        return np.zeros(0, bool)
-    q = np.quantile(values, 1 - top)
-    return (values > 0) & (values >= q)
-
-
 def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top: float = 0.1,
              liquidations: np.ndarray | None = None, settings: ModelSettings | None = None,
-             progress: Progress = None) -> dict:
-    """Score the model against real liquidations (the session's own, or ``liquidations``)."""
+             progress: Progress = None, compare: bool = True, options: ScoreOptions | None = None,
+             truth: bool = False) -> dict:
+    """Score the model against real liquidations (the session's own, or ``liquidations``), each
+    with the model as it stood at the whole second ``lead_s`` (or up to 1 s more) before it.
+
+    With ``truth`` and a simulated session, the ground-truth scores of :mod:`liqdesk.app.truth`
+    come from the same pass (``truth_lift``, ``truth_correlation``, ...).
+
+    With ``compare`` (the default), in the same pass: the swept-level score, the baselines scored
+    by the same code, cluster counts and bootstrap intervals, overall and per venue
+    (:mod:`liqdesk.app.comparison`; ``options`` its horizon, columns, cluster gap, resamples)."""
     if not lead_s >= 0:
         raise ValueError("--lead-s must be >= 0")
     if not 0 < band_pct <= 100:
         raise ValueError("--band-pct must be in (0, 100]")
     if not 0 < top <= 1:
         raise ValueError("--top must be in (0, 1]")
+    options = options or ScoreOptions()
+    options = ScoreOptions(options.horizon_ms, options.column_ms, options.gap_ms, options.resamples, top, band_pct)
     settings = settings or settings_for(reader, window_columns=2, rows=64)
     if liquidations is None:
         liquidations = reader.read(kinds=["liquidations"]).liquidations
@@ -179,25 +191,83 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     if not len(liq):
         raise ValueError(f"session {reader.path} has no liquidation events on {', '.join(settings.exchanges)}")
     lead_ms = int(lead_s * 1000)
-    query = liq["time_ms"] - lead_ms
+    # look-ups at whole seconds: liquidations of one second share the model's state (a cascade
+    # is hundreds of them), which keeps one pass over a day to a few thousand stops
+    query = (liq["time_ms"] - lead_ms) // 1000 * 1000
     order = np.argsort(query, kind="stable")
     liq, query = liq[order], query[order]
     model = LevelModel(settings)
     acc = Accuracy()
     events = _ChunkedEvents(reader)
-    stops, first = np.unique(query, return_index=True)
-    for n, (q, i0) in enumerate(zip(stops.tolist(), first.tolist())):
-        i1 = int(first[n + 1]) if n + 1 < len(first) else len(liq)
-        model.ingest(events.take(q))
-        for ev in liq[i0:i1]:
-            _score_event(model, ev, band_pct, top, acc)
+    recorder = Recorder(ids, options) if compare else None
+    columns = _column_times(reader, options, liq["time_ms"]) if compare else np.empty(0, np.int64)
+    truth_acc, truth_liq, truth_query, agreement = None, liq[:0], query[:0], None
+    if truth:
+        from .truth import MapAgreement, has_truth, truth_liquidations
+
+        if has_truth(reader):
+            truth_acc = Accuracy()
+            truth_liq = truth_liquidations(reader)
+            truth_liq = truth_liq[np.isin(truth_liq["exchange"], ids)]
+            truth_query = (truth_liq["time_ms"] - lead_ms) // 1000 * 1000
+            o = np.argsort(truth_query, kind="stable")
+            truth_liq, truth_query = truth_liq[o], truth_query[o]
+            agreement = MapAgreement(reader, band_pct, top)
+    snapshots = agreement.times.astype(np.int64) if agreement is not None else np.empty(0, np.int64)
+    stops = np.union1d(np.union1d(query, columns), np.union1d(truth_query, snapshots))
+    at = {name: np.searchsorted(times, stops, side="left").tolist() + [len(times)]
+          for name, times in (("ev", query), ("col", columns), ("truth", truth_query), ("snap", snapshots))}
+    for n, q in enumerate(stops.tolist()):
+        batch = events.take(q)
+        model.ingest(batch)
+        if recorder is not None:
+            recorder.add_events(batch, model.bin_width)
+        for i in range(at["ev"][n], at["ev"][n + 1]):
+            window = _score_event(model, liq[i], band_pct, top, acc, q)
+            if recorder is not None:
+                recorder.add_event_window(window)
+        for i in range(at["truth"][n], at["truth"][n + 1]):
+            _score_event(model, truth_liq[i], band_pct, top, truth_acc, q)
+        if recorder is not None and at["col"][n + 1] > at["col"][n]:
+            recorder.add_column(q, model)
+        if agreement is not None and at["snap"][n + 1] > at["snap"][n]:
+            agreement.add(model, q)
         if progress and n % 64 == 0:
             progress(n / len(stops))
     out = acc.result()
     out.update({"bin_width_pct": round(100 * model.bin_width / model.mark_price(), 5) if model.bin_width and
                 not math.isnan(model.mark_price()) else None,
                 "lead_s": lead_s, "band_pct": band_pct, "top": top, "mode": model.mode})
+    if truth_acc is not None:
+        out["truth_lift"] = truth_acc.result()["lift"]
+        out.update(agreement.result())
+    if recorder is not None:
+        recorder.add_events(events.take(reader.end_ms + 1), model.bin_width)  # the last horizon's prices
+        scored = recorder.score(liq, reader.start_ms, reader.end_ms, liquidation_feeds(reader))
+        scored.pop("lift")  # the same figure as ``out["lift"]``, recomputed per cluster
+        out.update(scored)
+        out.update({"horizon_min": options.horizon_ms / 60_000, "column_s": options.column_ms / 1000,
+                    "cluster_gap_s": options.gap_ms / 1000, "resamples": options.resamples, "interval_level": 0.95})
     return out
+
+
+def _column_times(reader: SessionReader, options: ScoreOptions, liquidation_ms: np.ndarray) -> np.ndarray:
+    """Column times of the swept score: multiples of the column width within the session whose
+    whole horizon lies in it and holds a liquidation (a column without one adds nothing to any
+    figure: skipping it changes no result, and keeps a month's session small)."""
+    step = options.column_ms
+    first = (reader.start_ms // step + 1) * step
+    last = reader.end_ms - options.horizon_ms
+    if last < first:
+        return np.empty(0, np.int64)
+    times = np.arange(first, last + 1, step, dtype=np.int64)
+    liq = np.sort(np.asarray(liquidation_ms, dtype=np.int64))
+    # a liquidation in (t, t + horizon]
+    has = np.searchsorted(liq, times + options.horizon_ms, side="right") > np.searchsorted(liq, times, side="right")
+    return times[has]
+
+
+MODEL_KINDS = ("trades", "marks", "open_interest", "liquidations")
 
 
 class _ChunkedEvents:
@@ -207,21 +277,26 @@ class _ChunkedEvents:
         self.reader, self.chunk_ms = reader, chunk_ms
         self.cursor = reader.start_ms
         self.loaded_to = reader.start_ms
+        self.end = reader.end_ms + 1
         self.buffer = EventBatch()
 
     def take(self, until_ms: int) -> EventBatch:
-        """Events in [previous until, ``until_ms``)."""
-        end = self.reader.end_ms + 1
+        """Events in [previous until, ``until_ms``): the kinds the model and the baselines read
+        (not the order book, most of a session's rows)."""
+        end = self.end
         while self.loaded_to < min(until_ms, end):
             nxt = min(self.loaded_to + self.chunk_ms, end)
-            self.buffer = concat_batches([slice_batch(self.buffer, self.cursor, None), self.reader.read(self.loaded_to, nxt)])
+            chunk = self.reader.read(self.loaded_to, nxt, kinds=MODEL_KINDS)
+            self.buffer = concat_batches([slice_batch(self.buffer, self.cursor, None), chunk])
             self.loaded_to = nxt
         out = slice_batch(self.buffer, self.cursor, until_ms)
         self.cursor = max(self.cursor, until_ms)
         return out
 
 
-def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accuracy) -> None:
+def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accuracy, at_ms: int) -> ModelWindow | None:
+    """Score one liquidation against the model as it stands (at ``at_ms``, its look-up time);
+    return the model's window there (None when it had no estimate yet: the event counts as missed)."""
     notional = float(ev["notional"])
     name = EXCHANGES[int(ev["exchange"])]
     mark = model.mark_price(name) if name in model.settings.exchanges else math.nan
@@ -229,21 +304,17 @@ def _score_event(model: LevelModel, ev, band_pct: float, top: float, acc: Accura
         mark = model.mark_price()
     if not model.bin_width or math.isnan(mark):
         acc.add(notional, False, 0.0)  # no estimate yet: missed
-        return
+        return None
     w = model.bin_width
-    lo = math.floor(mark * (1 - band_pct / 100) / w)
-    hi = math.floor(mark * (1 + band_pct / 100) / w) + 1
-    origin = lo - 1
-    rows = hi - lo + 3
-    level_map = model.level_map(origin=origin, rows=rows)[LONG if ev["side"] > 0 else SHORT]
-    centres = (origin + np.arange(rows) + 0.5) * w
-    in_band = np.abs(centres / mark - 1) <= band_pct / 100
-    values = level_map[in_band]
+    origin, rows, in_band = band_window(mark, w, band_pct, margin=1)
+    level_maps = model.level_map(origin=origin, rows=rows)
+    values = level_maps[LONG if ev["side"] > 0 else SHORT][in_band]
     hot = hot_bins(values, top)
     k = math.floor(float(ev["price"]) / w) - origin
     band_idx = np.flatnonzero(in_band)
     captured = bool(0 <= k < rows and in_band[k] and hot[np.searchsorted(band_idx, k)])
     acc.add(notional, captured, float(hot.sum()) / max(1, len(values)))
+    return ModelWindow(at_ms, origin, rows, mark, level_maps, in_band)
 
 
 def liquidation_feeds(reader) -> dict:

@@ -38,7 +38,7 @@ def _table_arrays(reader: SessionReader, name: str) -> dict[str, np.ndarray]:
     return {col: table.column(col).to_numpy(zero_copy_only=False) for col in table.column_names}
 
 
-def _liquidations(reader: SessionReader) -> np.ndarray:
+def truth_liquidations(reader: SessionReader) -> np.ndarray:
     from liqdesk.core.events import EXCHANGE_ID, LIQUIDATION_DTYPE
 
     cols = _table_arrays(reader, TRUTH_LIQUIDATIONS)
@@ -58,27 +58,42 @@ def truth_metrics(reader: SessionReader, lead_s: float = 60, band_pct: float = 5
     if not has_truth(reader):
         return {}
     settings = settings or settings_for(reader, window_columns=2, rows=64)
-    out = {"truth_lift": evaluate(reader, lead_s, band_pct, top, liquidations=_liquidations(reader),
-                                  settings=settings)["lift"]}
+    out = {"truth_lift": evaluate(reader, lead_s, band_pct, top, liquidations=truth_liquidations(reader),
+                                  settings=settings, compare=False)["lift"]}
     out.update(_map_agreement(reader, settings, band_pct, top))
     return out
 
 
 def _map_agreement(reader: SessionReader, settings, band_pct: float, top: float) -> dict:
-    truth = _table_arrays(reader, TRUTH_MAP)
-    times = np.unique(truth["time_ms"])
-    order = np.argsort(truth["time_ms"], kind="stable")
-    t_sorted = truth["time_ms"][order]
+    agreement = MapAgreement(reader, band_pct, top)
     model = LevelModel(settings)
     events = _ChunkedEvents(reader)
-    est = {1: [], -1: []}
-    tru = {1: [], -1: []}
-    true_total = true_in_hot = 0.0
-    for t in times.tolist():
+    for t in agreement.times.tolist():
         model.ingest(events.take(int(t)))
+        agreement.add(model, int(t))
+    return agreement.result()
+
+
+class MapAgreement:
+    """The estimated map beside the true one at every truth snapshot: call :meth:`add` with the
+    model as it stands at each of ``times`` (any other time is ignored), then :meth:`result`."""
+
+    def __init__(self, reader: SessionReader, band_pct: float, top: float) -> None:
+        self.truth = _table_arrays(reader, TRUTH_MAP)
+        self.times = np.unique(self.truth["time_ms"])
+        self.order = np.argsort(self.truth["time_ms"], kind="stable")
+        self.t_sorted = self.truth["time_ms"][self.order]
+        self.band_pct, self.top = band_pct, top
+        self.est = {1: [], -1: []}
+        self.tru = {1: [], -1: []}
+        self.true_total = self.true_in_hot = 0.0
+
+    def add(self, model: LevelModel, t: int) -> None:
+        truth, band_pct = self.truth, self.band_pct
+        a, b = np.searchsorted(self.t_sorted, [t, t + 1])
         price = model.mark_price()
-        if not model.bin_width or math.isnan(price):
-            continue
+        if a == b or not model.bin_width or math.isnan(price):
+            return
         w = model.bin_width
         lo = math.floor(price * (1 - band_pct / 100) / w)
         hi = math.floor(price * (1 + band_pct / 100) / w)
@@ -86,28 +101,30 @@ def _map_agreement(reader: SessionReader, settings, band_pct: float, top: float)
         centres = (lo + np.arange(rows) + 0.5) * w
         in_band = np.abs(centres / price - 1) <= band_pct / 100
         estimate = model.level_map(origin=lo, rows=rows)
-        a, b = np.searchsorted(t_sorted, [t, t + 1])
-        snap = order[a:b]
+        snap = self.order[a:b]
         for side, row in ((1, 0), (-1, 1)):
             mine = snap[truth["side"][snap] == side]
             k = truth["bin"][mine].astype(np.int64) - lo
             ok = (k >= 0) & (k < rows)
             true_map = np.bincount(k[ok], truth["notional"][mine][ok], rows)
             e_vals, t_vals = estimate[row][in_band], true_map[in_band]
-            est[side].append(e_vals)
-            tru[side].append(t_vals)
-            hot = hot_bins(e_vals, top)
-            true_total += float(t_vals.sum())
-            true_in_hot += float(t_vals[hot].sum())
-    result = {}
-    for key, sides in (("truth_correlation", (1, -1)), ("truth_correlation_long", (1,)),
-                       ("truth_correlation_short", (-1,))):
-        e = np.concatenate([x for s in sides for x in est[s]]) if any(est[s] for s in sides) else np.empty(0)
-        t = np.concatenate([x for s in sides for x in tru[s]]) if any(tru[s] for s in sides) else np.empty(0)
-        result[key] = _pearson(e, t)
-    result["truth_capture"] = true_in_hot / true_total if true_total > 0 else float("nan")
-    result["truth_snapshots"] = len(times)
-    return result
+            self.est[side].append(e_vals)
+            self.tru[side].append(t_vals)
+            hot = hot_bins(e_vals, self.top)
+            self.true_total += float(t_vals.sum())
+            self.true_in_hot += float(t_vals[hot].sum())
+
+    def result(self) -> dict:
+        est, tru = self.est, self.tru
+        result = {}
+        for key, sides in (("truth_correlation", (1, -1)), ("truth_correlation_long", (1,)),
+                           ("truth_correlation_short", (-1,))):
+            e = np.concatenate([x for s in sides for x in est[s]]) if any(est[s] for s in sides) else np.empty(0)
+            t = np.concatenate([x for s in sides for x in tru[s]]) if any(tru[s] for s in sides) else np.empty(0)
+            result[key] = _pearson(e, t)
+        result["truth_capture"] = self.true_in_hot / self.true_total if self.true_total > 0 else float("nan")
+        result["truth_snapshots"] = len(self.times)
+        return result
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -166,3 +166,81 @@ def test_a_missing_kind_file_is_said_and_strict_refuses(hand_session, tmp_path, 
     rc, out, err = _run(capsys, command, str(target), "--prior", PRIOR, "--strict", *extra)
     assert rc == 2 and out == "" and err.count("\n") == 1 and "open_interest.parquet: file missing" in err
     assert not (tmp_path / "strict.csv").exists()
+
+
+# ------------------------------------------------------------------ issue 12: model beside baselines
+
+@pytest.fixture(scope="module")
+def two_venue_session(tmp_path_factory):
+    """Binance (sampled feed) and Bybit (complete feed), 20 min: OI rises around 60,000, then
+    price falls to 58,800 and back while liquidations happen on the way down."""
+    path = tmp_path_factory.mktemp("eval12") / "two.liqs"
+    t = T0 + np.arange(0, 1_200_000, 1_000)
+    price = 60_000 - 1_200 * np.clip(np.sin(np.pi * (t - T0) / 1_200_000), 0, None)
+    both = lambda a: np.concatenate([a, a])  # noqa: E731
+    ex = np.repeat([0, 1], len(t))
+    trades = records("trades", time_ms=both(t), exchange=ex, side=np.where(np.arange(2 * len(t)) % 2, 1, -1),
+                     price=both(price), size=1.0)
+    marks = records("marks", time_ms=both(t + 500), exchange=ex, price=both(price))
+    oi = records("open_interest", time_ms=np.array([T0, T0 + 5_000, T0, T0 + 5_000]), exchange=[0, 0, 1, 1],
+                 oi_base=[1_000.0, 1_100.0, 1_000.0, 1_100.0], oi_notional=[6e7, 6.6e7, 6e7, 6.6e7])
+    lt = T0 + np.array([300_000, 305_000, 420_000, 500_000, 520_000, 560_000])
+    lp = np.interp(lt, t, price)
+    liq = records("liquidations", time_ms=lt, exchange=[0, 1, 0, 1, 1, 0], side=1, price=lp, size=1.0,
+                  notional=lp)
+    order = np.argsort(np.concatenate([t, t]), kind="stable")
+    with SessionWriter(path, "BTCUSDT", meta={"liquidation_feeds": {"binance": "sampled", "bybit": "complete"}}) as w:
+        w.write(make_batch(trades=trades[order], marks=marks[order], open_interest=oi[np.argsort(oi["time_ms"], kind="stable")],
+                           liquidations=liq))
+    return path
+
+
+def test_evaluate_json_has_model_beside_baselines_per_venue(two_venue_session, capsys):
+    from liqdesk.cli import main
+
+    rc = main(["evaluate", str(two_venue_session), "--json", "--horizon-min", "5", "--column-s", "30",
+               "--resamples", "100"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    # today's figures are kept
+    assert {"events", "liquidation_usd", "captured_usd", "capture", "baseline", "lift", "mode"} <= set(out)
+    assert {"swept_lift", "swept_spearman", "skill", "baselines", "clusters", "swept_columns", "lift_interval",
+            "swept_lift_interval", "swept_spearman_interval", "skill_interval", "best_baseline", "venues"} <= set(out)
+    assert set(out["baselines"]) == {"nearest", "volume", "naive"}
+    for b in out["baselines"].values():
+        assert {"lift", "swept_lift", "swept_spearman", "lift_interval", "swept_lift_interval",
+                "swept_spearman_interval"} <= set(b)
+    # gap 60 s: {300, 305}, {420}, {500, 520, 560} s; Bybit alone {305}, {500, 520}
+    assert out["events"] == 6 and out["clusters"] == 3
+    # a column every 30 s whose 5 min horizon lies in the session and holds a liquidation
+    with SessionReader(two_venue_session) as reader:
+        start, end = reader.start_ms, reader.end_ms
+    grid = np.arange((start // 30_000 + 1) * 30_000, end - 300_000 + 1, 30_000)
+    liq_t = T0 + np.array([300_000, 305_000, 420_000, 500_000, 520_000, 560_000])
+    expected = sum(bool(((liq_t > t) & (liq_t <= t + 300_000)).any()) for t in grid)
+    assert 0 < expected < len(grid)
+    assert out["swept_columns"] == expected and out["swept_lift"] is not None
+    assert out["venues"]["binance"]["feed"] == "sampled" and out["venues"]["bybit"]["feed"] == "complete"
+    assert out["venues"]["binance"]["events"] == 3 and out["venues"]["bybit"]["clusters"] == 2
+    assert set(out["venues"]["bybit"]["baselines"]) == {"nearest", "volume", "naive"}
+    # the model's lift recomputed per cluster is today's lift
+    lo, hi = out["lift_interval"]
+    assert lo <= out["lift"] <= hi
+
+
+def test_evaluate_text_shows_the_baselines_beside_the_model(two_venue_session, capsys):
+    from liqdesk.cli import main
+
+    assert main(["evaluate", str(two_venue_session), "--horizon-min", "5", "--resamples", "50"]) == 0
+    text = capsys.readouterr().out
+    for name in ("model", "nearest (baseline)", "volume (baseline)", "naive (baseline)", "skill"):
+        assert name in text
+    assert "binance (sampled feed" in text and "bybit (complete feed)" in text
+    assert "6 liquidations in 3 clusters" in text
+
+
+@pytest.mark.parametrize("flag", [["--horizon-min", "0"], ["--column-s", "0.5"], ["--cluster-gap-s", "-1"],
+                                  ["--resamples", "-3"]])
+def test_bad_swept_options_are_one_line(two_venue_session, flag, capsys):
+    rc, out, err = _run(capsys, "evaluate", str(two_venue_session), *flag)
+    assert rc == 2 and err.count("\n") == 1 and flag[0] in err
