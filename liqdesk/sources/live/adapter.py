@@ -170,6 +170,19 @@ class VenueAdapter:
         await self.exchange.watch_trades(symbol)
         return self._trade_cursor.read((self.exchange.trades or {}).get(symbol))
 
+    def trade_rows(self, trades: list[dict]) -> list[tuple]:
+        """ccxt's parsed trades as ``emit_trades`` rows (id, time ms, taker side, price, size in base
+        currency); one without an id, time, side, price or size is counted malformed and skipped."""
+        cs = self.contract_size
+        rows = []
+        for t in trades:
+            side = 1 if t.get("side") == "buy" else -1 if t.get("side") == "sell" else 0
+            if not side or t.get("id") is None or t.get("timestamp") is None or not t.get("price") or not t.get("amount"):
+                self.counts["malformed"] += 1
+                continue
+            rows.append((t["id"], int(t["timestamp"]), side, float(t["price"]), float(t["amount"]) * cs))
+        return rows
+
     def new_liquidations(self) -> list[dict]:
         """Every liquidation ccxt cached since the last call, oldest first, each once (its
         ``watch_liquidations`` returns only the first of a frame's burst)."""

@@ -205,30 +205,12 @@ class Adapter(VenueAdapter):
 
     # ------------------------------------------------------------------ streams
     async def _trades_once(self) -> None:
-        trades = await self.watch_new_trades()
-        cs = self.contract_size
-        rows = []
-        for t in trades:
-            tid, ts, price, amount, side = t.get("id"), t.get("timestamp"), t.get("price"), t.get("amount"), t.get("side")
-            if tid is None or ts is None or not price or not amount or side not in ("buy", "sell"):
-                self.counts["malformed"] += 1
-                continue
-            rows.append((tid, int(ts), 1 if side == "buy" else -1, float(price), float(amount) * cs))
-        self.emit_trades(rows)
+        self.emit_trades(self.trade_rows(await self.watch_new_trades()))
 
     async def fetch_refill(self, since_ms: int, since_ids: set) -> list[tuple]:
         """The last :attr:`recent_trades` trades (``/v5/market/recent-trade``; Bybit keeps no older
         public trade history)."""
-        trades = await self.exchange.fetch_trades(self.symbol, None, self.recent_trades)
-        cs = self.contract_size
-        rows = []
-        for t in trades:
-            tid, ts, price, amount, side = t.get("id"), t.get("timestamp"), t.get("price"), t.get("amount"), t.get("side")
-            if tid is None or ts is None or not price or not amount or side not in ("buy", "sell"):
-                self.counts["malformed"] += 1
-                continue
-            rows.append((tid, int(ts), 1 if side == "buy" else -1, float(price), float(amount) * cs))
-        return rows
+        return self.trade_rows(await self.exchange.fetch_trades(self.symbol, None, self.recent_trades))
 
     async def _book_once(self) -> None:
         book = await self.exchange.watch_order_book(self.symbol)

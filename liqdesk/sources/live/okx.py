@@ -220,27 +220,18 @@ class Adapter(VenueAdapter):
 
     # ------------------------------------------------------------------ streams
     async def _trades(self) -> None:
-        trades = await self.watch_new_trades()
-        cs = self.contract_size
-        rows = []
-        for t in trades:
-            side = 1 if t.get("side") == "buy" else -1 if t.get("side") == "sell" else 0
-            if not side or t.get("id") is None or not t.get("timestamp"):
-                self.counts["malformed"] += 1
-                continue
-            rows.append((t["id"], int(t["timestamp"]), side, float(t["price"]), float(t["amount"]) * cs))
-        self.emit_trades(rows)
+        self.emit_trades(self.trade_rows(await self.watch_new_trades()))
 
     async def fetch_refill(self, since_ms: int, since_ids: set) -> list[tuple]:
         """The newest :attr:`recent_trades` trades, then history-trades pages older than the oldest
         of them until a trade of ``since_ids`` or older than ``since_ms`` is among them (at most
         :attr:`history_pages` calls)."""
-        rows = self._trade_rows(await self.exchange.fetch_trades(self.symbol, None, self.recent_trades))
+        rows = self.trade_rows(await self.exchange.fetch_trades(self.symbol, None, self.recent_trades))
         for _ in range(self.history_pages):
             if not rows or any(r[0] in since_ids or r[1] < since_ms for r in rows):
                 break
             oldest = min(rows, key=lambda r: int(r[0]))[0]
-            page = self._trade_rows(await self.exchange.fetch_trades(
+            page = self.trade_rows(await self.exchange.fetch_trades(
                 self.symbol, None, 100, {"method": "publicGetMarketHistoryTrades", "type": "1", "after": oldest}))
             if not page:
                 break
@@ -250,17 +241,6 @@ class Adapter(VenueAdapter):
     def refill_reach(self, n: int) -> str:
         return (f"{n} trades fetched: the last {self.recent_trades} and at most {self.history_pages} pages "
                 f"of history-trades")
-
-    def _trade_rows(self, trades: list[dict]) -> list[tuple]:
-        cs = self.contract_size
-        rows = []
-        for t in trades:
-            side = 1 if t.get("side") == "buy" else -1 if t.get("side") == "sell" else 0
-            if not side or t.get("id") is None or not t.get("timestamp") or not t.get("price") or not t.get("amount"):
-                self.counts["malformed"] += 1
-                continue
-            rows.append((t["id"], int(t["timestamp"]), side, float(t["price"]), float(t["amount"]) * cs))
-        return rows
 
     async def _book(self) -> None:
         self._drop_settled_future("books:" + self.market["symbol"])
