@@ -16,7 +16,7 @@ from .market_stats import (
 )
 
 #: one worker builds the shared simulated day (pytest-xdist): it is the suite's costliest fixture
-pytestmark = pytest.mark.xdist_group("sim_market")
+pytestmark = [pytest.mark.xdist_group("sim_market"), pytest.mark.slow]
 
 
 def test_fat_tails(market):

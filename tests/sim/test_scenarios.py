@@ -87,6 +87,7 @@ def default_marks():
     return [_binance_marks(Simulator(SimParams(seed=seed, hours=HOURS))) for seed in SEEDS]
 
 
+@pytest.mark.slow
 def test_calm_has_smaller_ranges_than_the_default_market(default_marks):
     calm = [_binance_marks(Simulator(SimParams(scenario="calm", seed=seed, hours=HOURS))) for seed in SEEDS]
     calm = np.concatenate([hourly_ranges(p, 3.0) for p in calm])     # 20-minute ranges, percent
@@ -95,6 +96,7 @@ def test_calm_has_smaller_ranges_than_the_default_market(default_marks):
     assert np.median(calm) < 0.2
 
 
+@pytest.mark.slow
 def test_trend_moves_price_up_more_than_the_default_market(default_marks):
     trend = [_binance_marks(Simulator(SimParams(scenario="trend", seed=seed, hours=HOURS))) for seed in SEEDS]
     move = {k: np.array([p[-1] / p[0] - 1.0 for p in v]) * 100.0 for k, v in (("trend", trend),

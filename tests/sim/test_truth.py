@@ -12,7 +12,7 @@ from liqdesk.sim import DEFAULT_LEVERAGE_PRIOR, POSITION_DTYPE
 from liqdesk.sim.positions import CLOSED, LIQUIDATED, OPEN, STOP_LOSS, TAKE_PROFIT
 
 #: one worker builds the shared simulated day (pytest-xdist): it is the suite's costliest fixture
-pytestmark = pytest.mark.xdist_group("sim_market")
+pytestmark = [pytest.mark.xdist_group("sim_market"), pytest.mark.slow]
 
 
 def _range_extreme(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, fn) -> np.ndarray:

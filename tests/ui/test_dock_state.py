@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6 import QtCore, QtWidgets
 
 from liqdesk.ui.dock_state import dock_state_problem
@@ -92,6 +93,7 @@ def test_other_damage_is_refused_with_a_reason(window):
     assert "not a Qt window state" in dock_state_problem(b"garbage", LAYOUT_VERSION, docks)
 
 
+@pytest.mark.slow
 def test_mutated_layouts_crash_qt_unchecked_but_not_through_the_check():
     unchecked = _fuzz("1", "300", "--unchecked")
     assert unchecked.returncode != 0 and "checked" not in unchecked.stdout   # Qt's reader died

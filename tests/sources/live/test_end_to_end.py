@@ -30,7 +30,7 @@ SECONDS = 30.0      # 5 simulated minutes at 10x
 
 
 #: one worker records the five minutes once (pytest-xdist)
-pytestmark = pytest.mark.xdist_group("live_end_to_end")
+pytestmark = [pytest.mark.xdist_group("live_end_to_end"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
