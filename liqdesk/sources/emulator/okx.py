@@ -241,15 +241,21 @@ class Venue(VenueEmulator):
         """Keys strictly between ``lo_key`` and ``hi_key`` (OKX's exclusive bounds), newest first,
         at most ``limit`` (default 100, at most ``cap``)."""
         lo, hi = _int(request.query.get(lo_key)), _int(request.query.get(hi_key))
-        limit = min(max(_int(request.query.get("limit"), 100) or 100, 1), cap)
+        limit = _limit(request.query, cap)
         keys = [k for k in keys if (lo is None or k > lo) and (hi is None or k < hi)]
         return sorted(keys, reverse=True)[:limit]
 
-    async def rest_candles(self, request: web.Request) -> web.Response:
+    def _bad_candle_request(self, request: web.Request) -> web.Response | None:
+        """OKX's error for a candle request on another instrument or bar (None: a good one)."""
         if (bad := self._wrong_inst(request)) is not None:
             return bad
         if request.query.get("bar", "1m") != "1m":
             return self.error("51000", "Parameter bar error (the emulator serves 1m)")
+        return None
+
+    async def rest_candles(self, request: web.Request) -> web.Response:
+        if (bad := self._bad_candle_request(request)) is not None:
+            return bad
         st = self.market.venues[self.name]
         now = self.market.now_ms
         rows = []
@@ -286,7 +292,7 @@ class Venue(VenueEmulator):
     async def rest_trades(self, request: web.Request) -> web.Response:
         if (bad := self._wrong_inst(request)) is not None:
             return bad
-        limit = min(max(_int(request.query.get("limit"), 100) or 100, 1), 500)
+        limit = _limit(request.query, 500)
         return self.ok(self._trades_newest_first(limit))
 
     async def rest_history_trades(self, request: web.Request) -> web.Response:
@@ -296,15 +302,13 @@ class Venue(VenueEmulator):
         kind = q.get("type", "1")
         if kind not in ("1", "2"):
             return self.error("51000", "Parameter type error")
-        limit = min(max(_int(q.get("limit"), 100) or 100, 1), 100)
+        limit = _limit(q, 100)
         after, before = _int(q.get("after")), _int(q.get("before"))
         return self.ok(self._trades_newest_first(limit, below=after, above=before, by_time=kind == "2"))
 
     async def rest_mark_candles(self, request: web.Request) -> web.Response:
-        if (bad := self._wrong_inst(request)) is not None:
+        if (bad := self._bad_candle_request(request)) is not None:
             return bad
-        if request.query.get("bar", "1m") != "1m":
-            return self.error("51000", "Parameter bar error (the emulator serves 1m)")
         st = self.market.venues[self.name]
         now = self.market.now_ms
         rows = []
@@ -586,3 +590,8 @@ def _orders(size: float) -> int:
 
 def _dumps(payload) -> str:
     return json.dumps(payload, separators=(",", ":"))
+
+
+def _limit(query, cap: int) -> int:
+    """A request's ``limit`` as OKX reads it: default 100, at least 1, at most ``cap``."""
+    return min(max(_int(query.get("limit"), 100) or 100, 1), cap)
