@@ -112,8 +112,10 @@ class HeatmapGrid:
         """Mark columns up to ``column`` as passed without storing them (a long gap)."""
         self.last_column = max(self.last_column, column)
 
-    def _slot_part(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool, short: bool) -> np.ndarray:
-        """Filtered sum in slot order, ``[rows, W]`` float32 (each column in its own origin)."""
+    def _slot_part(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool, short: bool,
+                   weights: np.ndarray | None = None) -> np.ndarray:
+        """Filtered sum in slot order, ``[rows, W]`` float32 (each column in its own origin);
+        ``weights[E, T]`` multiply each slice when given."""
         self._flush()
         out = np.zeros((self.rows, self.window), dtype=np.float32)
         if not (long or short):
@@ -124,34 +126,49 @@ class HeatmapGrid:
             sel = [e * self.n_tiers + t for t in np.flatnonzero(tiers)]
             if not sel:
                 continue
-            part = self.values[sel[0]].copy() if not (long and short) else None
-            if long and short:
-                for s in sel:
-                    np.add(out, self.values[s], out=out)
-                continue
-            for s in sel[1:]:
-                np.add(part, self.values[s], out=part)
+            if weights is not None:
+                # one pass over the exchange's contiguous block of slices (a BLAS product);
+                # unselected tiers weigh 0
+                w = np.where(tiers, weights[e], 0.0).astype(np.float32)
+                block = self.values[e * self.n_tiers:(e + 1) * self.n_tiers]
+                part = np.tensordot(w, block, axes=1)
+                if long and short:
+                    np.add(out, part, out=out)
+                    continue
+            else:
+                part = self.values[sel[0]].copy() if not (long and short) else None
+                if long and short:
+                    for s in sel:
+                        np.add(out, self.values[s], out=out)
+                    continue
+                for s in sel[1:]:
+                    np.add(part, self.values[s], out=part)
             mark = self.mark_row[:, e][None, :]
             keep = row_idx < mark if long else row_idx > mark
             part *= keep
             has_row = (self.mark_row[:, e] >= 0) & (self.mark_row[:, e] < self.rows)
             side_i = 0 if long else 1
-            at_mark = self.boundary[:, e, :, side_i][:, np.flatnonzero(tiers)].sum(axis=1)
+            at_mark_t = self.boundary[:, e, :, side_i][:, np.flatnonzero(tiers)]
+            if weights is not None:
+                at_mark_t = at_mark_t * weights[e][np.flatnonzero(tiers)].astype(np.float32)
+            at_mark = at_mark_t.sum(axis=1)
             part[self.mark_row[has_row, e], slots[has_row]] = at_mark[has_row]
             np.add(out, part, out=out)
         return out
 
     def image(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool = True, short: bool = True,
-              display_origin: int | None = None, end_column: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+              display_origin: int | None = None, end_column: int | None = None,
+              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The filtered window as ``([rows, W] float32 row-major, column numbers [W])``.
 
         Columns run oldest to newest ending at ``end_column`` (default: the last stored); columns
         never stored are zero. ``exchanges`` and ``tiers`` are boolean masks. Rows are aligned on
-        ``display_origin`` (default: the origin of the newest column).
+        ``display_origin`` (default: the origin of the newest column). ``weights[E, T]``: a factor
+        per slice (the model's learned leverage mix), applied to every stored column.
         """
         end = self.last_column if end_column is None else end_column
         columns = np.arange(end - self.window + 1, end + 1)
-        slot_sum = self._slot_part(np.asarray(exchanges, bool), np.asarray(tiers, bool), long, short)
+        slot_sum = self._slot_part(np.asarray(exchanges, bool), np.asarray(tiers, bool), long, short, weights)
         slots = columns % self.window
         valid = self.column[slots] == columns
         if display_origin is None:
@@ -170,8 +187,10 @@ class HeatmapGrid:
             out = _align(out, off, valid)
         return out, columns
 
-    def cell(self, column: int, row: int, display_origin: int) -> np.ndarray | None:
-        """Notional at one cell per (exchange, tier, side) as ``[E, T, 2]``, or None if not stored."""
+    def cell(self, column: int, row: int, display_origin: int,
+             weights: np.ndarray | None = None) -> np.ndarray | None:
+        """Notional at one cell per (exchange, tier, side) as ``[E, T, 2]`` (times ``weights[E, T]``
+        when given), or None if not stored."""
         slot = column % self.window
         if self.column[slot] != column:
             return None
@@ -189,7 +208,7 @@ class HeatmapGrid:
                 out[e, :, 1] = packed[e]
             else:
                 out[e] = self.boundary[slot, e]
-        return out
+        return out if weights is None else out * weights[:, :, None]
 
 
 def _align(img: np.ndarray, off: np.ndarray, valid: np.ndarray) -> np.ndarray:

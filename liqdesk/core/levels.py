@@ -38,12 +38,13 @@ that time), then marks and trades at that time, then an OI observation at that t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, validate_array
 from .grid import HeatmapGrid
+from .leverage_mix import LIQ_DTYPE, NO_PUBLIC_LIQUIDATIONS, SWEEP_DTYPE, LeverageMix, MixSettings
 from .tiers import TierTable, liquidation_price, load_tiers
 
 LONG, SHORT = 0, 1
@@ -95,21 +96,37 @@ def nice_bin_width(raw: float) -> float:
     return 10.0**exp
 
 
+#: The tiers of the learned mix and its prior (see :attr:`ModelSettings.leverages`).
+DEFAULT_LEVERAGES: tuple[float, ...] = (3.0, 5.0, 10.0, 20.0, 25.0, 30.0, 40.0, 50.0, 75.0, 100.0, 125.0)
+#: The earlier fixed prior: even weights over the leverages traders pick most, all of whose
+#: levels fall within ±10 % of entry (what ``--prior fixed`` uses).
+FIXED_LEVERAGES: tuple[float, ...] = (10.0, 20.0, 25.0, 50.0, 75.0, 100.0)
+DEFAULT_WEIGHTS: tuple[float, ...] = tuple(
+    0.9 * (1 / len(FIXED_LEVERAGES) if lev in FIXED_LEVERAGES else 0.0) + 0.1 / len(DEFAULT_LEVERAGES)
+    for lev in DEFAULT_LEVERAGES)
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """Settings of the level model and its grid. Times in ms, prices in quote currency."""
 
     exchanges: tuple[str, ...] = ("binance", "bybit", "okx")
     symbol: str = "BTC/USDT:USDT"
-    #: leverage prior: multiples and weights (normalized). Not the simulator's true prior. Even
-    #: weights over the leverages traders pick most, all of whose levels fall within ±10 % of
-    #: entry: nothing public says how leverage is spread (a liquidation feed only shows the tiers
-    #: price reached), and an even prior is wrong by the least when the true mix is unknown
-    #: (README, Accuracy: 7 simulator settings with different true mixes).
-    #: Any leverage > 1 may be listed (e.g. 125x, which Binance offers on BTC and ETH): on an
-    #: exchange whose maximum for a typical position is lower, that tier sits at the maximum.
-    leverages: tuple[float, ...] = (10.0, 20.0, 25.0, 50.0, 75.0, 100.0)
-    weights: tuple[float, ...] = (1 / 6,) * 6
+    #: leverage tiers and the prior mix over them (weights normalized). Not the simulator's true
+    #: prior. The tiers are the round leverages exchanges offer and traders pick (3x … 125x,
+    #: Binance's maximum on BTC); the prior is the earlier fixed mix (even weights on 10, 20, 25,
+    #: 50, 75 and 100x) with a tenth spread evenly over every tier, so that the mix learned from
+    #: the market (``mix``, :mod:`liqdesk.core.leverage_mix`) starts where the fixed one was and
+    #: can still move weight to any tier. Any leverage > 1 may be listed: on an exchange whose
+    #: maximum for a typical position is lower, that tier sits at the maximum.
+    leverages: tuple[float, ...] = DEFAULT_LEVERAGES
+    weights: tuple[float, ...] = DEFAULT_WEIGHTS
+    #: how the mix is learned (``MixSettings(learn=False)``: the prior as it is)
+    mix: MixSettings = field(default_factory=MixSettings)
+    #: exchanges whose public liquidations this stream carries (a live feed, a simulator, a
+    #: recording that says so): there a crossed level without a liquidation teaches the mix too.
+    #: Elsewhere only the liquidations seen count (an imported file without any teaches nothing).
+    liquidation_feeds: tuple[str, ...] = ()
     #: bin width as a percentage of the first price seen (rounded to a nice number) ...
     bin_width_pct: float = 0.1
     #: ... or an absolute width in quote currency, which wins when set.
@@ -161,6 +178,11 @@ class ModelSettings:
     def prior(self) -> np.ndarray:
         w = np.asarray(self.weights, dtype=float)
         return w / w.sum()
+
+    @property
+    def learns_mix(self) -> bool:
+        """Whether the leverage mix is learned from liquidations (else the prior is fixed)."""
+        return self.mix.learn and bool(np.all(self.prior > 0))
 
 
 @dataclass
@@ -260,6 +282,8 @@ class LevelModel:
         self.tiers = {name: (tiers or {}).get(name) or load_tiers(name, s.symbol) for name in s.exchanges}
         self.E, self.T = len(s.exchanges), len(s.leverages)
         self.leverages = np.asarray(s.leverages, dtype=float)
+        self._leverage_order = np.argsort(self.leverages, kind="stable")
+        self._sorted_leverages = self.leverages[self._leverage_order]
         self.prior = s.prior
         self._lut = np.full(256, -1, dtype=np.int64)
         for i, name in enumerate(s.exchanges):
@@ -267,11 +291,17 @@ class LevelModel:
         self._global_id = np.array([EXCHANGE_ID[n] for n in s.exchanges], dtype=np.uint8)
         self._identity_ids = bool(np.array_equal(self._global_id, np.arange(self.E)))
         self.grid = HeatmapGrid(self.E, self.T, s.rows, s.window_columns, s.column_ms)
+        # the mix is learned only when every tier has some prior weight: stored levels carry the
+        # prior, and a tier stored at zero could never be given any
+        has_feed = np.array([n in s.liquidation_feeds and n not in NO_PUBLIC_LIQUIDATIONS for n in s.exchanges])
+        self.mix = LeverageMix(self.prior, self.E, s.mix if s.learns_mix else replace(s.mix, learn=False),
+                               has_feed=has_feed, typical_liquidation=s.typical_position)
         self._reset_state()
 
     def reset(self) -> None:
         """Forget every event seen (same settings); the grid's memory is kept and cleared."""
         self.grid.clear()
+        self.mix.reset()
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -298,6 +328,7 @@ class LevelModel:
         self._next_volume_step: int | None = None
         self._deferred_oi = np.empty(0, dtype=KINDS["open_interest"])
         self._swept: list[np.ndarray] = []
+        self._mix_sweeps: list[np.ndarray] = []   # swept levels not yet handed to the mix
         self.counts = {k: 0 for k in ("trades", "marks", "open_interest", "ignored")}
 
     # ------------------------------------------------------------------ public read-outs
@@ -348,11 +379,17 @@ class LevelModel:
         origin = self._display_origin()
         ex_mask, tier_mask = self.masks(exchanges, tiers)
         end = self.grid.last_column + (1 if include_live else 0)
-        img, cols = self.grid.image(ex_mask, tier_mask, long, short, origin, end_column=end)
+        img, cols = self.grid.image(ex_mask, tier_mask, long, short, origin, end_column=end,
+                                    weights=self.mix_multipliers())
         if include_live and self.bin_width:
             live = self.level_map(exchanges, tiers, origin, self.settings.rows)
             img[:, -1] = (live[0] if long else 0) + (live[1] if short else 0)
         return img, cols, origin
+
+    def cell(self, column: int, row: int, display_origin: int) -> np.ndarray | None:
+        """Notional of one stored cell per (exchange, tier, side), ``[E, T, 2]`` (quote currency,
+        under the leverage mix in use), or None when that column is not stored."""
+        return self.grid.cell(column, row, display_origin, self.mix_multipliers())
 
     def levels(self) -> np.ndarray:
         """Every outstanding level (one per exchange, tier, side and bin with notional > 0) as
@@ -365,23 +402,34 @@ class LevelModel:
         out["leverage"] = self.leverages[t]
         stored = self.notional[e, t, s, k]
         out["price"] = self.weighted[e, t, s, k] / stored
-        out["notional"] = stored * np.asarray(self._factor)[e]
+        scale = self._slice_scale()
+        out["notional"] = stored * scale[e, t] if scale is not None else stored
         out["bin"] = k + self.origin
         return out
 
     def swept(self) -> np.ndarray:
         """Every level swept so far (:data:`SWEPT_DTYPE`), ordered by time, exchange, side,
-        leverage and price (so the record does not depend on how events were batched)."""
+        leverage and price (so the record does not depend on how events were batched); notional
+        under the leverage mix in use now."""
         if len(self._swept) > 1:
             rec = np.concatenate(self._swept)
             order = np.lexsort((rec["price"], rec["leverage"], rec["side"], rec["exchange"], rec["time_ms"]))
             self._swept = [rec[order]]
-        return self._swept[0] if self._swept else np.empty(0, SWEPT_DTYPE)
+        rec = self._swept[0] if self._swept else np.empty(0, SWEPT_DTYPE)
+        mult = self.mix_multipliers()
+        if mult is None or not len(rec):
+            return rec
+        out = rec.copy()
+        tier = np.searchsorted(self._sorted_leverages, rec["leverage"])
+        out["notional"] *= mult[self._lut[rec["exchange"]], self._leverage_order[tier]]
+        return out
 
     def total_notional(self) -> float:
         """Total outstanding estimated notional, all slices (quote currency)."""
         self._flush_all()
-        return float(sum(self.notional[e].sum() * f for e, f in enumerate(self._factor)))
+        scale = self._slice_scale()
+        per_slice = self.notional.sum(axis=(2, 3))
+        return float((per_slice * scale).sum() if scale is not None else per_slice.sum())
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, batch: EventBatch) -> None:
@@ -401,7 +449,9 @@ class LevelModel:
                 raise ValueError("; ".join(errors))
             trades, marks, oi = checked["trades"], checked["marks"], checked["open_interest"]
         trades, marks, oi = (self._local(k, a) for k, a in (("trades", trades), ("marks", marks), ("open_interest", oi)))
+        self._mix_liquidations(batch.liquidations)
         if not (len(trades) or len(marks) or len(oi)):
+            self._advance_mix()
             return
         hi = max(int(a["time_ms"][-1]) for a in (trades, marks, oi) if len(a))
         lo = min(int(a["time_ms"][0]) for a in (trades, marks, oi) if len(a))
@@ -420,6 +470,7 @@ class LevelModel:
         self.counts["open_interest"] += len(oi)
         self.watermark = hi
         self._run(trades, marks, oi, hi, final=False)
+        self._advance_mix()
 
     def flush(self) -> None:
         """Apply OI observations held back at the newest timestamp (call at the end of a stream)."""
@@ -428,6 +479,39 @@ class LevelModel:
         empty = np.empty(0, KINDS["trades"])
         self._run(empty, np.empty(0, KINDS["marks"]), np.empty(0, KINDS["open_interest"]),
                   self.watermark, final=True)
+
+    def _mix_liquidations(self, liqs: np.ndarray) -> None:
+        """Hand the public liquidations of the model's exchanges to the mix estimator."""
+        if not (self.mix.settings.learn and len(liqs)):
+            return
+        local = self._lut[liqs["exchange"]]
+        good = (local >= 0) & (liqs["price"] > 0) & np.isfinite(liqs["price"]) & (liqs["notional"] > 0) \
+            & np.isfinite(liqs["notional"]) & np.isin(liqs["side"], (-1, 1))
+        if not good.any():
+            return
+        rows = np.empty(int(good.sum()), LIQ_DTYPE)
+        for name in ("time_ms", "side", "price", "notional"):
+            rows[name] = liqs[name][good]
+        rows["exchange"] = local[good]
+        self.mix.add_liquidations(rows)
+
+    def _advance_mix(self) -> None:
+        if self._mix_sweeps:
+            self.mix.add_sweeps(np.concatenate(self._mix_sweeps))
+            self._mix_sweeps = []
+        if self.watermark is not None:
+            self.mix.advance(self.watermark)
+
+    def mix_multipliers(self) -> np.ndarray | None:
+        """``[E, T]`` factors from the stored levels (made with the prior) to the learned mix, or
+        None while the mix is still the prior."""
+        if not self.mix.version:
+            return None
+        return self.mix.weights / self.prior[None, :]
+
+    def mix_summary(self) -> list[dict]:
+        """Per exchange: the leverage mix in use, how sure it is and what it learned from."""
+        return self.mix.summary(self.settings.exchanges, self.leverages)
 
     def _local(self, kind: str, arr: np.ndarray) -> np.ndarray:
         """Keep rows of the model's exchanges; exchange ids become local indexes (in place on a copy)."""
@@ -657,6 +741,12 @@ class LevelModel:
         rec["price"] = lp
         rec["notional"] = n[tier_i, bin_i] * self._factor[e]
         self._swept.append(rec)
+        if self.mix.settings.learn:
+            unit = np.empty(len(rec), SWEEP_DTYPE)
+            unit["time_ms"], unit["exchange"], unit["side"] = rec["time_ms"], e, rec["side"]
+            unit["tier"], unit["price"] = tier_i, lp
+            unit["unit"] = rec["notional"] / self.prior[tier_i]
+            self._mix_sweeps.append(unit)
         n[hit] = 0.0
         wp[hit] = 0.0
 
@@ -924,9 +1014,16 @@ class LevelModel:
         """True notional ``[E, T, 2, rows]`` from absolute bin ``origin`` (queued additions written)."""
         self._flush_all()
         window = self._state_window(self.notional, origin, rows)
+        scale = self._slice_scale()
+        return window if scale is None else window * scale[:, :, None, None]
+
+    def _slice_scale(self) -> np.ndarray | None:
+        """``[E, T]`` factors from stored to true notional (exchange scale × learned mix), or None."""
+        mult = self.mix_multipliers()
         if any(f != 1.0 for f in self._factor):
-            window = window * np.asarray(self._factor)[:, None, None, None]
-        return window
+            factor = np.asarray(self._factor)[:, None]
+            return factor * mult if mult is not None else np.repeat(factor, self.T, axis=1)
+        return mult
 
     def _state_window(self, arr: np.ndarray, origin: int, rows: int) -> np.ndarray:
         """``arr[..., origin:origin+rows]`` in absolute bins, zero where the state has no bins
