@@ -151,11 +151,13 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
         source = SimSource(params, speed=speed, max_catch_up_ms=15_000)
     except (TypeError, ValueError) as exc:
         raise UserError(str(exc)) from None
-    base = ModelSettings(exchanges=params.venues, symbol=params.symbol, **(prior or {}))
+    # the simulator's public feed is throttled like Binance's forceOrder: the latest per second
+    feeds = dict.fromkeys(params.venues, "sampled")
+    base = ModelSettings(exchanges=params.venues, symbol=params.symbol, liquidation_feeds=tuple(feeds),
+                         **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
     engine = Engine(settings)
-    # the simulator's public feed is throttled like Binance's forceOrder: the latest per second
-    engine.liquidation_feeds = dict.fromkeys(params.venues, "sampled")
+    engine.liquidation_feeds = feeds
     session = Session(engine, source, "sim", label=f"sim: {params.scenario}" if params.scenario else "sim",
                       key=("sim", params.symbol, params.venues, params.scenario),
                       journal=journal_for(params.symbol, retention_ms))
@@ -188,7 +190,8 @@ def live_session(exchanges=None, symbol: str | None = None, emulator: str | None
     from liqdesk.core.levels import ModelSettings
 
     source = live_source(exchanges, symbol, emulator, backfill_ms, in_process=False)
-    base = ModelSettings(exchanges=source.exchanges, symbol=source.symbol, **(prior or {}))
+    feeds = tuple(n for n, kind in source.liquidation_feeds.items() if kind != "absent")
+    base = ModelSettings(exchanges=source.exchanges, symbol=source.symbol, liquidation_feeds=feeds, **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
     label = "live" + (" (emulator)" if emulator else "")
     engine = Engine(settings)

@@ -55,6 +55,7 @@ def settings_for(reader: SessionReader, **overrides) -> ModelSettings:
         if isinstance(truth_w, bool) or not isinstance(truth_w, int | float) or not 0 < truth_w < math.inf:
             raise ValueError(f"session {reader.path}: meta truth.bin_width is not a positive number ({truth_w!r})")
         kw["bin_width"] = float(truth_w)
+    kw["liquidation_feeds"] = tuple(n for n, kind in liquidation_feeds(reader).items() if kind != "absent")
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return ModelSettings(**kw)
 
@@ -237,7 +238,8 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     out = acc.result()
     out.update({"bin_width_pct": round(100 * model.bin_width / model.mark_price(), 5) if model.bin_width and
                 not math.isnan(model.mark_price()) else None,
-                "lead_s": lead_s, "band_pct": band_pct, "top": top, "mode": model.mode})
+                "lead_s": lead_s, "band_pct": band_pct, "top": top, "mode": model.mode,
+                "mix_learned": model.mix.settings.learn, "leverage_mix": model.mix_summary()})
     if truth_acc is not None:
         out["truth_lift"] = truth_acc.result()["lift"]
         out.update(agreement.result())

@@ -44,8 +44,8 @@ CHUNK_MS = 60_000
 CHUNK_EVENTS = 250_000
 #: Bytes of sealed chunks written to one disk segment at a time.
 SEGMENT_BYTES = 64 * 2**20
-#: The event kinds the level model reads (a rebuild reads only these).
-MODEL_KINDS = ("trades", "marks", "open_interest")
+#: The event kinds the level model reads (a rebuild reads only these; liquidations teach its leverage mix).
+MODEL_KINDS = ("trades", "marks", "open_interest", "liquidations")
 
 _ids = itertools.count(1)
 

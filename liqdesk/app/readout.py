@@ -45,7 +45,7 @@ def cell_breakdown(model, column: int, row_abs: int, origin: int) -> np.ndarray:
             for t, lev in enumerate(model.leverages):
                 out[e, t] = model.level_map([name], [float(lev)], row_abs, 1)[:, 0]
         return out
-    cell = model.grid.cell(column, row_abs - origin, origin)
+    cell = model.cell(column, row_abs - origin, origin)
     return out if cell is None else cell
 
 

@@ -58,8 +58,10 @@ def truth_metrics(reader: SessionReader, lead_s: float = 60, band_pct: float = 5
     if not has_truth(reader):
         return {}
     settings = settings or settings_for(reader, window_columns=2, rows=64)
-    out = {"truth_lift": evaluate(reader, lead_s, band_pct, top, liquidations=truth_liquidations(reader),
-                                  settings=settings, compare=False)["lift"]}
+    every = truth_liquidations(reader)
+    # a calm session may hold no liquidation at all: the maps can still be compared
+    out = {"truth_lift": evaluate(reader, lead_s, band_pct, top, liquidations=every, settings=settings,
+                                  compare=False)["lift"] if len(every) else float("nan")}
     out.update(_map_agreement(reader, settings, band_pct, top))
     return out
 

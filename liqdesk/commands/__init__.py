@@ -22,21 +22,33 @@ def positive_float(what: str = "a number"):
     return parse
 
 
-PRIOR_HELP = ("the model's leverage prior, LEVERAGE:WEIGHT,... (default even weights on 10, 20, 25, "
-              "50, 75 and 100x); weights are normalized; any leverage > 1, e.g. 125x: on an exchange "
-              "whose maximum is lower (Bybit 100x, Hyperliquid 40x on BTC) that tier sits at the maximum")
+PRIOR_HELP = ("the model's leverage prior, LEVERAGE:WEIGHT,... (weights normalized; any leverage > 1, e.g. "
+              "125x: on an exchange whose maximum is lower that tier sits at the maximum). By default the "
+              "mix is learned from the market's liquidations, starting from this prior (default: 3x-125x, "
+              "mostly even on 10, 20, 25, 50, 75 and 100x); 'fixed:LEV:WEIGHT,...' uses the prior as it is "
+              "(no learning) and 'fixed' alone the earlier fixed prior (even on 10, 20, 25, 50, 75, 100x)")
 
 
 def leverage_prior(text: str) -> dict:
-    """An argparse type: ``"10:0.3,25:0.3,100:0.4"`` -> ``{"leverages": ..., "weights": ...}``,
-    the keyword arguments of :class:`liqdesk.core.levels.ModelSettings` it sets."""
-    from liqdesk.core.levels import parse_prior
+    """An argparse type: ``"10:0.3,25:0.3,100:0.4"`` (learned from there), ``"fixed:10:0.5,25:0.5"``
+    or ``"fixed"`` (not learned) -> the keyword arguments of
+    :class:`liqdesk.core.levels.ModelSettings` it sets."""
+    from liqdesk.core.levels import FIXED_LEVERAGES, parse_prior
+    from liqdesk.core.leverage_mix import MixSettings
 
-    try:
-        leverages, weights = parse_prior(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return {"leverages": leverages, "weights": weights}
+    text = str(text).strip()
+    fixed = text.lower() == "fixed" or text.lower().startswith("fixed:")
+    if text.lower() == "fixed":
+        leverages, weights = FIXED_LEVERAGES, (1 / len(FIXED_LEVERAGES),) * len(FIXED_LEVERAGES)
+    else:
+        try:
+            leverages, weights = parse_prior(text[len("fixed:"):] if fixed else text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    out = {"leverages": leverages, "weights": weights}
+    if fixed:
+        out["mix"] = MixSettings(learn=False)
+    return out
 
 
 def duration(text: str) -> int:

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 
+from liqdesk.app.mix_view import mix_lines
 from liqdesk.commands import PRIOR_HELP, Omissions, add_strict, leverage_prior
 
 HELP = ("score the liquidation estimate against a session's real liquidations, beside trivial baselines "
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     for key in ("truth_lift", "truth_correlation", "truth_capture"):
         if key in result:
             print(f"{key}: {result[key]:.3f}")
+    print("\n  ".join(mix_lines(result.get("leverage_mix", []), bool(result.get("mix_learned")))))
     return 0
 
 

@@ -434,7 +434,8 @@ class HeatmapPanel(QtWidgets.QWidget):
         tiers = self.view.tiers
         # before the first column closes the model would centre the grid on the current price
         origin, live_map = live_level_map(engine, self.view)
-        key = (model.grid.last_column, origin, self.view.filter_key, self.view.scale, w)
+        # a new learned leverage mix re-weights the whole window (once a minute at most)
+        key = (model.grid.last_column, origin, self.view.filter_key, self.view.scale, w, model.mix.version)
         full = force or key != self._key or image is not None
         live = np.zeros(s.rows, np.float32)
         if self.view.long:

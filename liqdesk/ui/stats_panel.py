@@ -4,11 +4,13 @@ the estimate is in — a volume-only estimate is shown as a warning, never silen
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from liqdesk.app.mix_view import mix_lines, mix_parts
 from liqdesk.app.view_state import ViewState, live_level_map
 from liqdesk.core.stats import BandTotals, summarize
 
@@ -38,6 +40,22 @@ def asymmetry_text(t: BandTotals, long_shown: bool = True, short_shown: bool = T
 
 def _times(x: float) -> str:
     return f"{x:.2f}" if x < 100 else (f"{x:,.0f}" if x < 1e6 else "> 1M")
+
+
+def mix_html(model) -> str:
+    """The leverage mix block: a heading, then one line per exchange (its state dimmed)."""
+    summary = model.mix_summary()
+    dim = theme.TEXT_DIM
+    if not model.mix.settings.learn:
+        return f"<div style='color:{dim}; margin-top:6px'>{html.escape(mix_lines(summary, False)[0])}</div>"
+    out = [f"<div style='margin-top:6px'><b>leverage mix</b> <span style='color:{dim}'>learned from "
+           f"liquidations</span></div>"]
+    for venue in summary:
+        parts = " · ".join(mix_parts(venue))
+        out.append(f"<div><b>{html.escape(venue['exchange'])}</b> {html.escape(parts)}<br>"
+                   f"<span style='color:{dim}'>{html.escape(venue['state'])}, "
+                   f"{venue['liquidations_matched']:g} liquidations matched</span></div>")
+    return "".join(out)
 
 
 class StatsPanel(QtWidgets.QWidget):
@@ -70,7 +88,19 @@ class StatsPanel(QtWidgets.QWidget):
         self.body.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         self.body.setWordWrap(True)
         self.body.setFont(theme.mono_font(8.5))
-        layout.addWidget(self.body, 1)
+        layout.addWidget(self.body)
+        # the leverage mix in use: learned from the liquidation feed (or the fixed prior)
+        self.mix_label = QtWidgets.QLabel()
+        self.mix_label.setObjectName("leverageMix")
+        self.mix_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.mix_label.setWordWrap(True)
+        self.mix_label.setFont(theme.mono_font(8.5))
+        self.mix_label.setToolTip(
+            "share of the estimated notional per leverage, per exchange. Learned online from where public "
+            "liquidations happened and which levels price crossed without any; starts at the prior. "
+            "± is the relative uncertainty of a tier's share where the evidence narrows it.")
+        layout.addWidget(self.mix_label)
+        layout.addStretch(1)
         self.summary = None
         self._engine = None
 
@@ -113,6 +143,7 @@ class StatsPanel(QtWidgets.QWidget):
             self._set(self.body, "waiting for data …" if not model.bin_width else "waiting for a price …")
             return
         self._set(self.body, self._html(engine, mark))
+        self._set(self.mix_label, mix_html(model))
 
     def _html(self, engine, mark: float) -> str:
         model = engine.model

@@ -94,13 +94,32 @@ def test_evaluate_cli_json_keys(hand_session):
     out = json.loads(r.stdout)
     assert {"events", "liquidation_usd", "captured_usd", "capture", "baseline", "lift", "bin_width_pct", "lead_s",
             "band_pct", "top", "mode"} <= set(out)
-    assert out["prior"] == "10:0.1667,20:0.1667,25:0.1667,50:0.1667,75:0.1667,100:0.1667"
+    assert out["prior"] == ("3:0.009091,5:0.009091,10:0.1591,20:0.1591,25:0.1591,30:0.009091,40:0.009091,"
+                            "50:0.1591,75:0.1591,100:0.1591,125:0.009091")
+    assert out["mix_learned"] is True and len(out["leverage_mix"]) == len(out.get("liquidation_feeds") or [1])
     human = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", PRIOR],
                            capture_output=True, text=True)
     assert "lift 16.00x" in human.stdout and "leverage prior 5:0.25,10:0.3,25:0.2,50:0.15,100:0.1" in human.stdout
 
 
-@pytest.mark.parametrize("prior", ["5:0", "1:1", "10:0.5,10:0.5", "ten:1", "10"])
+def test_fixed_prior_turns_the_learning_off_and_says_so(hand_session):
+    fixed = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--json", "--prior",
+                            "fixed"], capture_output=True, text=True)
+    assert fixed.returncode == 0, fixed.stderr
+    out = json.loads(fixed.stdout)
+    assert out["mix_learned"] is False
+    assert out["prior"] == "10:0.1667,20:0.1667,25:0.1667,50:0.1667,75:0.1667,100:0.1667"
+    assert all(v["state"] == "fixed" for v in out["leverage_mix"])
+    human = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior",
+                            "fixed:" + PRIOR], capture_output=True, text=True)
+    assert "leverage mix: fixed prior (not learned)" in human.stdout
+    assert "leverage prior 5:0.25,10:0.3,25:0.2,50:0.15,100:0.1" in human.stdout
+    learned = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", PRIOR],
+                             capture_output=True, text=True)
+    assert "leverage mix learned from the liquidation feed" in learned.stdout
+
+
+@pytest.mark.parametrize("prior", ["5:0", "1:1", "10:0.5,10:0.5", "ten:1", "10", "fixed:", "fixed:10"])
 def test_a_bad_prior_is_refused_in_one_line(hand_session, prior):
     r = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", prior],
                        capture_output=True, text=True)

@@ -48,7 +48,8 @@ def test_toggling_a_filter_changes_the_displayed_image_as_the_model_says(window,
     elif change == "tier":
         f.tier_checks[100.0].setChecked(False)
         f.tier_checks[50.0].setChecked(False)
-        expected = model.image(None, [10.0, 20.0, 25.0, 75.0], True, True, include_live=False)[0]
+        kept = [float(lev) for lev in model.leverages if lev not in (50.0, 100.0)]
+        expected = model.image(None, kept, True, True, include_live=False)[0]
     else:
         f.short_cb.setChecked(False)
         expected = model.image(None, None, True, False, include_live=False)[0]
@@ -59,7 +60,7 @@ def test_toggling_a_filter_changes_the_displayed_image_as_the_model_says(window,
     np.testing.assert_array_equal(shown, expected[r0:r1])
     # the live column follows the same filter
     ex = ["binance", "okx"] if change == "exchange" else None
-    tiers = [10.0, 20.0, 25.0, 75.0] if change == "tier" else None
+    tiers = [float(lev) for lev in model.leverages if lev not in (50.0, 100.0)] if change == "tier" else None
     live = model.level_map(ex, tiers, panel._origin, model.settings.rows)
     want = live[0] + (0 if change == "side" else live[1])
     np.testing.assert_allclose(panel.last_live, want.astype(np.float32), rtol=1e-6)
@@ -70,7 +71,7 @@ def test_crosshair_readout_equals_the_models_cell(window):
     model = window.session.engine.model
     row, idx, t, p = _cell_of_max(panel)
     r = panel.show_crosshair_at(t, p)
-    cell = model.grid.cell(int(panel.last_columns[idx]), row, panel._origin)
+    cell = model.cell(int(panel.last_columns[idx]), row, panel._origin)
     assert r is not None and not r.live
     assert r.long == pytest.approx(float(cell[..., 0].sum()), rel=1e-9)
     assert r.short == pytest.approx(float(cell[..., 1].sum()), rel=1e-9)
@@ -89,7 +90,7 @@ def test_crosshair_readout_with_a_filter_and_on_the_live_column(window):
     window.filters.ex_checks["okx"].setChecked(False)
     row, idx, t, p = _cell_of_max(panel)
     r = panel.show_crosshair_at(t, p)
-    cell = model.grid.cell(int(panel.last_columns[idx]), row, panel._origin)
+    cell = model.cell(int(panel.last_columns[idx]), row, panel._origin)
     assert r.total == pytest.approx(float(cell[:2].sum()), rel=1e-9)
     assert r.total == pytest.approx(float(panel.last_image[row, idx]), rel=1e-5)
     # live column: the model's live state

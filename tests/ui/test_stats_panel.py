@@ -154,3 +154,20 @@ def test_an_empty_engine_before_any_event(themed, qtbot):
     qtbot.addWidget(panel)
     panel.refresh(Engine())
     assert "waiting" in panel.body.text() and panel.summary is None
+
+
+def test_the_leverage_mix_in_use_is_shown_per_exchange(window):
+    """What the map is weighted by, as the model has it now: every exchange, its state and each
+    tier's share of at least 2 %."""
+    import html
+
+    model = window.session.engine.model
+    window.stats.refresh(window.session.engine)
+    text = html.unescape(re.sub("<[^>]+>", " ", window.stats.mix_label.text()))
+    summary = model.mix_summary()
+    assert "leverage mix" in text
+    for venue in summary:
+        assert venue["exchange"] in text and venue["state"] in text
+        for lev, w in zip(venue["leverages"], venue["weights"]):
+            if w >= 0.02:
+                assert f"{lev:g}x {w:.0%}" in text
