@@ -75,6 +75,8 @@ class MixSettings:
     #: position at that level's leverage (feed completeness × how much of the model's notional is
     #: still open when price gets there); see the module docstring for how it was set
     visible: float = 0.3
+    #: how unsure ``visible`` is: the log-sd of its prior (0 = taken as exact)
+    visible_spread: float = 0.0
 
     def __post_init__(self):
         if not (self.strength > 0 and self.half_life_s >= 0 and self.match_s > 0 and self.match_pct > 0
@@ -227,11 +229,11 @@ class LeverageMix:
         # crossed levels where it showed none (an exchange without a feed shows none anywhere)
         feed = self.has_feed | (self.events > 0)
         typical = self._typical(feed)
-        pooled = _posterior(self.attributed[feed].sum(axis=0), self.exposure[feed].sum(axis=0), self.prior,
-                            s.strength * typical, s.visible)
+        args = (self.prior, s.strength, typical, s.visible, s.visible_spread)
+        pooled = _posterior(self.attributed[feed].sum(axis=0), self.exposure[feed].sum(axis=0), *args)
         new = np.tile(pooled, (self.E, 1))
         for e in np.flatnonzero(feed):
-            new[e] = _posterior(self.attributed[e], self.exposure[e], self.prior, s.strength * typical, s.visible)
+            new[e] = _posterior(self.attributed[e], self.exposure[e], *args)
         if not np.array_equal(new, self.weights):
             self.weights = new
             self.version += 1
@@ -272,18 +274,47 @@ class LeverageMix:
         return out
 
 
-def _posterior(attributed: np.ndarray, exposure: np.ndarray, prior: np.ndarray, a: float,
-               visible: float) -> np.ndarray:
-    """The most probable mix given attributed notional and exposure (both ``[T]``), ``events``
-    matched liquidations, the prior mix and ``visible``: the share of a swept level's notional the
-    feed shows as liquidations when its tier holds every position. Maximizes
-    ``Σ A_t log(κ w_t S_t) − κ w_t S_t + a π_t log w_t`` on the simplex (``κ = visible``):
-    ``w_t = (a π_t + A_t) / (κ S_t + μ)`` with ``μ`` such that the weights sum to 1. A tier swept
-    often with few liquidations gets little; the weight it loses goes to the tiers price did not
-    reach, in the prior's proportions. ``a``: the prior's strength (quote). The prior itself when
-    there is no evidence."""
+def _posterior(attributed: np.ndarray, exposure: np.ndarray, prior: np.ndarray, strength: float,
+               typical: float, visible: float, spread: float) -> np.ndarray:
+    """The most probable mix given attributed notional and exposure (both ``[T]``, quote), the
+    prior mix, its ``strength`` (in liquidations of ``typical`` notional) and the feed's visibility
+    ``κ``: log-normal around ``visible`` with a log-sd of ``spread`` (0: exactly ``visible``).
+
+    In units of typical liquidations (``n = A / typical``), maximizes
+    ``Σ n_t log(κ w_t S_t) − κ w_t S_t / typical + strength π_t log w_t − (log κ/visible)² / 2 spread²``
+    over the mix (on the simplex) and ``κ``, alternating the two closed steps (see
+    :func:`_mix_given_visibility`). The prior itself when there is no evidence."""
     if float(attributed.sum()) <= 0 and float(exposure.sum()) <= 0:
         return prior.copy()
+    kappa = visible
+    w = _mix_given_visibility(attributed, exposure, prior, strength * typical, kappa)
+    if spread <= 0:
+        return w
+    n = float(attributed.sum()) / typical
+    for _ in range(30):
+        seen = float((w * exposure).sum()) / typical      # what a feed showing everything would show
+        # n − κ·seen − log(κ/visible)/spread² = 0, decreasing in κ: bisect on log κ
+        lo, hi = math.log(visible) - 12.0, math.log(visible) + 12.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if n - math.exp(mid) * seen - (mid - math.log(visible)) / spread**2 > 0:
+                lo = mid
+            else:
+                hi = mid
+        new_kappa = math.exp(0.5 * (lo + hi))
+        w = _mix_given_visibility(attributed, exposure, prior, strength * typical, new_kappa)
+        if abs(math.log(new_kappa / kappa)) < 1e-4:
+            break
+        kappa = new_kappa
+    return w
+
+
+def _mix_given_visibility(attributed: np.ndarray, exposure: np.ndarray, prior: np.ndarray, a: float,
+                          visible: float) -> np.ndarray:
+    """The most probable mix for a known visibility ``κ``: ``w_t = (a π_t + A_t) / (κ S_t + μ)``
+    with ``μ`` such that the weights sum to 1 (``a``: the prior's strength, quote). A tier swept
+    often with few liquidations gets little; the weight it loses goes to the tiers price did not
+    reach, in the prior's proportions."""
     num = a * prior + attributed
     cost = visible * exposure
     # Σ num / (cost + μ) falls with μ; it is > 1 just above -min(cost) and ≤ 1 at μ = Σ num

@@ -148,7 +148,7 @@ def test_posterior_is_a_mix(evidence, events, strength, visible):
     attributed = np.array([a for a, _ in evidence])
     exposure = np.array([s for _, s in evidence])
     prior = np.full(len(evidence), 1 / len(evidence))
-    w = _posterior(attributed, exposure, prior, strength * 1e3, visible)
+    w = _posterior(attributed, exposure, prior, strength, 1e3, visible, 1.0)
     assert np.all(w >= 0) and np.isclose(w.sum(), 1.0)
     # a tier with more liquidations for the same exposure never gets less weight
     i, j = 0, 1
