@@ -271,16 +271,13 @@ def _first_time_from(batch: EventBatch, t_ms: int) -> int | None:
     return best
 
 
-def replay_alerts(reader, rules: list[Rule], settings=None, chunk_ms: int = 600_000,
+def replay_alerts(reader, rules: list[Rule], settings, chunk_ms: int = 600_000,
                   progress: Callable[[float], None] | None = None) -> list[Alert]:
     """Every alert ``rules`` fire over a recorded session, replayed through the same engine the
-    window uses (settings as the replay window's unless given). Deterministic."""
+    window uses, with model ``settings`` (the replay window's: ``liqdesk.main.replay_settings``).
+    Deterministic."""
     from .engine import Engine
 
-    if settings is None:
-        from liqdesk.main import replay_settings
-
-        settings = replay_settings(reader)
     engine = Engine(settings)
     monitor = AlertMonitor(rules, settings.symbol)
     engine.alerts = monitor
