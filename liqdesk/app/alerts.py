@@ -109,6 +109,7 @@ class AlertMonitor:
         self.eval_s = 0.0
         self.checkpoints = 0
         self._was_paused = False
+        self.log = None          # the AlertLog appending to the alert log file, when the window has one
         self.set_rules(rules)
 
     # ------------------------------------------------------------------ rules and state
