@@ -333,3 +333,14 @@ def test_symbol_spellings(symbol):
     model = HandModel([(0, "long", 9_900, 9_950, 1_000_000)])
     t = np.arange(0, 5_000, 500)
     assert times(run(text, model, t, np.full(len(t), 9_960.0))) == [1_000]
+
+
+# ---------------------------------------------------------------------------------- bench
+def test_the_bench_reports_alert_latency_beside_the_frame_without_rules():
+    from liqdesk.app.alert_bench import measure_alerts
+
+    out = measure_alerts(hours=0.02)      # 72 s of market: 72 checkpoints
+    assert out["alert_checkpoints"] >= 70
+    for key in ("alert_latency_ms_median", "alert_baseline_ms_median", "alert_eval_ms_median",
+                "alert_replay_s_per_h", "alert_replay_baseline_s_per_h"):
+        assert out[key] > 0, key
