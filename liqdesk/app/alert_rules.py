@@ -283,12 +283,12 @@ def dump_rules(rules: list[Rule]) -> str:
     for rule in rules:
         out.append("[[rule]]")
         for key, value in rule.to_table().items():
-            out.append(f"{key} = {_toml_value(value)}")
+            out.append(f"{key} = {toml_value(value)}")
         out.append("")
     return "\n".join(out)
 
 
-def _toml_value(value) -> str:
+def toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -296,7 +296,7 @@ def _toml_value(value) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} to TOML")
 
 

@@ -138,3 +138,126 @@ def jump_to(heatmap, time_ms: int, price: float) -> None:
     heatmap.vb.setXRange(t - half_x, t + half_x, padding=0)
     if price == price:   # not NaN
         heatmap.vb.setYRange(price - half_y, price + half_y, padding=0)
+
+
+class ChartAlerts:
+    """A chart window's alert commands: the Alerts menu (edit rules, sound, notifications) and
+    right-click on the heatmap or the ladder → "alert when price reaches here" / "alert on this
+    cluster". Rules are saved to the user's ``alerts.toml`` and applied to every open market."""
+
+    def __init__(self, win):
+        self.win = win
+        mb = win.menuBar()
+        self.menu = QtWidgets.QMenu("&Alerts", win)
+        before = mb.actions()[-1] if mb.actions() else None    # before Help
+        mb.insertMenu(before, self.menu) if before is not None else mb.addMenu(self.menu)
+        self.menu.addAction("Edit rules…", self.edit_rules)
+        out = AlertOutput.instance()
+        sound = self.menu.addAction("Sound")
+        sound.setCheckable(True)
+        sound.setChecked(out.sound_on)
+        sound.toggled.connect(lambda on: setattr(AlertOutput.instance(), "sound_on", bool(on)))
+        notify = self.menu.addAction("Desktop notifications")
+        notify.setCheckable(True)
+        notify.setChecked(out.notify_on)
+        notify.toggled.connect(lambda on: setattr(AlertOutput.instance(), "notify_on", bool(on)))
+        win.heatmap.plot.scene().sigMouseClicked.connect(self._heatmap_clicked)
+        ladder = win.ladder.ladder
+        ladder.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
+        ladder.customContextMenuRequested.connect(self._ladder_menu)
+
+    # ------------------------------------------------------------------ rules
+    def current_rules(self) -> list | None:
+        """The user's rules, or None (said) when the file cannot be used: it is not overwritten."""
+        from liqdesk.app.alert_rules import user_rules_path
+
+        rules, note = load_user_rules()
+        if note:
+            QtWidgets.QMessageBox.warning(self.win, "Alert rules",
+                                          f"{note}\n\nFix {user_rules_path()} first: it is left as it is.")
+            return None
+        return rules
+
+    def apply(self, rules: list) -> str | None:
+        """Save ``rules`` and give them to every open market; a note when they could not be saved."""
+        from liqdesk.app.alert_rules import save_rules, user_rules_path
+
+        try:
+            save_rules(rules, user_rules_path())
+            note = None
+        except OSError as exc:
+            note = f"could not save the alert rules: {exc}"
+        hub = self.win.hub
+        sessions = list(hub.sessions) if hub is not None else []
+        if self.win.session not in sessions:
+            sessions.append(self.win.session)
+        for session in sessions:
+            monitor, _ = attach(session)
+            monitor.set_rules(rules)
+        self.win.alerts.refresh(self.win.session.engine.alerts)
+        self.win.alerts._say_rules(self.win.session.engine.alerts)
+        if note:
+            self.win.status.showMessage(note, 10000)
+        return note
+
+    def edit_rules(self) -> None:
+        from .alert_editor import edit_rules
+
+        rules = self.current_rules()
+        if rules is None:
+            return
+        new = edit_rules(self.win, rules, self.win.session.engine)
+        if new is not None:
+            self.apply(new)
+
+    def add_price_alert(self, price: float):
+        from liqdesk.app.alert_probe import price_rule
+
+        rules = self.current_rules()
+        if rules is None:
+            return None
+        rule = price_rule(self.win.session.engine.settings.symbol, price, [r.name for r in rules])
+        self.apply(rules + [rule])
+        self.win.status.showMessage(f"alert added: {rule.name}", 8000)
+        return rule
+
+    def add_cluster_alert(self, price: float):
+        from liqdesk.app.alert_probe import cluster_at, cluster_rule
+
+        cluster = cluster_at(self.win.session.engine, price)
+        if cluster is None:
+            self.win.status.showMessage("no cluster there", 5000)
+            return None
+        rules = self.current_rules()
+        if rules is None:
+            return None
+        rule = cluster_rule(self.win.session.engine.settings.symbol, cluster, [r.name for r in rules])
+        self.apply(rules + [rule])
+        self.win.status.showMessage(f"alert added: {rule.name} (price within 0.3 % of it)", 8000)
+        return rule
+
+    # ------------------------------------------------------------------ right-click
+    def context_menu(self, price: float) -> QtWidgets.QMenu:
+        menu = QtWidgets.QMenu(self.win)
+        menu.addAction(f"Alert when price reaches {scaling.fmt_price(price)}", lambda: self.add_price_alert(price))
+        menu.addAction("Alert on this cluster", lambda: self.add_cluster_alert(price))
+        return menu
+
+    def _heatmap_clicked(self, ev) -> None:
+        if ev.button() != QtCore.Qt.MouseButton.RightButton:
+            return
+        vb = self.win.heatmap.vb
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        price = float(vb.mapSceneToView(ev.scenePos()).y())
+        self.context_menu(price).popup(ev.screenPos().toPoint())
+
+    def _ladder_menu(self, pos) -> None:
+        view = self.win.ladder.ladder
+        d = view.data
+        if d is None:
+            return
+        edges, step = d[0], d[10]
+        row = int(pos.y() // view.row_h) - 1
+        if 0 <= row < len(edges):
+            self.context_menu(float(edges[row]) + step / 2).popup(view.mapToGlobal(pos))

@@ -19,7 +19,7 @@ from liqdesk.app.session import Session
 from liqdesk.app.view_state import ViewState
 
 from . import scaling, theme
-from .alerts_panel import AlertsPanel, attach, jump_to
+from .alerts_panel import AlertsPanel, ChartAlerts, attach, jump_to
 from .dialogs import NewWindowDialog
 from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
@@ -135,6 +135,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.heatmap.gview.painted.connect(self._painted)
         self.alert_monitor, _ = attach(session)
         self.alerts.jumpRequested.connect(lambda t, p: jump_to(self.heatmap, t, p))
+        self.alert_commands = ChartAlerts(self)
         self.set_view(self.view)
         if clock is not None:
             clock.windows.append(self)

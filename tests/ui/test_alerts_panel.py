@@ -14,6 +14,7 @@ class FakeOutput:
 
     def __init__(self):
         self.requests = []
+        self.sound_on = self.notify_on = True
 
     def alert(self, alert) -> bool:
         self.requests.append(("notify", alert.rule, alert.detail))
@@ -118,3 +119,80 @@ def test_sounds_are_distinct_wav_files_and_notifications_fall_back_without_a_tra
     shown = out.notify("liqdesk: near", "a detail")
     assert out.requests[-1] == ("notify", "liqdesk: near", "a detail", shown)
     assert shown is False   # offscreen: no system tray, nothing raised
+
+
+@pytest.fixture
+def user_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIQDESK_CONFIG_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_right_click_adds_a_price_alert_and_a_cluster_alert(window, user_config):
+    from liqdesk.app.alert_rules import load_rules
+
+    engine = window.session.engine
+    mark = engine.model.mark_price()
+    menu = window.alert_commands.context_menu(mark * 1.01)
+    texts = [a.text() for a in menu.actions()]
+    assert texts[0].startswith("Alert when price reaches ") and texts[1] == "Alert on this cluster"
+    rule = window.alert_commands.add_price_alert(mark * 1.01)
+    assert rule.kind == "price_level" and rule.price == pytest.approx(mark * 1.01)
+    # click on the brightest long bin under the price
+    import numpy as np
+
+    from liqdesk.app.alert_probe import moment_now
+
+    view = moment_now(engine).view(engine.settings.exchanges)
+    centres = view.edges + view.width / 2
+    longs = np.where(centres < view.price, view.levels[0], 0)
+    at = float(centres[int(np.argmax(longs))])
+    cluster = window.alert_commands.add_cluster_alert(at)
+    assert cluster.kind == "near_cluster" and cluster.side == "long"
+    assert cluster.price_low <= at <= cluster.price_high and cluster.min_usd > 0
+    saved = load_rules(user_config / "alerts.toml")
+    assert [r.name for r in saved] == [rule.name, cluster.name]
+    assert [r.name for r in engine.alerts.rules] == [rule.name, cluster.name]
+    # a second one at the same price gets a name of its own
+    again = window.alert_commands.add_price_alert(mark * 1.01)
+    assert again.name == f"{rule.name} (2)"
+
+
+def test_a_bad_rules_file_is_never_overwritten_by_a_right_click(window, user_config, monkeypatch):
+    from PySide6 import QtWidgets
+
+    (user_config / "alerts.toml").write_text("[[rule]\nbroken")
+    warned = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    assert window.alert_commands.add_price_alert(60_000.0) is None
+    assert (user_config / "alerts.toml").read_text() == "[[rule]\nbroken"
+    assert "not valid TOML" in warned[0]
+
+
+def test_the_rules_editor_adds_edits_tests_and_deletes(window, qtbot):
+    from liqdesk.app.alert_rules import example_rules_path, load_rules
+    from liqdesk.ui.alert_editor import RulesEditor
+
+    rules = load_rules(example_rules_path())
+    dlg = RulesEditor(rules, window.session.engine, window)
+    qtbot.addWidget(dlg)
+    assert dlg.list.count() == len(rules) and dlg.edits["name"].text() == rules[0].name
+    dlg.edits["min_usd"].setText("lots")
+    dlg.add_rule()                               # refused: the form is bad
+    assert dlg.list.count() == len(rules) and "field 'min_usd': must be a number" in dlg.result.text()
+    dlg.edits["min_usd"].setText("20_000")
+    assert "would" in dlg.test_rule()            # near cluster: "would (not) fire now"
+    assert dlg.rules[0].min_usd == 20_000
+    dlg.add_rule()
+    assert dlg.list.count() == len(rules) + 1 and dlg.rules[-1].name == "new rule"
+    dlg.kind.setCurrentText("liquidation_burst")
+    dlg.edits["name"].setText("burst on okx")
+    dlg.edits["venues"].setText('["okx"]')
+    dlg.edits["min_usd"].setText("250000")
+    assert dlg.test_rule() in ("would not fire now",) or dlg.test_rule().startswith("would fire now")
+    dlg.list.setCurrentRow(1)
+    dlg.delete_rule()
+    dlg.accept()
+    names = [r.name for r in dlg.rules]
+    assert rules[1].name not in names and "burst on okx" in names
+    burst = dlg.rules[-1]
+    assert burst.kind == "liquidation_burst" and burst.venues == ("okx",) and burst.min_usd == 250_000
