@@ -291,6 +291,8 @@ def dump_rules(rules: list[Rule]) -> str:
 def toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):_}"          # 2_000_000 rather than 2000000.0 (read back as the same)
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):

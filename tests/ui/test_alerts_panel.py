@@ -196,3 +196,19 @@ def test_the_rules_editor_adds_edits_tests_and_deletes(window, qtbot):
     assert rules[1].name not in names and "burst on okx" in names
     burst = dlg.rules[-1]
     assert burst.kind == "liquidation_burst" and burst.venues == ("okx",) and burst.min_usd == 250_000
+
+
+def test_a_layout_saved_before_the_alerts_dock_existed_still_shows_it(window, qtbot, store):
+    from liqdesk.ui.chart_window import LAYOUT_VERSION, ChartWindow
+
+    window.show()
+    window.removeDockWidget(window.docks["alerts"])     # the dock set of earlier versions
+    old = window.saveState(LAYOUT_VERSION)
+    assert b"dock-alerts" not in bytes(old)
+    again = ChartWindow(window.session, None, store, restore=False)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.restoreState(old, LAYOUT_VERSION)
+    qtbot.wait(20)
+    dock = again.docks["alerts"]
+    assert dock.isVisible() and dock.width() > 50 and dock.height() > 50
