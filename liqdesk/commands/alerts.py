@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from liqdesk.app.alert_rules import load_rules
     from liqdesk.app.alerts import replay_alerts
     from liqdesk.commands import Omissions
+    from liqdesk.commands.progress import Progress
     from liqdesk.main import open_reader, replay_settings
 
     rules = load_rules(args.rules)        # a bad rules file: one line, exit 2, before any work
@@ -32,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     omissions = Omissions(reader, args.strict)
     omissions.check()
     settings = replay_settings(reader)    # the replay window's settings: the same alerts
-    alerts = replay_alerts(reader, rules, settings)
+    with Progress("alerts") as progress:
+        alerts = replay_alerts(reader, rules, settings, progress=progress)
     omissions.say()
     for alert in alerts:
         if args.json:
