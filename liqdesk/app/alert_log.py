@@ -56,6 +56,7 @@ def watch(session, rules: list[Rule], log_path=None) -> AlertMonitor:
         return monitor
     monitor = AlertMonitor(rules, engine.settings.symbol)
     monitor.paused = lambda: session.seek is not None or session.history is not None
+    monitor.on_error = session.message
     log = AlertLog(log_path or alert_log_path(), on_error=session.message)
     monitor.listeners.append(log.append)
     monitor.log = log

@@ -110,6 +110,8 @@ class AlertMonitor:
         self.checkpoints = 0
         self._was_paused = False
         self.log = None          # the AlertLog appending to the alert log file, when the window has one
+        #: told (one line) when a listener fails; the ingest goes on, the alert stays listed
+        self.on_error: Callable[[str], None] | None = None
         self.set_rules(rules)
 
     # ------------------------------------------------------------------ rules and state
@@ -174,9 +176,15 @@ class AlertMonitor:
             batch = EventBatch(trades=batch.trades, marks=batch.marks, open_interest=batch.open_interest,
                                liquidations=batch.liquidations, checked=True)
         else:
-            batch = EventBatch(**{k: validate_array(k, getattr(batch, k), model.watermark)
-                                  for k in ("trades", "marks", "open_interest")},
-                               liquidations=batch.liquidations, checked=True)
+            checked, errors = {}, []
+            for kind in ("trades", "marks", "open_interest"):
+                try:
+                    checked[kind] = validate_array(kind, getattr(batch, kind), model.watermark)
+                except ValueError as exc:
+                    errors.append(str(exc))
+            if errors:
+                raise ValueError("; ".join(errors))
+            batch = EventBatch(**checked, liquidations=batch.liquidations, checked=True)
         start = None
         while True:
             cut = self.next_checkpoint
@@ -246,7 +254,11 @@ class AlertMonitor:
             self.alerts.append(alert)
             self.fired += 1
             for fn in list(self.listeners):
-                fn(alert)
+                try:
+                    fn(alert)
+                except Exception as exc:  # noqa: BLE001 - a notification must never stop the ingest
+                    if self.on_error is not None:
+                        self.on_error(f"alert '{alert.rule}': could not deliver it ({exc})")
         if len(self.alerts) > MAX_KEPT:
             del self.alerts[: len(self.alerts) - MAX_KEPT]
 

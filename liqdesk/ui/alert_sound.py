@@ -150,7 +150,7 @@ class AlertOutput:
             path = self._files.get(side, self._files["long"])
             self.requests.append(("sound", side, path, self.backend_name))
             self._play(path)
-        except OSError:
+        except (OSError, RuntimeError):   # no player after all, winsound's RuntimeError: a beep
             QtWidgets.QApplication.beep()
 
     def _play_qt(self, path: Path) -> None:

@@ -344,3 +344,37 @@ def test_the_bench_reports_alert_latency_beside_the_frame_without_rules():
     for key in ("alert_latency_ms_median", "alert_baseline_ms_median", "alert_eval_ms_median",
                 "alert_replay_s_per_h", "alert_replay_baseline_s_per_h"):
         assert out[key] > 0, key
+
+
+# ---------------------------------------------------------------------------------- robustness
+def test_a_failing_listener_is_said_and_the_ingest_goes_on():
+    monitor = AlertMonitor(parse_rules(NEAR), "BTC/USDT:USDT")
+    said = []
+    monitor.on_error = said.append
+
+    def broken(alert):
+        raise RuntimeError("no notification service")
+    monitor.listeners.append(broken)
+    model = HandModel([(0, "long", 9_900, 9_950, 1_000_000)])
+    t = np.arange(0, 65_000, 500)
+    monitor.ingest(model, make_batch(marks=marks(t, np.full(len(t), 9_960.0))))
+    assert times(monitor.alerts) == [1_000, 31_000, 61_000] and model.watermark == 64_500
+    assert said[0] == "alert 'near': could not deliver it (no notification service)"
+
+
+def test_a_malformed_batch_across_a_checkpoint_changes_nothing():
+    from liqdesk.app.engine import Engine
+    from liqdesk.core.events import EventBatch
+    from liqdesk.core.levels import ModelSettings
+
+    engine = Engine(ModelSettings(exchanges=("binance",), bin_width=10.0))
+    engine.alerts = AlertMonitor(parse_rules(NEAR), "BTC/USDT:USDT")
+    t = np.arange(0, 3_000, 100)
+    engine.ingest(make_batch(marks=marks(t, np.full(len(t), 10_000.0)),
+                             trades=records("trades", time_ms=t, exchange="binance", side=np.ones(len(t), np.int8),
+                                            price=np.full(len(t), 10_000.0), size=np.ones(len(t)))))
+    before = (engine.model.watermark, dict(engine.model.counts), engine.alerts.next_checkpoint)
+    bad = marks([3_100, 4_500, 5_200], [10_001.0, float("nan"), 10_002.0])
+    with pytest.raises(ValueError, match="marks.price: 1 row"):
+        engine.ingest(EventBatch(marks=bad))
+    assert (engine.model.watermark, dict(engine.model.counts), engine.alerts.next_checkpoint) == before
