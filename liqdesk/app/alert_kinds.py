@@ -86,9 +86,14 @@ class VenueView:
     levels: np.ndarray         # [2 (long, short), rows] notional, quote currency
     width: float               # bin width, quote currency
 
+    _edges: np.ndarray | None = None
+
     @property
     def edges(self) -> np.ndarray:
-        return (self.origin + np.arange(self.levels.shape[1])) * self.width
+        """Lower edge of each bin (quote), computed once."""
+        if self._edges is None:
+            self._edges = (self.origin + np.arange(self.levels.shape[1])) * self.width
+        return self._edges
 
 
 @dataclass
@@ -159,6 +164,13 @@ class Moment:
             out = find_clusters(values, edges, v.width, v.price, side, threshold, band)
         self._clusters[key] = out
         return out
+
+
+def venue_mask(exchange_ids: np.ndarray, venues: tuple[str, ...]) -> np.ndarray:
+    """Which rows of ``exchange_ids`` belong to ``venues`` (a lookup, cheaper than np.isin)."""
+    table = np.zeros(256, bool)
+    table[[EXCHANGE_ID[v] for v in venues]] = True
+    return table[exchange_ids]
 
 
 def sides_of(rule: Rule) -> tuple[str, ...]:
@@ -268,9 +280,8 @@ def cluster_swept(rule: Rule, m: Moment, state: RuleState):
         return None
     side, lo, hi, notional, _ = max(hit, key=lambda a: a[3])
     liq = m.liquidations
-    ids = np.array([EXCHANGE_ID[x] for x in venues], dtype=np.uint8)
     sel = ((liq["time_ms"] > m.time_ms - rule.feed_window_s * 1000) & (liq["side"] == (1 if side == "long" else -1))
-           & (liq["price"] >= lo) & (liq["price"] <= hi) & np.isin(liq["exchange"], ids))
+           & (liq["price"] >= lo) & (liq["price"] <= hi) & venue_mask(liq["exchange"], venues))
     seen = float(liq["notional"][sel].sum())
     more = f" (and {len(hit) - 1} more)" if len(hit) > 1 else ""
     return side, (f"{side} cluster {usd(notional)} at {price_text(lo)}–{price_text(hi)} swept{more}; the feed "
@@ -280,9 +291,8 @@ def cluster_swept(rule: Rule, m: Moment, state: RuleState):
 
 def liquidation_burst(rule: Rule, m: Moment, state: RuleState):
     liq = m.liquidations
-    ids = np.array([EXCHANGE_ID[x] for x in m.venues_of(rule)], dtype=np.uint8)
     recent = liq[(liq["time_ms"] > m.time_ms - rule.within_s * 1000) & (liq["time_ms"] <= m.time_ms)
-                 & np.isin(liq["exchange"], ids)]
+                 & venue_mask(liq["exchange"], m.venues_of(rule))]
     longs = float(recent["notional"][recent["side"] == 1].sum())
     shorts = float(recent["notional"][recent["side"] == -1].sum())
     total = {"long": longs, "short": shorts, "both": longs + shorts}[rule.side]
