@@ -6,5 +6,5 @@ from setuptools import find_packages, setup
 setup(
     packages=find_packages(include=["liqdesk", "liqdesk.*"]) + ["liqdesk.resources"],
     package_dir={"liqdesk.resources": "resources"},
-    package_data={"liqdesk.resources": ["*.md", "*/*.json", "*/*.md", "*/*.csv"]},
+    package_data={"liqdesk.resources": ["*.md", "*/*.json", "*/*.md", "*/*.csv", "*/*.toml"]},
 )

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "emulate": "emulate",
     "live": "live",
     "record": "record",
+    "alerts": "alerts",
 }
 
 

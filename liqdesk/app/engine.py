@@ -60,6 +60,8 @@ class Engine:
         self.liquidation_feeds: dict[str, str] = {}
         #: (start, end) ms of history backfilled by REST at a coarser resolution (live warm start)
         self.backfill_span: tuple[int, int] | None = None
+        #: the alert rules watching this market (:class:`~liqdesk.app.alerts.AlertMonitor`), or None
+        self.alerts = None
 
     def reset(self, settings: ModelSettings | None = None) -> None:
         """Forget all state (for a seek or new settings); the model's grid memory is reused."""
@@ -68,6 +70,8 @@ class Engine:
             self.model = LevelModel(settings)
         else:
             self.model.reset()
+        if self.alerts is not None:
+            self.alerts.restart()
         self.books = OrderBooks()
         self.candles = CandleSeries()
         self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
@@ -79,6 +83,8 @@ class Engine:
         candles and real liquidations do not depend on the model settings and are kept."""
         self.model = model
         self.settings = model.settings
+        if self.alerts is not None:
+            self.alerts.restart()
         self.version += 1
 
     def ingest(self, batch: EventBatch, wall: float | None = None) -> None:
@@ -86,7 +92,10 @@ class Engine:
         ValueError before anything changed), then hand it to the sinks."""
         if not len(batch):
             return
-        self.model.ingest(batch)
+        if self.alerts is not None:   # the model takes the batch cut at the alert checkpoints
+            self.alerts.ingest(self.model, batch)
+        else:
+            self.model.ingest(batch)
         self.books.apply(batch.book)
         self.candles.update(batch.trades)
         if len(batch.liquidations):

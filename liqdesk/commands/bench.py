@@ -208,6 +208,12 @@ def bench_startup(quick: bool) -> dict:
     return measure_startup(quick)
 
 
+def bench_alerts(quick: bool) -> dict:
+    from liqdesk.app.alert_bench import measure_alerts
+
+    return measure_alerts(quick)
+
+
 #: the live section's realistic phase (s); None: its default (``--live-realistic``)
 LIVE_REALISTIC_S: float | None = None
 
@@ -220,7 +226,7 @@ def bench_live(quick: bool) -> dict:
 
 SECTIONS = {"ingest": bench_ingest, "filter": bench_filter, "import": bench_import, "seek": bench_seek,
             "sim": bench_sim, "frame": bench_frame, "rebuild": bench_rebuild, "startup": bench_startup,
-            "live": bench_live}
+            "alerts": bench_alerts, "live": bench_live}
 
 
 def _child(name: str, quick: bool) -> dict:

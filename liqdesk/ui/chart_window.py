@@ -19,6 +19,7 @@ from liqdesk.app.session import Session
 from liqdesk.app.view_state import ViewState
 
 from . import scaling, theme
+from .alerts_panel import AlertsPanel, ChartAlerts, attach, jump_to
 from .dialogs import NewWindowDialog
 from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
@@ -97,11 +98,12 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.ladder = LadderPanel()
         self.stats = StatsPanel()
         self.filters = FiltersPanel()
+        self.alerts = AlertsPanel()
         self.liqmap.link_price_axis(self.heatmap.vb)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for key, title, widget in (("heatmap", "Heatmap", self.heatmap), ("liqmap", "Liq. map", self.liqmap),
                                    ("ladder", "DOM ladder", self.ladder), ("stats", "Stats", self.stats),
-                                   ("filters", "Filters", self.filters)):
+                                   ("filters", "Filters", self.filters), ("alerts", "Alerts", self.alerts)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
@@ -131,6 +133,9 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.heatmap.scaleChanged.connect(lambda mode: self.set_view(self.view.with_(scale=mode)))
         self.heatmap.candleChanged.connect(lambda ms: self.set_view(self.view.with_(candle_ms=ms)))
         self.heatmap.gview.painted.connect(self._painted)
+        self.alert_monitor, _ = attach(session)
+        self.alerts.jumpRequested.connect(lambda t, p: jump_to(self.heatmap, t, p))
+        self.alert_commands = ChartAlerts(self)
         self.set_view(self.view)
         if clock is not None:
             clock.windows.append(self)
@@ -165,13 +170,14 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["stats"], d["filters"], QtCore.Qt.Orientation.Vertical)
+        self.splitDockWidget(d["filters"], d["alerts"], QtCore.Qt.Orientation.Vertical)
         screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
         avail = screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1920, 1080)
         width = min(1920, max(1000, avail.width()))
         height = min(1080, max(650, avail.height()))
         self.resize(width, height)
         self.fit_docks_to_width(width)
-        self.resizeDocks([d["stats"], d["filters"]], [52, 48], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([d["stats"], d["filters"], d["alerts"]], [40, 36, 24], QtCore.Qt.Orientation.Vertical)
 
     def fit_docks_to_width(self, width: int) -> None:
         """The default dock widths for a window ``width`` px wide (after a resize by a program,
@@ -345,6 +351,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         engine = self.session.engine
         now = time.perf_counter()
         changed = force or self._dirty or engine.version != self._version
+        # alerts fired by the ingest this frame: listed in the same frame
+        self.alerts.refresh(engine.alerts)
         if changed and not force and self.session.busy() is not None:
             # history being built or a seek: redraw 4 times a second and leave the CPU to the work
             if now - self._last.get("busy", 0.0) < 0.25:
