@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from liqdesk.core.events import EXCHANGES, LIQUIDATION_DTYPE, EventBatch, slice_batch, validate_array
+from liqdesk.core.events import EXCHANGES, LIQUIDATION_DTYPE, EventBatch, slice_batch, validate_level_kinds
 
 from . import alert_kinds
 from .alert_kinds import Moment, RuleState, VenueView
@@ -176,14 +176,7 @@ class AlertMonitor:
             batch = EventBatch(trades=batch.trades, marks=batch.marks, open_interest=batch.open_interest,
                                liquidations=batch.liquidations, checked=True)
         else:
-            checked, errors = {}, []
-            for kind in ("trades", "marks", "open_interest"):
-                try:
-                    checked[kind] = validate_array(kind, getattr(batch, kind), model.watermark)
-                except ValueError as exc:
-                    errors.append(str(exc))
-            if errors:
-                raise ValueError("; ".join(errors))
+            checked = validate_level_kinds(batch, model.watermark)
             batch = EventBatch(**checked, liquidations=batch.liquidations, checked=True)
         start = None
         while True:

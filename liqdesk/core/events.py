@@ -207,6 +207,24 @@ def validate_array(kind: str, arr: np.ndarray, last_time_ms: int | None = None) 
     return arr
 
 
+#: The kinds the level model applies (liquidations only teach its leverage mix).
+LEVEL_KINDS = ("trades", "marks", "open_interest")
+
+
+def validate_level_kinds(batch: EventBatch, last_time_ms: int | None) -> dict[str, np.ndarray]:
+    """:func:`validate_array` for every kind the level model applies, all checked before any is
+    used (one ValueError listing every problem), so that a bad row changes nothing."""
+    checked, errors = {}, []
+    for kind in LEVEL_KINDS:
+        try:
+            checked[kind] = validate_array(kind, getattr(batch, kind), last_time_ms)
+        except ValueError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ValueError("; ".join(errors))
+    return checked
+
+
 def check_order(kind: str, arr: np.ndarray, last_time_ms: int | None) -> None:
     """For an already validated array: ValueError if it starts too far before ``last_time_ms``."""
     if last_time_ms is not None and len(arr) and arr["time_ms"][0] < last_time_ms - TIME_TOLERANCE_MS:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, validate_array
+from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, validate_level_kinds
 from .grid import HeatmapGrid
 from .leverage_mix import LIQ_DTYPE, NO_PUBLIC_LIQUIDATIONS, SWEEP_DTYPE, LeverageMix, MixSettings
 from .tiers import TierTable, liquidation_price, load_tiers
@@ -439,14 +439,7 @@ class LevelModel:
             for kind, arr in (("trades", trades), ("marks", marks), ("open_interest", oi)):
                 check_order(kind, arr, self.watermark)
         else:
-            checked, errors = {}, []
-            for kind in ("trades", "marks", "open_interest"):
-                try:
-                    checked[kind] = validate_array(kind, getattr(batch, kind), self.watermark)
-                except ValueError as exc:
-                    errors.append(str(exc))
-            if errors:
-                raise ValueError("; ".join(errors))
+            checked = validate_level_kinds(batch, self.watermark)
             trades, marks, oi = checked["trades"], checked["marks"], checked["open_interest"]
         trades, marks, oi = (self._local(k, a) for k, a in (("trades", trades), ("marks", marks), ("open_interest", oi)))
         self._mix_liquidations(batch.liquidations)
