@@ -490,8 +490,16 @@ class LevelModel:
 
     def _advance_mix(self) -> None:
         if self._mix_sweeps:
-            self.mix.add_sweeps(np.concatenate(self._mix_sweeps))
+            # the batch's swept levels in one go: local exchange, tier and unit notional
+            rec = np.concatenate(self._mix_sweeps) if len(self._mix_sweeps) > 1 else self._mix_sweeps[0]
             self._mix_sweeps = []
+            tier = self._leverage_order[np.searchsorted(self._sorted_leverages, rec["leverage"])]
+            unit = np.empty(len(rec), SWEEP_DTYPE)
+            unit["time_ms"], unit["side"], unit["price"] = rec["time_ms"], rec["side"], rec["price"]
+            unit["exchange"] = self._lut[rec["exchange"]]
+            unit["tier"] = tier
+            unit["unit"] = rec["notional"] / self.prior[tier]
+            self.mix.add_sweeps(unit)
         if self.watermark is not None:
             self.mix.advance(self.watermark)
 
@@ -735,11 +743,7 @@ class LevelModel:
         rec["notional"] = n[tier_i, bin_i] * self._factor[e]
         self._swept.append(rec)
         if self.mix.settings.learn:
-            unit = np.empty(len(rec), SWEEP_DTYPE)
-            unit["time_ms"], unit["exchange"], unit["side"] = rec["time_ms"], e, rec["side"]
-            unit["tier"], unit["price"] = tier_i, lp
-            unit["unit"] = rec["notional"] / self.prior[tier_i]
-            self._mix_sweeps.append(unit)
+            self._mix_sweeps.append(rec)
         n[hit] = 0.0
         wp[hit] = 0.0
 
