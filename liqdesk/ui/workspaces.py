@@ -171,6 +171,9 @@ def show_placed(win: ChartWindow, layout: ChartLayout | None) -> None:
         win.showFullScreen()
     else:
         win.show()
+        if layout is not None and layout.geometry is not None:
+            # framed now: its title bar and borders too on the screen
+            place_on_screens(win, _rect(win.geometry()), layout.screen, layout.screen_geometry)
     keep_floating_docks_visible(win)
 
 
