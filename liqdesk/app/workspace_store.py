@@ -170,8 +170,16 @@ class WorkspaceStore:
         Returns None, or a one-line note: not saved, or an unreadable file was set aside first."""
         if not valid_name(name):
             return f"a workspace name has 1 to {MAX_NAME_CHARS} printable characters"
-        return self._change(lambda s: (s.workspaces.__setitem__(name, workspace_to_json(workspace)),
-                                       setattr(s, "last", name)))
+        doc = workspace_to_json(workspace)
+        try:
+            workspace_from_json(doc)        # never write a workspace that could not be opened again
+        except WorkspaceError as exc:
+            return f"workspace {name!r} was not saved: {exc}"
+
+        def change(s: Stored):
+            s.workspaces[name] = doc
+            s.last = name
+        return self._change(change)
 
     def delete(self, name: str) -> str | None:
         """Forget the workspace ``name``. Returns None or a one-line note."""

@@ -101,6 +101,10 @@ def test_the_store_saves_lists_loads_and_deletes(tmp_path):
         store.load("morning")
     assert store.save("", ws) and store.save("a\nb", ws)          # refused names: a note, nothing saved
     assert store.names() == ["evening"]
+    unopenable = Workspace((ChartLayout(kind="replay", symbol="BTCUSDT", path=None),))
+    note = store.save("replay", unopenable)
+    assert note and "not saved" in note and "replayed session path" in note
+    assert store.names() == ["evening"]
 
 
 def test_one_damaged_workspace_leaves_the_others_usable_and_is_kept_on_save(tmp_path):

@@ -268,4 +268,14 @@ def test_a_shortcut_works_in_the_second_window(window, qtbot):
     scale = second.view.scale
     QTest.keyClick(QtWidgets.QApplication.focusWidget() or second, QtCore.Qt.Key.Key_L)
     assert second.view.scale != scale and window.view.scale == scale
-    second.close_alone()
+    # and in a dock of the second window floating on its own (a window of its own)
+    dock = second.docks["ladder"]
+    dock.setFloating(True)
+    dock.show()
+    qtbot.waitExposed(dock)
+    dock.activateWindow()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is dock)
+    scale = second.view.scale
+    QTest.keyClick(QtWidgets.QApplication.focusWidget() or dock, QtCore.Qt.Key.Key_L)
+    assert second.view.scale != scale and window.view.scale != second.view.scale
+    second.close()
