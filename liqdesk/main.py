@@ -311,7 +311,7 @@ def run_window(args) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     workspace, name, note = startup_workspace(args)
     notes = [note] if note else []
-    session, layouts = None, ()
+    session, layouts, first = None, (), 0
     if workspace is not None:
         session, first, skipped = workspace_session(workspace, args)
         notes += skipped
@@ -329,7 +329,7 @@ def run_window(args) -> int:
 
     hub = SessionHub(lambda spec: session_for(spec, args))
     return _run(session, screenshot=screenshot, quit_after=quit_after, hub=hub,
-                workspace=(name, layouts) if layouts else None, notes=notes)
+                workspace=(name, layouts, first + 1) if layouts else None, notes=notes)
 
 
 def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,

@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from liqdesk.app.hub import SessionHub
 from liqdesk.app.session import Session
 
-from . import theme
+from . import theme, workspaces
 from .chart_window import ChartWindow, FrameClock, LayoutStore
 
 #: How long ``--screenshot`` waits past ``--quit-after`` for the history or a rebuild to finish.
@@ -59,8 +59,8 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
                workspace: tuple | None = None, notes: list[str] | None = None) -> int:
     """Open the chart window on ``session`` and run until it is closed (or for ``quit_after``
     seconds, saving a screenshot of the whole window to ``screenshot`` first). ``workspace``:
-    (name, the layouts of its windows), the first shown by this window on ``session``, the others
-    opened beside it; ``notes``: one-line messages for the status bar and stderr (a workspace
+    (name, the layouts of its windows, the first one's number in it), the first shown by this
+    window on ``session``, the others opened beside it; ``notes``: one-line messages for the status bar and stderr (a workspace
     that could not be read). Returns the exit code."""
     import qasync
 
@@ -76,9 +76,8 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     window = ChartWindow(session, clock, store, hub=hub, restore=workspace is None)
     notes = list(notes or [])
     if workspace is not None:
-        from . import workspaces
-
-        notes += [f"window 1 ({workspace[1][0].symbol}): {n}" for n in workspaces.apply_layout(window, workspace[1][0])]
+        name, layouts, number = workspace
+        notes += [f"window {number} ({layouts[0].symbol}): {n}" for n in workspaces.apply_layout(window, layouts[0])]
     if screenshot is not None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         window.resize(1920, 1080)
         window.fit_docks_to_width(1920)
@@ -86,7 +85,7 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     if trace_path:
         StartupTrace(trace_path, window, clock)
     if workspace is not None:
-        workspaces.show_placed(window, workspace[1][0])
+        workspaces.show_placed(window, layouts[0])
     else:
         window.show()
     QtWidgets.QApplication.processEvents()     # paint the window before the feed's work starts
@@ -118,14 +117,14 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     if session.is_replay and getattr(session.source, "playing", False) is False:
         session.play()
     if workspace is not None:
-        opened, more = workspaces.open_layouts(window, workspace[1][1:])
+        opened, more = workspaces.open_layouts(window, layouts[1:], number + 1)
         notes += more
         for win in opened:
             if win.session.is_replay and getattr(win.session.source, "playing", False) is False:
                 win.session.play()
-        window.workspaces.store_last(workspace[0])
+        window.workspaces.store_last(name)
     if notes:
-        workspaces_say(window, notes)
+        workspaces.say(window, notes)
     clock.start()
     try:
         with loop:
@@ -134,12 +133,6 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
         clock.stop()
         hub.stop_all()
     return result["code"]
-
-
-def workspaces_say(window: ChartWindow, notes: list[str]) -> None:
-    from .workspaces import say
-
-    say(window, notes)
 
 
 class StartupTrace(QtCore.QObject):

@@ -177,13 +177,13 @@ def show_placed(win: ChartWindow, layout: ChartLayout | None) -> None:
     keep_floating_docks_visible(win)
 
 
-def open_layouts(owner: ChartWindow, layouts) -> tuple[list[ChartWindow], list[str]]:
+def open_layouts(owner: ChartWindow, layouts, first_number: int = 1) -> tuple[list[ChartWindow], list[str]]:
     """Open a new chart window for each layout (its session through ``owner``'s hub). A window
     that cannot be opened (a replayed session gone, a live source refused) is left out with a
-    note. Returns (the windows opened, notes)."""
+    note (windows numbered from ``first_number``). Returns (the windows opened, notes)."""
     opened: list[ChartWindow] = []
     notes: list[str] = []
-    for i, layout in enumerate(layouts, 1):
+    for i, layout in enumerate(layouts, first_number):
         try:
             win = owner.open_window(layout.venues, symbol=layout.symbol, kind=layout.kind,
                                     scenario=layout.scenario, path=layout.path, show=False)

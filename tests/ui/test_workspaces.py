@@ -279,3 +279,35 @@ def test_a_shortcut_works_in_the_second_window(window, qtbot):
     QTest.keyClick(QtWidgets.QApplication.focusWidget() or dock, QtCore.Qt.Key.Key_L)
     assert second.view.scale != scale and window.view.scale != second.view.scale
     second.close()
+
+
+def _liqdesk(*args, config: Path, timeout=120):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LIQDESK_CONFIG_DIR=str(config))
+    return subprocess.run([sys.executable, "-m", "liqdesk", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def test_liqdesk_workspace_opens_its_windows_and_says_in_one_line_what_it_left_out(session_path, tmp_path):
+    from liqdesk.app.workspace import ChartLayout, Rect, Workspace
+    from liqdesk.app.workspace_store import WorkspaceStore
+
+    store = WorkspaceStore(tmp_path / "workspaces.json")
+    replay = ChartLayout(kind="replay", symbol="BTCUSDT", path=str(session_path), scale="log",
+                         geometry=Rect(5000, 100, 700, 600), screen="gone", screen_geometry=Rect(4480, 0, 1920, 1080))
+    gone = ChartLayout(kind="replay", symbol="BTCUSDT", path=str(tmp_path / "moved.liqs"))
+    damaged = ChartLayout(kind="replay", symbol="BTCUSDT", path=str(session_path), exchanges=("okx",),
+                          docks=b"\x00\x00\x00\xff\x00\x00\x00\x03\x7f")
+    assert store.save("desk", Workspace((gone, replay, damaged))) is None
+    store.set_last(None)
+    out = tmp_path / "shot.png"
+    r = _liqdesk("--workspace", "desk", "--screenshot", str(out), "--quit-after", "3", config=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+    lines = [line for line in r.stderr.splitlines() if line.startswith("liqdesk:")]
+    assert any(line.startswith("liqdesk: window 1 (BTCUSDT) was not opened: no session at") for line in lines), lines
+    assert any(line.startswith("liqdesk: window 3 (BTCUSDT): its dock layout is unreadable") for line in lines), lines
+    assert "Traceback" not in r.stderr
+    assert store.last() == "desk"
+
+    r = _liqdesk("--workspace", "nope", config=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == "liqdesk: error: no workspace named 'nope' (desk)"
