@@ -1,7 +1,7 @@
 """The chart window: every panel a dock that can float onto another monitor, menus and shortcuts,
 recording and exports, new windows. Its frame timer (:mod:`.frame_clock`), layouts
-(:mod:`.layouts`), status bar (:mod:`.status_bar`) and dialogs (:mod:`.dialogs`) have modules
-of their own.
+(:mod:`.layouts`), workspaces (:mod:`.workspaces`), status bar (:mod:`.status_bar`) and dialogs
+(:mod:`.dialogs`) have modules of their own.
 """
 
 from __future__ import annotations

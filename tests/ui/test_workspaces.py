@@ -308,6 +308,10 @@ def test_liqdesk_workspace_opens_its_windows_and_says_in_one_line_what_it_left_o
     assert any(line.startswith("liqdesk: window 3 (BTCUSDT): its dock layout is unreadable") for line in lines), lines
     assert "Traceback" not in r.stderr
     assert store.last() == "desk"
+    # with no option choosing a chart, the last workspace opens again
+    r = _liqdesk("--quit-after", "3", config=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "liqdesk: window 1 (BTCUSDT) was not opened: no session at" in r.stderr, r.stderr
 
     r = _liqdesk("--workspace", "nope", config=tmp_path)
     assert r.returncode == 2 and r.stderr.strip() == "liqdesk: error: no workspace named 'nope' (desk)"
