@@ -239,8 +239,68 @@ def build_session(args):
                                  scenario=getattr(args, "scenario", None)), args)
 
 
+#: the window options that choose what the first chart shows: any of them given, the last
+#: workspace is not reopened (and ``--workspace`` refuses them)
+CHART_OPTIONS = ("replay", "symbol", "exchanges", "scenario", "live")
+
+
+def _chart_options(args) -> list[str]:
+    return ["--" + name for name in CHART_OPTIONS if getattr(args, name, None)]
+
+
+def startup_workspace(args):
+    """The workspace to open the window on, by precedence: ``--workspace NAME`` (refused beside an
+    option that picks a chart, or when no workspace has that name); none with ``--no-workspace``,
+    a chart option (``--symbol``, ``--replay`` ...) or ``--screenshot``; else the last workspace
+    saved or opened. Returns (workspace or None, its name, a one-line note or None): a workspace
+    that cannot be read gives the note and None (the default window), never an error."""
+    from liqdesk.app.workspace import WorkspaceError
+    from liqdesk.app.workspace_store import WorkspaceFileError, WorkspaceStore
+
+    name = getattr(args, "workspace", None)
+    chosen = _chart_options(args)
+    store = WorkspaceStore()
+    if name is not None:
+        if chosen:
+            raise UserError(f"--workspace opens the workspace's own charts; leave out {', '.join(chosen)}")
+        if getattr(args, "no_workspace", False):
+            raise UserError("--workspace and --no-workspace contradict each other")
+        try:
+            saved = store.read().workspaces
+        except WorkspaceFileError as exc:
+            return None, name, f"{' '.join(str(exc).split())}: the default window is used"
+        if name not in saved:
+            known = ", ".join(sorted(map(str, saved))[:10]) or "none saved yet: File → Workspaces → Save as…"
+            raise UserError(f"no workspace named {name!r} ({known})")
+    elif chosen or getattr(args, "no_workspace", False) or getattr(args, "screenshot", None):
+        return None, None, None
+    else:
+        name = store.last()
+        if name is None:
+            return None, None, None
+    try:
+        return store.load(name), name, None
+    except (WorkspaceError, WorkspaceFileError) as exc:
+        return None, name, f"{' '.join(str(exc).split())}: the default window is used"
+
+
+def workspace_session(workspace, args):
+    """A session for the first of ``workspace``'s windows that can be opened: (session, index of
+    that window, notes on the windows before it that could not be), or (None, -1, notes)."""
+    from liqdesk.app.hub import ChartSpec
+
+    notes = []
+    for i, layout in enumerate(workspace.windows):
+        spec = ChartSpec(layout.kind, layout.symbol, layout.venues, path=layout.path, scenario=layout.scenario)
+        try:
+            return session_for(spec, args), i, notes
+        except (UserError, ValueError, OSError) as exc:
+            notes.append(f"window {i + 1} ({layout.symbol}) was not opened: {' '.join(str(exc).split())}")
+    return None, -1, notes
+
+
 def run_window(args) -> int:
-    """``liqdesk [--replay SESSION] [--screenshot FILE --quit-after S] ...``"""
+    """``liqdesk [--replay SESSION] [--workspace NAME] [--screenshot FILE --quit-after S] ...``"""
     screenshot = getattr(args, "screenshot", None)
     quit_after = getattr(args, "quit_after", None)
     if screenshot and quit_after is None:
@@ -252,7 +312,18 @@ def run_window(args) -> int:
         if out.suffix.lower() != ".png":
             raise UserError(f"--screenshot must end in .png, not {out.name!r}")
         out.parent.mkdir(parents=True, exist_ok=True)
-    session = build_session(args)
+    workspace, name, note = startup_workspace(args)
+    notes = [note] if note else []
+    session, layouts, first = None, (), 0
+    if workspace is not None:
+        session, first, skipped = workspace_session(workspace, args)
+        notes += skipped
+        if session is None:
+            notes.append(f"no window of workspace {name!r} could be opened: the default window is used")
+        else:
+            layouts = workspace.windows[first:]
+    if session is None:
+        session = build_session(args)
     from liqdesk.ui.app import ensure_platform
 
     ensure_platform(headless=bool(screenshot))
@@ -260,7 +331,8 @@ def run_window(args) -> int:
     from liqdesk.ui.app import run_window as _run
 
     hub = SessionHub(lambda spec: session_for(spec, args))
-    return _run(session, screenshot=screenshot, quit_after=quit_after, hub=hub)
+    return _run(session, screenshot=screenshot, quit_after=quit_after, hub=hub,
+                workspace=(name, layouts, first + 1) if layouts else None, notes=notes)
 
 
 def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,

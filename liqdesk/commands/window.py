@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retention", type=duration, metavar="DURATION",
                         help="how long the session journal keeps events for rebuilds and recording "
                              "(default 7d; memory up to 512 MB, then the cache folder)")
+    parser.add_argument("--workspace", metavar="NAME",
+                        help="open the saved workspace NAME (File → Workspaces): all its chart windows, where they "
+                             "were; without it the last workspace saved or opened is reopened, unless a chart is "
+                             "chosen here (--symbol, --replay ...)")
+    parser.add_argument("--no-workspace", action="store_true",
+                        help="open the default window, not the last workspace")
     parser.add_argument("--screenshot", metavar="FILE.png",
                         help="save a screenshot of the whole window, then exit (needs --quit-after)")
     parser.add_argument("--quit-after", type=positive_float("seconds"), metavar="SECONDS",

@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from liqdesk.app.hub import SessionHub
 from liqdesk.app.session import Session
 
-from . import theme
+from . import theme, workspaces
 from .chart_window import ChartWindow, FrameClock, LayoutStore
 
 #: How long ``--screenshot`` waits past ``--quit-after`` for the history or a rebuild to finish.
@@ -55,9 +55,13 @@ def application() -> QtWidgets.QApplication:
 
 
 def run_window(session: Session, screenshot: str | None = None, quit_after: float | None = None,
-               store: LayoutStore | None = None, hub: SessionHub | None = None) -> int:
+               store: LayoutStore | None = None, hub: SessionHub | None = None,
+               workspace: tuple | None = None, notes: list[str] | None = None) -> int:
     """Open the chart window on ``session`` and run until it is closed (or for ``quit_after``
-    seconds, saving a screenshot of the whole window to ``screenshot`` first). Returns the exit code."""
+    seconds, saving a screenshot of the whole window to ``screenshot`` first). ``workspace``:
+    (name, the layouts of its windows, the first one's number in it), the first shown by this
+    window on ``session``, the others opened beside it; ``notes``: one-line messages for the status bar and stderr (a workspace
+    that could not be read). Returns the exit code."""
     import qasync
 
     app = application()
@@ -69,14 +73,21 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     hub = hub or SessionHub(lambda spec: session)
     hub.adopt(session)
     clock = FrameClock()
-    window = ChartWindow(session, clock, store, hub=hub)
+    window = ChartWindow(session, clock, store, hub=hub, restore=workspace is None)
+    notes = list(notes or [])
+    if workspace is not None:
+        name, layouts, number = workspace
+        notes += [f"window {number} ({layouts[0].symbol}): {n}" for n in workspaces.apply_layout(window, layouts[0])]
     if screenshot is not None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         window.resize(1920, 1080)
         window.fit_docks_to_width(1920)
     trace_path = os.environ.get("LIQDESK_STARTUP_TRACE")
     if trace_path:
         StartupTrace(trace_path, window, clock)
-    window.show()
+    if workspace is not None:
+        workspaces.show_placed(window, layouts[0])
+    else:
+        window.show()
     QtWidgets.QApplication.processEvents()     # paint the window before the feed's work starts
     result = {"code": 0}
 
@@ -105,6 +116,15 @@ def run_window(session: Session, screenshot: str | None = None, quit_after: floa
     session.start()
     if session.is_replay and getattr(session.source, "playing", False) is False:
         session.play()
+    if workspace is not None:
+        opened, more = workspaces.open_layouts(window, layouts[1:], number + 1)
+        notes += more
+        for win in opened:
+            if win.session.is_replay and getattr(win.session.source, "playing", False) is False:
+                win.session.play()
+        window.workspaces.store_last(name)
+    if notes:
+        workspaces.say(window, notes)
     clock.start()
     try:
         with loop:

@@ -1,11 +1,12 @@
 """The chart window: every panel a dock that can float onto another monitor, menus and shortcuts,
 recording and exports, new windows. Its frame timer (:mod:`.frame_clock`), layouts
-(:mod:`.layouts`), status bar (:mod:`.status_bar`) and dialogs (:mod:`.dialogs`) have modules
-of their own.
+(:mod:`.layouts`), workspaces (:mod:`.workspaces`), status bar (:mod:`.status_bar`) and dialogs
+(:mod:`.dialogs`) have modules of their own.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ SHORTCUTS = [
     ("Ctrl+P", "export the heatmap panel to PNG"),
     ("Ctrl+N", "new chart window"),
     ("Ctrl+L", "connect to the live market"),
+    ("Ctrl+W", "close this window (the others stay open)"),
     ("Ctrl+Shift+R", "reset the layout"),
     ("F1", "this list"),
     ("Ctrl+Q", "quit"),
@@ -61,6 +63,10 @@ def default_dock_widths(width: int) -> list[int]:
     ladder = int(min(300, max(170, 0.16 * width)))
     side = int(min(330, max(196, 0.16 * width)))
     return [width - liqmap - ladder - side - 16, liqmap, ladder, side]
+
+
+#: the order chart windows were opened in (a workspace keeps it)
+_OPENED = itertools.count()
 
 
 # ---------------------------------------------------------------------------------- window
@@ -85,6 +91,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         self._last = {"ladder": 0.0, "stats": 0.0, "status": 0.0, "replay": 0.0}
         self.extra_windows: list[ChartWindow] = []
         self.layout_message: str | None = None
+        self.opened_at = next(_OPENED)
+        self._alone = False
         self.setObjectName(f"chartWindow-{name}")
         sym = session.engine.settings.symbol
         self.setWindowTitle(f"liqdesk — {sym} — {session.label}" + (f" ({name})" if name != "main" else ""))
@@ -251,6 +259,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         a["reset_layout"] = self._action("Reset layout", lambda: self.reset_layout(), "Ctrl+Shift+R")
         a["save_layout"] = self._action("Save layout as…", self._save_named_layout)
         a["help"] = self._action("Keyboard shortcuts", self._show_shortcuts, "F1")
+        a["close"] = self._action("Close window", self.close_alone, "Ctrl+W",
+                                  tip="close this chart window only; the last one quits")
         a["quit"] = self._action("Quit", QtWidgets.QApplication.closeAllWindows, "Ctrl+Q")
         self.actions_ = a
         # floating docks are windows of their own: give them the shortcuts too
@@ -269,6 +279,11 @@ class ChartWindow(QtWidgets.QMainWindow):
         exp.addAction("Whole window", lambda: self._export_panel(None))
         f.addAction(a["export_grid"])
         f.addSeparator()
+        from .workspaces import WorkspaceMenu
+
+        self.workspaces = WorkspaceMenu(self, f.addMenu("Workspaces"))
+        f.addSeparator()
+        f.addAction(a["close"])
         f.addAction(a["quit"])
         v = mb.addMenu("&View")
         for dock in self.docks.values():
@@ -483,12 +498,14 @@ class ChartWindow(QtWidgets.QMainWindow):
             return None
 
     def open_window(self, exchanges: tuple[str, ...] | None = None, symbol: str | None = None,
-                    kind: str | None = None, scenario: str | None | bool = False) -> ChartWindow:
+                    kind: str | None = None, scenario: str | None | bool = False, path: str | None = None,
+                    show: bool = True) -> ChartWindow:
         """Another chart window showing ``symbol`` (default: this window's) on ``exchanges``
         (None = all of the source's), from the same kind of source or ``kind`` ("live", "sim"),
         and for the simulator the preset ``scenario`` (None: the default market; default: this
-        window's). It shares a running session that covers the symbol, venues and scenario, else
-        gets a session (engine, source, journal) of its own."""
+        window's), for a replay the session folder ``path`` (default: this window's). It shares a
+        running session that covers the symbol, venues and scenario, else gets a session (engine,
+        source, journal) of its own. ``show``: False leaves it hidden (a workspace places it first)."""
         settings = self.session.engine.settings
         symbol = symbol or settings.symbol
         key = self.session.key or ()
@@ -497,11 +514,12 @@ class ChartWindow(QtWidgets.QMainWindow):
         if scenario is False:
             scenario = own if kind == self.session.kind else None
         spec = ChartSpec(kind, symbol, tuple(exchanges) if exchanges else None,
-                         path=key[3] if kind == "replay" and len(key) > 3 else None,
+                         path=path or (key[3] if kind == "replay" and len(key) > 3 else None),
                          scenario=scenario if kind == "sim" else None)
         if self.hub is not None:
             session = self.hub.open(spec)
-        elif kind == self.session.kind and symbol.upper() == settings.symbol.upper() and spec.scenario == own:
+        elif kind == self.session.kind and symbol.upper() == settings.symbol.upper() and spec.scenario == own \
+                and (kind != "replay" or spec.path == (key[3] if len(key) > 3 else None)):
             session = self.session
         else:
             raise ValueError("this window cannot open another market (no session hub)")
@@ -512,9 +530,11 @@ class ChartWindow(QtWidgets.QMainWindow):
         win = ChartWindow(session, self.clock, self.store, name=f"chart{n}", view=view, restore=False, hub=self.hub)
         win.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         win.resize(1400, 850)
+        win.workspaces.store = self.workspaces.store
         self.extra_windows.append(win)
         win.destroyed.connect(lambda *_: self._forget_window(win))
-        win.show()
+        if show:
+            win.show()
         return win
 
     def _connect(self) -> ChartWindow | None:
@@ -558,12 +578,18 @@ class ChartWindow(QtWidgets.QMainWindow):
             "stats panel). Bubbles are real, reported liquidations.")
 
     # ------------------------------------------------------------------ close
+    def close_alone(self) -> bool:
+        """Close this window only (Ctrl+W): the main window's other windows stay open. The last
+        window closed quits, as any last window does."""
+        self._alone = True
+        return self.close()
+
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         try:
             report_note(self.save_layout())
         finally:
             self.detach()
-            if self.name == "main":
+            if self.name == "main" and not self._alone:
                 for w in list(self.extra_windows):
                     w.close()
         super().closeEvent(ev)
