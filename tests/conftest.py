@@ -32,7 +32,7 @@ def real_data() -> Path:
 def private_config_dir(tmp_path_factory):
     """liqdesk's config folder (saved layouts) in a temporary folder, for this process and the
     commands tests start: a test never reads or writes the user's own."""
-    CONFIG_DIR_ENV = "LIQDESK_CONFIG_DIR"  # liqdesk.ui.layout_file.CONFIG_DIR_ENV, without importing Qt
+    CONFIG_DIR_ENV = "LIQDESK_CONFIG_DIR"  # liqdesk.app.config_files.CONFIG_DIR_ENV
     before = os.environ.get(CONFIG_DIR_ENV)
     os.environ[CONFIG_DIR_ENV] = str(tmp_path_factory.mktemp("config"))
     yield Path(os.environ[CONFIG_DIR_ENV])

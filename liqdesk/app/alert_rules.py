@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,7 +24,8 @@ from pathlib import Path
 from liqdesk.core.events import EXCHANGES
 from liqdesk.errors import UserError
 
-CONFIG_DIR_ENV = "LIQDESK_CONFIG_DIR"
+from .config_files import config_dir
+
 RULES_FILE = "alerts.toml"
 LOG_FILE = "alerts.log"
 
@@ -116,17 +116,6 @@ def market_key(symbol: str) -> str:
     """``BTC/USDT:USDT``, ``BTCUSDT``, ``btc-usdt-swap`` -> ``BTCUSDT`` (to compare markets)."""
     s = symbol.upper().split(":")[0].replace("-SWAP", "")
     return "".join(ch for ch in s if ch.isalnum())
-
-
-def config_dir() -> Path:
-    """liqdesk's config folder: ``$LIQDESK_CONFIG_DIR`` when set, else the user config folder
-    (the same folder the window's layouts use)."""
-    override = os.environ.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("liqdesk", appauthor=False))
 
 
 def user_rules_path() -> Path:

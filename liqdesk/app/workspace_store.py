@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from liqdesk.store.atomic import atomic_file
 
+from .config_files import config_dir, load_versioned_json, read_regular_file, set_aside
 from .workspace import Workspace, WorkspaceError, workspace_from_json, workspace_to_json
 
 FORMAT = "liqdesk-workspaces"
 VERSION = 1
 FILE_NAME = "workspaces.json"
-CONFIG_DIR_ENV = "LIQDESK_CONFIG_DIR"
 #: a workspace of 32 windows is well under 1 MB; anything larger is not a workspaces file
 MAX_FILE_BYTES = 4 << 20
 MAX_NAME_CHARS = 200
@@ -40,17 +38,6 @@ MAX_WORKSPACES = 256
 
 class WorkspaceFileError(ValueError):
     """The workspaces file as a whole cannot be used; the message is one line."""
-
-
-def config_dir() -> Path:
-    """liqdesk's config folder: ``$LIQDESK_CONFIG_DIR`` when set, else the platform's user config
-    folder (the same as :func:`liqdesk.ui.layout_file.config_dir`, which the UI layer owns)."""
-    override = os.environ.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("liqdesk", appauthor=False))
 
 
 def valid_name(name: object) -> bool:
@@ -69,39 +56,14 @@ class Stored:
 
 
 def _read_bytes(path: Path) -> bytes:
-    """``path``'s bytes; ``FileNotFoundError`` when absent. Opened without blocking (a FIFO would
-    block forever) and refused unless a regular file of at most :data:`MAX_FILE_BYTES`."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise WorkspaceFileError(f"{path} is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise WorkspaceFileError(f"{path} is over the {MAX_FILE_BYTES:,} bytes a workspaces file may have")
-    return data
+    """``path``'s bytes; ``FileNotFoundError`` when absent; refused unless a regular file of at
+    most :data:`MAX_FILE_BYTES`."""
+    return read_regular_file(path, MAX_FILE_BYTES, WorkspaceFileError, "a workspaces file")
 
 
 def parse(data: bytes) -> Stored:
     """The workspaces in a file's bytes; raises :class:`WorkspaceFileError` when unusable."""
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise WorkspaceFileError("it is not UTF-8 text") from None
-    except RecursionError:
-        raise WorkspaceFileError("it is nested too deeply") from None
-    except ValueError as exc:
-        raise WorkspaceFileError(f"it is not JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise WorkspaceFileError("it is not a liqdesk workspaces file")
-    version = doc.get("version")
-    if type(version) is not int:
-        raise WorkspaceFileError("it has no format version")
-    if version != VERSION:
-        raise WorkspaceFileError(f"it has format version {version}; this liqdesk reads version {VERSION}")
+    doc = load_versioned_json(data, FORMAT, VERSION, WorkspaceFileError, "a liqdesk workspaces file")
     entries = doc.get("workspaces", {})
     if not isinstance(entries, dict):
         raise WorkspaceFileError(f'its "workspaces" is a {type(entries).__name__}, not an object')
@@ -215,13 +177,3 @@ class WorkspaceStore:
         return note
 
 
-def set_aside(path: Path) -> Path:
-    """Rename an unreadable workspaces file out of the way; returns its new name."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = path.with_name(f"{path.name}.unreadable-{stamp}")
-    n = 1
-    while aside.exists() or aside.is_symlink():
-        n += 1
-        aside = path.with_name(f"{path.name}.unreadable-{stamp}-{n}")
-    os.rename(path, aside)
-    return aside

@@ -24,12 +24,12 @@ import binascii
 import json
 import os
 import re
-import stat
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from liqdesk.app.config_files import CONFIG_DIR_ENV, config_dir, load_versioned_json
+from liqdesk.app.config_files import read_regular_file as _read_regular_file
 from liqdesk.store.atomic import atomic_file
 
 from .qsettings_ini import read_byte_arrays
@@ -40,7 +40,6 @@ FILE_NAME = "layouts.json"
 #: QSettings("liqdesk", "liqdesk")'s file on Linux and the BSDs (macOS and Windows kept it in
 #: CFPreferences and the registry: nothing liqdesk reads any more)
 LEGACY_FILE_NAME = "liqdesk.conf"
-CONFIG_DIR_ENV = "LIQDESK_CONFIG_DIR"
 #: a dock state is a few KB; anything this large is not a layouts file
 MAX_FILE_BYTES = 4 << 20
 #: the longest window or layout name kept
@@ -80,17 +79,6 @@ class Layouts:
         return self.windows if name == "windows" else self.layouts
 
 
-def config_dir() -> Path:
-    """liqdesk's config folder: ``$LIQDESK_CONFIG_DIR`` when set (tests, portable installs),
-    else the platform's user config folder."""
-    override = os.environ.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("liqdesk", appauthor=False))
-
-
 def default_path() -> Path:
     return config_dir() / FILE_NAME
 
@@ -108,21 +96,8 @@ def valid_name(name: object) -> bool:
 
 def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """``path``'s bytes; ``FileNotFoundError`` when absent, :class:`LayoutFileError` when it is
-    not a regular file (a FIFO would block the reader forever) or is over ``limit`` bytes."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise LayoutFileError(f"{path} is not a regular file")
-        if info.st_size > limit:
-            raise LayoutFileError(f"{path} is {info.st_size:,} bytes, over the {limit:,} a layouts file may have")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(limit + 1)
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise LayoutFileError(f"{path} is over the {limit:,} bytes a layouts file may have")
-    return data
+    not a regular file or is over ``limit`` bytes."""
+    return _read_regular_file(path, limit, LayoutFileError, "a layouts file")
 
 
 def _blob(value: object, what: str) -> bytes | None:
@@ -149,21 +124,7 @@ def parse(data: bytes) -> Layouts:
     """The layouts in a file's bytes. Raises :class:`LayoutFileError` when the file as a whole
     is unusable; an entry that is damaged on its own is kept with its ``problem``; a name that
     is not a short printable string is left out."""
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise LayoutFileError("it is not UTF-8 text") from None
-    except RecursionError:
-        raise LayoutFileError("it is nested too deeply") from None
-    except ValueError as exc:
-        raise LayoutFileError(f"it is not JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise LayoutFileError("it is not a liqdesk layouts file")
-    version = doc.get("version")
-    if type(version) is not int:
-        raise LayoutFileError("it has no format version")
-    if version != VERSION:
-        raise LayoutFileError(f"it has format version {version}; this liqdesk reads version {VERSION}")
+    doc = load_versioned_json(data, FORMAT, VERSION, LayoutFileError, "a liqdesk layouts file")
     layouts = Layouts(other={k: v for k, v in doc.items() if k not in ("format", "version", *SECTIONS)})
     for section in SECTIONS:
         entries = doc.get(section, {})
@@ -211,19 +172,6 @@ def write(path: Path, layouts: Layouts) -> None:
     data = dumps(layouts)
     with atomic_file(path, overwrite=True) as tmp:
         tmp.write_bytes(data)
-
-
-def set_aside(path: Path) -> Path:
-    """Rename an unreadable layouts file out of the way (``layouts.json.unreadable-20250101-120000``)
-    so that saving a new one loses nothing. Returns the new name."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = path.with_name(f"{path.name}.unreadable-{stamp}")
-    n = 1
-    while aside.exists() or aside.is_symlink():
-        n += 1
-        aside = path.with_name(f"{path.name}.unreadable-{stamp}-{n}")
-    os.rename(path, aside)
-    return aside
 
 
 def legacy_layouts(data: bytes) -> tuple[Layouts, int]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from liqdesk.app.config_files import set_aside
+
 from . import layout_file
 from .dock_state import dock_state_problem
 from .layout_file import Entry, LayoutFileError, Layouts
@@ -57,7 +59,7 @@ class LayoutStore:
             layouts = self._read()
         except LayoutFileError as exc:
             try:
-                aside = layout_file.set_aside(self.path)
+                aside = set_aside(self.path)
             except OSError as err:
                 return f"the layout was not saved: {exc} and cannot be moved aside ({err.strerror or err})"
             layouts = Layouts()

@@ -254,15 +254,21 @@ def test_a_damaged_workspace_gives_a_message_and_leaves_the_windows_as_they_are(
         assert expected in message, message
 
 
-def test_ctrl_w_closes_only_the_focused_window(window, qtbot):
-    from PySide6.QtTest import QTest
-
+def _second_window_active(window, qtbot):
+    """The window shown, a second chart window (Binance) opened and made the active one."""
     window.show()
     qtbot.waitExposed(window)
     second = window.open_window(("binance",))
     qtbot.waitExposed(second)
     second.activateWindow()
     qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is second)
+    return second
+
+
+def test_ctrl_w_closes_only_the_focused_window(window, qtbot):
+    from PySide6.QtTest import QTest
+
+    second = _second_window_active(window, qtbot)
     QTest.keyClick(QtWidgets.QApplication.focusWidget() or second, QtCore.Qt.Key.Key_W,
                    QtCore.Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: second._closed)
@@ -282,12 +288,7 @@ def test_ctrl_w_closes_only_the_focused_window(window, qtbot):
 def test_a_shortcut_works_in_the_second_window(window, qtbot):
     from PySide6.QtTest import QTest
 
-    window.show()
-    qtbot.waitExposed(window)
-    second = window.open_window(("binance",))
-    qtbot.waitExposed(second)
-    second.activateWindow()
-    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is second)
+    second = _second_window_active(window, qtbot)
     scale = second.view.scale
     QTest.keyClick(QtWidgets.QApplication.focusWidget() or second, QtCore.Qt.Key.Key_L)
     assert second.view.scale != scale and window.view.scale == scale
