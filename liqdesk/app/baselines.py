@@ -24,6 +24,8 @@ from liqdesk.core.events import EventBatch
 BASELINES = ("nearest", "volume", "naive")
 NAIVE_LEVERAGES = (10.0, 25.0, 50.0, 100.0)
 VOLUME_WINDOW_S = 3600
+#: raw tape rows gathered before the complete seconds are reduced (see ``PriceTape._compact``)
+COMPACT_ROWS = 1 << 20
 
 
 class PriceTape:
@@ -31,11 +33,13 @@ class PriceTape:
     marks and public liquidation fills of the model's exchanges) and the traded notional by
     absolute price bin. Fed the same batches as the model, in time order."""
 
-    def __init__(self, exchange_ids) -> None:
+    def __init__(self, exchange_ids, compact_rows: int | None = None) -> None:
         self.ids = np.asarray(list(exchange_ids), dtype=np.uint8)
+        self.compact_rows = COMPACT_ROWS if compact_rows is None else int(compact_rows)
         self._sec: list[np.ndarray] = []
         self._price: list[np.ndarray] = []
         self._vol: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._raw_rows = 0                       # rows added since the last compaction
         self.bin_width = 0.0
 
     def add(self, batch: EventBatch, bin_width: float) -> None:
@@ -52,6 +56,44 @@ class PriceTape:
             tr = tr[np.isin(tr["exchange"], self.ids)]
             self._vol.append((tr["time_ms"] // 1000, np.floor(tr["price"] / self.bin_width).astype(np.int64),
                               tr["price"] * tr["size"]))
+        self._raw_rows += len(batch.trades) + len(batch.marks) + len(batch.liquidations)
+        if self._raw_rows >= self.compact_rows:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Reduce every complete second (before the newest second seen: batches come in time
+        order) to what :meth:`finish` reads of it: its low and high price, and one traded
+        notional per (second, bin), summed in the order the trades came, as the final sum does,
+        so the result is the same bit for bit. Memory then follows the seconds, not the events."""
+        self._raw_rows = 0
+        if self._sec:
+            sec, price = np.concatenate(self._sec), np.concatenate(self._price)
+            if len(sec):
+                cut = int(sec.max())
+                done = sec < cut
+                s, p = sec[done], price[done]
+                order = np.argsort(s, kind="stable")
+                s, p = s[order], p[order]
+                starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]])) if len(s) else np.empty(0, np.int64)
+                keys = s[starts]
+                low = np.minimum.reduceat(p, starts) if len(s) else p
+                high = np.maximum.reduceat(p, starts) if len(s) else p
+                self._sec = [np.repeat(keys, 2), sec[~done]]
+                self._price = [np.stack([low, high], axis=1).ravel(), price[~done]]
+        if self._vol:
+            vs = np.concatenate([v[0] for v in self._vol])
+            vb = np.concatenate([v[1] for v in self._vol])
+            vn = np.concatenate([v[2] for v in self._vol])
+            if len(vs):
+                done = vs < int(vs.max())
+                ds, db, dn = vs[done], vb[done], vn[done]
+                if len(ds):
+                    b0 = int(db.min())
+                    span = int(db.max()) - b0 + 1
+                    keys, inverse = np.unique(ds * span + (db - b0), return_inverse=True)
+                    sums = np.bincount(inverse.ravel(), dn, len(keys))
+                    ds, db, dn = keys // span, keys % span + b0, sums
+                self._vol = [(ds, db, dn), (vs[~done], vb[~done], vn[~done])]
 
     def finish(self, first_s: int, last_s: int) -> SecondTape:
         """The per-second arrays over ``first_s .. last_s`` (seconds since the epoch)."""

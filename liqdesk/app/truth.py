@@ -78,23 +78,33 @@ def _map_agreement(reader: SessionReader, settings, band_pct: float, top: float)
 
 class MapAgreement:
     """The estimated map beside the true one at every truth snapshot: call :meth:`add` with the
-    model as it stands at each of ``times`` (any other time is ignored), then :meth:`result`."""
+    model as it stands at each of ``times`` (any other time is ignored), in increasing time, then
+    :meth:`result`.
+
+    The truth map is read a row group at a time as the times pass (it is written in time order),
+    so its memory is a row group, not the session; a table out of time order is sorted whole."""
 
     def __init__(self, reader: SessionReader, band_pct: float, top: float) -> None:
-        self.truth = _table_arrays(reader, TRUTH_MAP)
-        self.times = np.unique(self.truth["time_ms"])
-        self.order = np.argsort(self.truth["time_ms"], kind="stable")
-        self.t_sorted = self.truth["time_ms"][self.order]
+        parts = [p.column("time_ms").to_numpy(zero_copy_only=False) for p in reader.iter_table(TRUTH_MAP, ["time_ms"])]
+        t = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        self.times = np.unique(t)
+        if len(t) > 1 and np.any(t[1:] < t[:-1]):
+            whole = _table_arrays(reader, TRUTH_MAP)
+            order = np.argsort(whole["time_ms"], kind="stable")
+            self._snapshots = _SnapshotCursor(iter([{k: v[order] for k, v in whole.items()}]))
+        else:
+            self._snapshots = _SnapshotCursor(_arrays(p) for p in reader.iter_table(TRUTH_MAP))
+        del parts, t
         self.band_pct, self.top = band_pct, top
         self.est = {1: [], -1: []}
         self.tru = {1: [], -1: []}
         self.true_total = self.true_in_hot = 0.0
 
     def add(self, model: LevelModel, t: int) -> None:
-        truth, band_pct = self.truth, self.band_pct
-        a, b = np.searchsorted(self.t_sorted, [t, t + 1])
+        band_pct = self.band_pct
+        snap = self._snapshots.rows(t)
         price = model.mark_price()
-        if a == b or not model.bin_width or math.isnan(price):
+        if not len(snap["side"]) or not model.bin_width or math.isnan(price):
             return
         w = model.bin_width
         lo = math.floor(price * (1 - band_pct / 100) / w)
@@ -103,12 +113,11 @@ class MapAgreement:
         centres = (lo + np.arange(rows) + 0.5) * w
         in_band = np.abs(centres / price - 1) <= band_pct / 100
         estimate = model.level_map(origin=lo, rows=rows)
-        snap = self.order[a:b]
         for side, row in ((1, 0), (-1, 1)):
-            mine = snap[truth["side"][snap] == side]
-            k = truth["bin"][mine].astype(np.int64) - lo
+            mine = snap["side"] == side
+            k = snap["bin"][mine].astype(np.int64) - lo
             ok = (k >= 0) & (k < rows)
-            true_map = np.bincount(k[ok], truth["notional"][mine][ok], rows)
+            true_map = np.bincount(k[ok], snap["notional"][mine][ok], rows)
             e_vals, t_vals = estimate[row][in_band], true_map[in_band]
             self.est[side].append(e_vals)
             self.tru[side].append(t_vals)
@@ -127,6 +136,43 @@ class MapAgreement:
         result["truth_capture"] = self.true_in_hot / self.true_total if self.true_total > 0 else float("nan")
         result["truth_snapshots"] = len(self.times)
         return result
+
+
+def _arrays(table) -> dict[str, np.ndarray]:
+    return {col: table.column(col).to_numpy(zero_copy_only=False) for col in table.column_names}
+
+
+class _SnapshotCursor:
+    """Rows of a time-ordered truth map, handed out one snapshot time at a time (increasing):
+    ``parts`` yields column dicts in time order; rows before a requested time are dropped."""
+
+    def __init__(self, parts) -> None:
+        self._parts = parts
+        self._buf: dict[str, np.ndarray] | None = None
+        self._done = False
+
+    def _load(self) -> bool:
+        part = next(self._parts, None)
+        if part is None:
+            self._done = True
+            return False
+        buf = self._buf
+        self._buf = part if buf is None else {k: np.concatenate([buf[k], part[k]]) for k in part}
+        return True
+
+    def rows(self, t: int) -> dict[str, np.ndarray]:
+        """The rows at time ``t`` (in file order); later calls must ask for later times."""
+        while not self._done and (self._buf is None or not len(self._buf["time_ms"])
+                                  or self._buf["time_ms"][-1] <= t):
+            self._load()
+        buf = self._buf
+        if buf is None:
+            return {"side": np.empty(0, np.int8), "bin": np.empty(0, np.int64), "notional": np.empty(0)}
+        times = buf["time_ms"]
+        a, b = np.searchsorted(times, [t, t + 1])
+        out = {k: v[a:b] for k, v in buf.items()}
+        self._buf = {k: v[b:] for k, v in buf.items()}
+        return out
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

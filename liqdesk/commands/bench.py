@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 HELP = "measure ingest, filter, import, seek, frame, rebuild and startup speed against same-run baselines"
-SECTION_NAMES = ("ingest", "filter", "import", "seek", "sim", "frame", "rebuild", "startup", "live")
+SECTION_NAMES = ("ingest", "filter", "import", "seek", "sim", "frame", "rebuild", "startup", "memory", "live")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -214,6 +214,14 @@ def bench_alerts(quick: bool) -> dict:
     return measure_alerts(quick)
 
 
+def bench_memory(quick: bool) -> dict:
+    """Peak RSS of simulate, evaluate, export and replay, each in its own child process, on a
+    6 h and a 48 h simulated session (1 h and 4 h with --quick), and the 48 h / 6 h ratio."""
+    from liqdesk.app.memory_bench import measure_memory
+
+    return measure_memory(quick)
+
+
 #: the live section's realistic phase (s); None: its default (``--live-realistic``)
 LIVE_REALISTIC_S: float | None = None
 
@@ -226,7 +234,7 @@ def bench_live(quick: bool) -> dict:
 
 SECTIONS = {"ingest": bench_ingest, "filter": bench_filter, "import": bench_import, "seek": bench_seek,
             "sim": bench_sim, "frame": bench_frame, "rebuild": bench_rebuild, "startup": bench_startup,
-            "alerts": bench_alerts, "live": bench_live}
+            "alerts": bench_alerts, "memory": bench_memory, "live": bench_live}
 
 
 def _child(name: str, quick: bool) -> dict:

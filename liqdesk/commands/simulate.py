@@ -20,6 +20,9 @@ HELP = "write a simulated multi-exchange session (public events plus the true li
 
 #: simulated time per chunk handed to the session writer
 CHUNK_MS = 15 * 60_000
+#: rows per write of a spooled truth table: the store's log batch size, so the table's batches,
+#: row groups and Parquet bytes are the same as a single write of the whole table would give
+TRUTH_WRITE_ROWS = 65_536
 
 
 def _seed(text: str) -> int:
@@ -111,6 +114,7 @@ def build_params(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from liqdesk.commands.progress import Progress
+    from liqdesk.core.events import KINDS
     from liqdesk.errors import UserError
     from liqdesk.sim import SimulationError, Simulator
     from liqdesk.sim.market import TRUTH_MAP_DTYPE
@@ -119,13 +123,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         from liqdesk.store import SessionWriter
         from liqdesk.store.atomic import atomic_dir, check_target, one_line
+        from liqdesk.store.spool import RowSpool
     except ImportError as exc:  # the store layer is being built alongside
         raise UserError(f"the session store is not available: {exc}") from None
     try:  # before the work, not after it
         check_target(Path(args.out), args.overwrite, is_dir=True)
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
-    sim = Simulator(params)
+    # the truth is streamed out as it is made (to spools on disk), not kept for the whole run
+    sim = Simulator(params, keep_history=False)
     from liqdesk.core.tiers import load_tiers
 
     tables = {v: load_tiers(v, params.symbol) for v in params.venues}
@@ -152,9 +158,13 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("simulate", enabled=False if args.quiet else None)
     stopped: SimulationError | None = None
     tmp = out = Path(args.out)
+    liqs_count = 0
     try:
-        # written to a temporary directory beside --out, renamed to it once closed
-        with atomic_dir(out, overwrite=args.overwrite) as tmp:
+        # written to a temporary directory beside --out, renamed to it once closed; the truth
+        # waits in spools (unnamed temporary files there) until the run is complete
+        with (atomic_dir(out, overwrite=args.overwrite) as tmp,
+              RowSpool(KINDS["liquidations"], tmp.parent) as liq_spool,
+              RowSpool(TRUTH_MAP_DTYPE, tmp.parent) as map_spool):
             writer = SessionWriter(tmp, symbol=params.symbol, meta=meta)
             try:
                 try:
@@ -162,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
                         batch = sim.step(min(sim.now + CHUNK_MS, end))
                         writer.write(batch)
                         written += len(batch)
+                        truth_liq, truth_map = sim.drain_truth()
+                        liq_spool.append(truth_liq)
+                        map_spool.append(truth_map)
                         progress((sim.now - params.start_ms) / total_ms, written)
                 except SimulationError as exc:
                     # what was written is valid (every batch is validated): the session is kept,
@@ -169,13 +182,12 @@ def run(args: argparse.Namespace) -> int:
                     writer.update_meta(complete=False, sim_error=" ".join(str(exc).split()), sim_stopped_ms=sim.now)
                     stopped = exc
                 if stopped is None:
-                    liqs = sim.truth_liquidations()
-                    writer.write_table("truth_liquidations", liqs)
-                    tmap = sim.truth_map_table()
-                    writer.write_table("truth_map", tmap if len(tmap) else _empty(TRUTH_MAP_DTYPE))
+                    liqs_count = len(liq_spool)
+                    notional = _write_spooled(writer, "truth_liquidations", liq_spool, "notional")
+                    _write_spooled(writer, "truth_map", map_spool)
                     writer.update_meta(complete=True,
-                                       sim_stats={**sim.stats, "truth_liquidations": int(len(liqs)),
-                                                  "truth_liquidation_notional": float(liqs["notional"].sum()),
+                                       sim_stats={**sim.stats, "truth_liquidations": liqs_count,
+                                                  "truth_liquidation_notional": notional,
                                                   "wall_s": round(time.perf_counter() - t0, 3)})
             except BaseException:
                 writer.abort()
@@ -196,12 +208,26 @@ def run(args: argparse.Namespace) -> int:
           + (f"approximate tiers (generic table) on {', '.join(approx)}" if approx else "published tier tables"))
     print(f"wrote {args.out}: {args.hours:g} simulated hours, {len(params.venues)} venues, seed {params.seed}, "
           + (f"scenario {params.scenario}, " if params.scenario else "") +
-          f"{written:,} events, {len(liqs):,} liquidations (truth), {elapsed:.1f} s "
+          f"{written:,} events, {liqs_count:,} liquidations (truth), {elapsed:.1f} s "
           f"({args.hours / elapsed * 60:.1f} simulated h/min)")
     return 0
 
 
-def _empty(dtype):
+def _write_spooled(writer, name: str, spool, sum_field: str | None = None) -> float | None:
+    """Write a spooled table into the session ``TRUTH_WRITE_ROWS`` at a time (an empty table when
+    nothing was spooled, so the table always exists); return the sum of ``sum_field`` over all
+    rows, or None.
+
+    The sum is taken over the rows joined into one array, so it is bit for bit what numpy gives
+    for the whole table in memory; only ask it of a small table (the liquidations: ~0.2 MB a day)."""
     import numpy as np
 
-    return np.empty(0, dtype)
+    if not len(spool):
+        writer.write_table(name, np.empty(0, spool.dtype))
+        return 0.0 if sum_field else None
+    kept = []
+    for rows in spool.chunks(TRUTH_WRITE_ROWS):
+        writer.write_table(name, rows)
+        if sum_field:
+            kept.append(rows)
+    return float(np.concatenate(kept)[sum_field].sum()) if sum_field else None

@@ -51,6 +51,10 @@ LONG, SHORT = 0, 1
 
 #: Swept levels: ``side`` +1 long, -1 short; ``price`` the level's liquidation price (quote);
 #: ``notional`` in quote currency; ``leverage`` the tier's leverage multiple.
+#: swept-record parts (one per sweep segment that hit levels) collected before they are joined
+#: and the sweeps older than the grid's window dropped
+_SWEPT_PARTS = 256
+
 SWEPT_DTYPE = np.dtype(
     [("time_ms", "i8"), ("exchange", "u1"), ("side", "i1"), ("leverage", "f8"), ("price", "f8"),
      ("notional", "f8")]
@@ -328,6 +332,7 @@ class LevelModel:
         self._next_volume_step: int | None = None
         self._deferred_oi = np.empty(0, dtype=KINDS["open_interest"])
         self._swept: list[np.ndarray] = []
+        self._swept_sorted = True                 # _swept is one part in swept()'s order
         self._mix_sweeps: list[np.ndarray] = []   # swept levels not yet handed to the mix
         self.counts = {k: 0 for k in ("trades", "marks", "open_interest", "ignored")}
 
@@ -407,14 +412,37 @@ class LevelModel:
         out["bin"] = k + self.origin
         return out
 
+    def _swept_cutoff(self) -> int | None:
+        """Start (ms) of the oldest column of the grid's window at the newest event (None before
+        any event): sweeps before it are out of the window for good, as the watermark only grows."""
+        if self.watermark is None:
+            return None
+        s = self.settings
+        return (self.watermark // s.column_ms - s.window_columns + 1) * s.column_ms
+
+    def _prune_swept(self) -> None:
+        """Join the swept record's parts (in the order they came) and drop the sweeps before the
+        window; the join is sorted only when read (:meth:`swept`)."""
+        cutoff = self._swept_cutoff()
+        if cutoff is None or not self._swept:
+            return
+        rec = np.concatenate(self._swept) if len(self._swept) > 1 else self._swept[0]
+        if len(rec) and rec["time_ms"].min() < cutoff:
+            rec = rec[rec["time_ms"] >= cutoff]
+        self._swept = [rec]
+
     def swept(self) -> np.ndarray:
-        """Every level swept so far (:data:`SWEPT_DTYPE`), ordered by time, exchange, side,
-        leverage and price (so the record does not depend on how events were batched); notional
-        under the leverage mix in use now."""
-        if len(self._swept) > 1:
-            rec = np.concatenate(self._swept)
+        """Every level swept within the grid's time window (:data:`SWEPT_DTYPE`: since the start
+        of the oldest column the grid keeps, ``window_columns`` columns back from the newest
+        event), ordered by time, exchange, side, leverage and price (so the record does not depend
+        on how events were batched); notional under the leverage mix in use now. Older sweeps are
+        dropped, so the record's memory follows the window, not the length of the stream."""
+        self._prune_swept()
+        if not self._swept_sorted and self._swept:
+            rec = self._swept[0]
             order = np.lexsort((rec["price"], rec["leverage"], rec["side"], rec["exchange"], rec["time_ms"]))
             self._swept = [rec[order]]
+        self._swept_sorted = True
         rec = self._swept[0] if self._swept else np.empty(0, SWEPT_DTYPE)
         mult = self.mix_multipliers()
         if mult is None or not len(rec):
@@ -742,6 +770,9 @@ class LevelModel:
         rec["price"] = lp
         rec["notional"] = n[tier_i, bin_i] * self._factor[e]
         self._swept.append(rec)
+        self._swept_sorted = False
+        if len(self._swept) >= _SWEPT_PARTS:
+            self._prune_swept()
         if self.mix.settings.learn:
             self._mix_sweeps.append(rec)
         n[hit] = 0.0

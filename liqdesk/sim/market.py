@@ -134,9 +134,14 @@ class Simulator:
     ``step(until_ms)`` advances simulated time in whole seconds up to ``until_ms`` and returns the
     public events of that span as a validated :class:`EventBatch`; the truth is read with
     :meth:`truth_liquidations`, :meth:`truth_map` and :meth:`positions`.
+
+    ``keep_history=False`` is for a consumer that streams the truth out as it goes (``liqdesk
+    simulate``): closed positions are dropped instead of archived, and :meth:`drain_truth` hands
+    over the truth rows once, so memory stays flat however long the run. The market itself (every
+    random draw, every event) is the same either way.
     """
 
-    def __init__(self, params: SimParams | None = None):
+    def __init__(self, params: SimParams | None = None, keep_history: bool = True):
         self.params = p = params or SimParams()
         self.venues = p.venues
         self.V = V = len(p.venues)
@@ -157,7 +162,7 @@ class Simulator:
         depth = DEPTH_PER_LEVEL_USD * self.share / price
         self.lot = 10.0 ** round(math.log10(LOT_VALUE / price))      # book size unit, base currency
         self.books = Books(np.full(V, price / self.tick), depth, LEVELS, self.rng, self.lot)
-        self.pos = Positions(V)
+        self.pos = Positions(V, keep_closed=keep_history)
         # state of the spot process, activity, bias, funding, marks
         self.v = math.log(price)
         self.index = price
@@ -231,6 +236,16 @@ class Simulator:
                 out.append(part[max(0, count - seen):])
             seen += len(part)
         return np.concatenate(out) if out else np.empty(0, KINDS["liquidations"])
+
+    def drain_truth(self) -> tuple[np.ndarray, np.ndarray]:
+        """The truth rows recorded since the last drain, handed over and forgotten here:
+        ``(liquidations, truth_map)`` as ``KINDS["liquidations"]`` and :data:`TRUTH_MAP_DTYPE`
+        rows in time order. After a drain, :meth:`truth_liquidations`, :meth:`truth_map` and
+        :meth:`truth_liquidations_since` see only what came later."""
+        liq = np.concatenate(self._truth_liq) if self._truth_liq else np.empty(0, KINDS["liquidations"])
+        tmap = self._truth_map_records()
+        self._truth_liq, self._truth_map = [], []
+        return liq, tmap
 
     def truth_map(self, bin_width: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Snapshots of the true outstanding liquidation notional, every ``truth_every_ms``.

@@ -132,8 +132,11 @@ class Positions:
 
     COLUMNS = list(POSITION_DTYPE.names)
 
-    def __init__(self, venues: int, capacity: int = 1 << 15):
+    def __init__(self, venues: int, capacity: int = 1 << 15, keep_closed: bool = True):
         self.V = venues
+        #: closed positions go to :attr:`archive` at :meth:`compact` (False: they are dropped, so
+        #: memory follows the open positions, not the length of the run)
+        self.keep_closed = keep_closed
         self.n = 0              # rows in use (reserved included)
         self.n_valid = 0        # rows activated (a prefix: positions open in reservation order)
         self.next_pid = 0
@@ -237,12 +240,12 @@ class Positions:
         self.up.merge(alive)
 
     def compact(self) -> None:
-        """Move closed positions to the archive and renumber the pool (call after :meth:`merge`,
-        with every reserved row activated)."""
+        """Move closed positions to the archive (or drop them, without ``keep_closed``) and
+        renumber the pool (call after :meth:`merge`, with every reserved row activated)."""
         n = self.n
         alive = self.alive[:n]
         dead = ~alive
-        if dead.any():
+        if self.keep_closed and dead.any():
             rec = np.empty(int(dead.sum()), POSITION_DTYPE)
             for name in self.COLUMNS:
                 rec[name] = self.cols[name][:n][dead]
@@ -262,7 +265,7 @@ class Positions:
 
     def records(self, include_closed: bool = True) -> np.ndarray:
         """Positions as :data:`POSITION_DTYPE` rows, ordered by ``pid`` (reserved, not yet open
-        ones left out)."""
+        ones left out; closed ones compacted away are missing without ``keep_closed``)."""
         n = self.n_valid
         cur = np.empty(n, POSITION_DTYPE)
         for name in self.COLUMNS:

@@ -33,8 +33,11 @@ from liqdesk.store.log import LogScan
 
 #: Rows of decoded events the close keeps in memory before merging what is final.
 _MERGE_ROWS = 1 << 18
-#: Below this many bytes of decoded events a log is sorted in memory in one pass.
-_IN_MEMORY_BYTES = 256 << 20
+#: Below this many bytes of decoded events a log is sorted in memory in one pass (held about three
+#: times over: the decoded batches, their join and the sorted copy). Larger logs take the merge
+#: pass, whose memory follows the disorder and ``_MERGE_ROWS``, not the log's length, so the close
+#: of a long session peaks no higher than a short one's.
+_IN_MEMORY_BYTES = 16 << 20
 #: Rows per row group of extra tables.
 TABLE_ROW_GROUP_ROWS = 131_072
 

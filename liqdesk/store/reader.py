@@ -412,6 +412,22 @@ class SessionReader:
         check_table_name(name)
         if name in self._tables_mem:
             return self._tables_mem[name]
+        schema, parts = self._table_parts(name, None)
+        parts = list(parts)
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+    def iter_table(self, name: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """An extra table a row group at a time, in file order (only ``columns`` if given): the
+        same rows as :meth:`table` (damaged row groups left out and said), in bounded memory."""
+        check_table_name(name)
+        if name in self._tables_mem:
+            table = self._tables_mem[name]
+            yield table.select(columns) if columns is not None else table
+            return
+        _, parts = self._table_parts(name, columns)
+        yield from parts
+
+    def _table_parts(self, name: str, columns: list[str] | None) -> tuple[pa.Schema, Iterator[pa.Table]]:
         path = self._table_paths.get(name)
         if path is None:
             raise KeyError(f"no table {name!r} in {self.path}; tables: {', '.join(self.tables) or 'none'}")
@@ -421,16 +437,20 @@ class SessionReader:
             groups = pf.metadata.num_row_groups
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise _error(self.path, f"table {name} ({path.name}) is unreadable ({_one_line(exc)})") from None
-        parts = []
-        for g in range(groups):  # a damaged row group is left out (and said), the rest kept
-            try:
-                parts.append(pf.read_row_group(g))
-            except (pa.ArrowException, OSError, ValueError) as exc:
-                if (name, g) not in self._bad_table_groups:
-                    self._bad_table_groups.add((name, g))
-                    self.recovery.add(RecoveryNote(name, path.name, f"row group {g} is damaged ({_one_line(exc)}); "
-                                                                    "its rows left out"))
-        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+        def parts() -> Iterator[pa.Table]:
+            for g in range(groups):  # a damaged row group is left out (and said), the rest kept
+                try:
+                    part = pf.read_row_group(g, columns=columns)
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    if (name, g) not in self._bad_table_groups:
+                        self._bad_table_groups.add((name, g))
+                        self.recovery.add(RecoveryNote(name, path.name, f"row group {g} is damaged "
+                                                                        f"({_one_line(exc)}); its rows left out"))
+                    continue
+                yield part
+
+        return schema, parts()
 
     # -------------------------------------------------------------- for repair
 

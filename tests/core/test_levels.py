@@ -305,3 +305,24 @@ def test_leverage_runs_above_100x_where_the_exchange_allows_it():
             want, _ = liquidation_price(table, side, entry, allowed, settings.typical_position / entry)
             assert level == pytest.approx(float(want), rel=1e-9), (name, side)
             assert (level < entry) if side > 0 else (level > entry)
+
+
+def test_swept_record_keeps_only_the_grid_window_so_memory_follows_the_window():
+    """A long stream does not grow the swept record: sweeps older than the grid's oldest column
+    are dropped, the ones inside it are exactly those a model with a longer window reports."""
+    from dataclasses import replace
+
+    stream = _random_stream(7, 40)
+    wide = LevelModel(replace(SETTINGS, window_columns=1_000))    # 10,000 s: the whole stream
+    narrow = LevelModel(SETTINGS)                                 # 640 s
+    start, end = stream.time_span()
+    for lo in range(start, end + 1, 5_000):
+        part = slice_batch(stream, lo, lo + 5_000)
+        wide.ingest(part)
+        narrow.ingest(part)
+    every, kept = wide.swept(), narrow.swept()
+    cutoff = (narrow.watermark // SETTINGS.column_ms - SETTINGS.window_columns + 1) * SETTINGS.column_ms
+    assert every["time_ms"].min() < cutoff, "the stream must sweep levels before the window"
+    assert np.array_equal(kept, every[every["time_ms"] >= cutoff])
+    stored = sum(len(p) for p in narrow._swept)
+    assert stored == len(kept) < len(every) / 2
