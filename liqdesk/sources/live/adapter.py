@@ -145,6 +145,7 @@ class VenueAdapter:
         self._refill_started = False
         self.trades_refilled = 0
         self.holes_refilled = 0
+        self._in_flight: list[dict] = []          # holes taken for the refill under way
 
     # ------------------------------------------------------------------ for subclasses
     def market_symbol(self) -> str:
@@ -209,6 +210,13 @@ class VenueAdapter:
         """A suspected trade hole not refilled yet (or being refilled)."""
         return self._refilling or (self.tape is not None and bool(self.tape.holes))
 
+    @property
+    def open_holes_since_ms(self) -> list[int]:
+        """Where each suspected trade hole not refilled yet (or being refilled) starts (ms): what a
+        recording stopped now may lack besides its recorded gaps."""
+        holes = list(self._in_flight) + (list(self.tape.holes) if self.tape is not None else [])
+        return [int(h["since_ms"]) for h in holes]
+
     async def refill_once(self) -> None:
         """One round of the ``trade_refill`` stream: once the trade stream has resumed after a
         suspected hole (or ``hole_wait_s`` after it opened if it has not), fetch the exchange's
@@ -235,6 +243,7 @@ class VenueAdapter:
         self._last_refill = time.monotonic()
         holes = tape.take()
         self._refilling = True
+        self._in_flight = holes
         try:
             rows = await self.fetch_refill(min(h["since_ms"] for h in holes), {h["since_id"] for h in holes})
         except BaseException:
@@ -242,6 +251,7 @@ class VenueAdapter:
             raise
         finally:
             self._refilling = False
+            self._in_flight = []
         self.resolve_holes(holes, rows)
 
     def resolve_holes(self, holes: list[dict], rows: list[tuple]) -> None:
