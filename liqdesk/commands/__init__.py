@@ -24,7 +24,7 @@ def positive_float(what: str = "a number"):
 
 PRIOR_HELP = ("the model's leverage prior, LEVERAGE:WEIGHT,... (weights normalized; any leverage > 1, e.g. "
               "125x: on an exchange whose maximum is lower that tier sits at the maximum). By default the "
-              "mix is learned from the market's liquidations, starting from this prior (default: 3x-125x, "
+              "mix is learned from the market's liquidations, starting from this prior (default: 10x-125x, "
               "mostly even on 10, 20, 25, 50, 75 and 100x); 'fixed:LEV:WEIGHT,...' uses the prior as it is "
               "(no learning) and 'fixed' alone the earlier fixed prior (even on 10, 20, 25, 50, 75, 100x)")
 

@@ -101,7 +101,7 @@ def nice_bin_width(raw: float) -> float:
 
 
 #: The tiers of the learned mix and its prior (see :attr:`ModelSettings.leverages`).
-DEFAULT_LEVERAGES: tuple[float, ...] = (3.0, 5.0, 10.0, 20.0, 25.0, 30.0, 40.0, 50.0, 75.0, 100.0, 125.0)
+DEFAULT_LEVERAGES: tuple[float, ...] = (10.0, 20.0, 25.0, 30.0, 40.0, 50.0, 75.0, 100.0, 125.0)
 #: The earlier fixed prior: even weights over the leverages traders pick most, all of whose
 #: levels fall within ±10 % of entry (what ``--prior fixed`` uses).
 FIXED_LEVERAGES: tuple[float, ...] = (10.0, 20.0, 25.0, 50.0, 75.0, 100.0)
@@ -117,8 +117,10 @@ class ModelSettings:
     exchanges: tuple[str, ...] = ("binance", "bybit", "okx")
     symbol: str = "BTC/USDT:USDT"
     #: leverage tiers and the prior mix over them (weights normalized). Not the simulator's true
-    #: prior. The tiers are the round leverages exchanges offer and traders pick (3x … 125x,
-    #: Binance's maximum on BTC); the prior is the earlier fixed mix (even weights on 10, 20, 25,
+    #: prior. The tiers are the round leverages exchanges offer and traders pick (10x … 125x,
+    #: Binance's maximum on BTC; below 10x a level lies more than ~10 % from entry, outside the
+    #: rows the window draws and the band ``evaluate`` scores, and each tier costs ingest time
+    #: and grid memory); the prior is the earlier fixed mix (even weights on 10, 20, 25,
     #: 50, 75 and 100x) with a tenth spread evenly over every tier, so that the mix learned from
     #: the market (``mix``, :mod:`liqdesk.core.leverage_mix`) starts where the fixed one was and
     #: can still move weight to any tier. Any leverage > 1 may be listed: on an exchange whose

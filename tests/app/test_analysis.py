@@ -94,8 +94,7 @@ def test_evaluate_cli_json_keys(hand_session):
     out = json.loads(r.stdout)
     assert {"events", "liquidation_usd", "captured_usd", "capture", "baseline", "lift", "bin_width_pct", "lead_s",
             "band_pct", "top", "mode"} <= set(out)
-    assert out["prior"] == ("3:0.009091,5:0.009091,10:0.1591,20:0.1591,25:0.1591,30:0.009091,40:0.009091,"
-                            "50:0.1591,75:0.1591,100:0.1591,125:0.009091")
+    assert out["prior"] == "10:0.1611,20:0.1611,25:0.1611,30:0.01111,40:0.01111,50:0.1611,75:0.1611,100:0.1611,125:0.01111"
     assert out["mix_learned"] is True and len(out["leverage_mix"]) == len(out.get("liquidation_feeds") or [1])
     human = subprocess.run([sys.executable, "-m", "liqdesk", "evaluate", str(hand_session), "--prior", PRIOR],
                            capture_output=True, text=True)
