@@ -33,14 +33,23 @@ def _settings(**kw):
     return ModelSettings(column_ms=60_000, window_columns=240, rows=400, **kw)
 
 
+_FIXED_RUNS: dict[int, tuple] = {}
+
+
+def _fixed_run(stream):
+    """(swept record, {leverage: prior}) of the fixed-prior model over ``stream`` (once per stream)."""
+    if id(stream) not in _FIXED_RUNS:
+        fixed = LevelModel(_settings(mix=MixSettings(learn=False)))
+        fixed.ingest(stream)
+        fixed.flush()
+        _FIXED_RUNS[id(stream)] = (stream, fixed.swept(), dict(zip(fixed.leverages.tolist(), fixed.prior.tolist())))
+    return _FIXED_RUNS[id(stream)][1:]
+
+
 def _liquidations_from(stream, true_mix: dict[float, float], visible: float):
     """Liquidations as a feed would show them if the market's mix were ``true_mix``: every level
     the model sweeps liquidates its tier's share of the notional, the feed shows ``visible`` of it."""
-    fixed = LevelModel(_settings(mix=MixSettings(learn=False)))
-    fixed.ingest(stream)
-    fixed.flush()
-    swept = fixed.swept()
-    prior = dict(zip(fixed.leverages.tolist(), fixed.prior.tolist()))
+    swept, prior = _fixed_run(stream)
     share = np.array([true_mix.get(float(lev), 0.0) / prior[float(lev)] for lev in swept["leverage"]])
     notional = swept["notional"] * share * visible
     keep = notional > 0
