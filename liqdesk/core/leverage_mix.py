@@ -256,8 +256,10 @@ class LeverageMix:
         for e, name in enumerate(exchanges):
             if not self.settings.learn:
                 state = "fixed"
-            elif self.events[e] > 0 or (self.has_feed[e] and self.exposure[e].sum() > 0):
+            elif self.events[e] > 0:
                 state = "learned"
+            elif self.has_feed[e] and self.exposure[e].sum() > 0:
+                state = "learned from crossed levels (no liquidation yet)"
             elif self.version:
                 state = "no liquidation feed: the others' mix"
             else:

@@ -225,7 +225,8 @@ def test_levels_crossed_without_a_liquidation_teach_only_where_a_feed_exists(str
         m.ingest(stream)
     levs = quiet.leverages.tolist()
     assert unknown.mix.version == 0
-    assert quiet.mix.version > 0 and quiet.mix_summary()[0]["state"] == "learned"
+    assert quiet.mix.version > 0
+    assert quiet.mix_summary()[0]["state"] == "learned from crossed levels (no liquidation yet)"
     w = quiet.mix.weights[0]
     for lev in (100.0, 125.0):
         assert w[levs.index(lev)] < 0.5 * quiet.prior[levs.index(lev)]
