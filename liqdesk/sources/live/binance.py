@@ -104,7 +104,11 @@ class Adapter(VenueAdapter):
     def __init__(self, symbol: str = "BTC/USDT:USDT", emulator: str | None = None):
         super().__init__(symbol, emulator)
         self._last_tid: int | None = None
+        self._last_trade_ms: int | None = None
         self._missing: list[list[int]] = []          # [first, last] trade ids not received
+        #: the time (ms) of the trade just before the oldest id hole not filled yet: the trades a
+        #: recording stopped now may lack are no older than this
+        self._holes_since_ms: int | None = None
         self.trades_filled = 0
         self._filling = False
         self._mark: float | None = None
@@ -136,7 +140,7 @@ class Adapter(VenueAdapter):
         cs = self.contract_size
         rows = [(int(t["id"]), int(t["timestamp"]), 1 if t["side"] == "buy" else -1, float(t["price"]),
                  float(t["amount"]) * cs) for t in trades]
-        self._track_ids([r[0] for r in rows])
+        self._track_ids([(r[0], r[1]) for r in rows])
         self.emit_trades(rows)
         if rows:
             self._last_price = rows[-1][3]
@@ -145,15 +149,17 @@ class Adapter(VenueAdapter):
         if self._missing:
             await self._fill_trades()
 
-    def _track_ids(self, ids: list[int]) -> None:
-        """Note the holes in Binance's consecutive trade ids."""
-        for tid in sorted(ids):
+    def _track_ids(self, trades: list[tuple[int, int]]) -> None:
+        """Note the holes in Binance's consecutive trade ids (``trades``: (id, time ms))."""
+        for tid, time_ms in sorted(trades):
             last = self._last_tid
             if last is None or tid == last + 1:
-                self._last_tid = tid
+                self._last_tid, self._last_trade_ms = tid, time_ms
             elif tid > last + 1:
                 self._missing.append([last + 1, tid - 1])
-                self._last_tid = tid
+                if self._holes_since_ms is None and self._last_trade_ms is not None:
+                    self._holes_since_ms = self._last_trade_ms
+                self._last_tid, self._last_trade_ms = tid, time_ms
         if len(self._missing) > 1000:
             lost = self._missing[:-1000]
             self._missing = self._missing[-1000:]
@@ -196,6 +202,8 @@ class Adapter(VenueAdapter):
                 rows.append((tid, int(t["timestamp"]), 1 if t["side"] == "buy" else -1, float(t["price"]),
                              float(t["amount"]) * cs))
         self._missing = _merge(left + self._missing)
+        if not self._missing:
+            self._holes_since_ms = None
         if lost:
             self._lost(lost)
         self.trades_filled += len(rows)
@@ -205,6 +213,11 @@ class Adapter(VenueAdapter):
     def trades_pending(self) -> bool:
         """Trade-id holes not filled yet (or being filled)."""
         return bool(self._missing) or self._filling
+
+    @property
+    def open_holes_since_ms(self) -> list[int]:
+        return super().open_holes_since_ms + (
+            [self._holes_since_ms] if self.trades_pending and self._holes_since_ms is not None else [])
 
     def _lost(self, n: int) -> None:
         self._gap("trades", f"{n} trade{'s' if n != 1 else ''} lost (older than the {RECENT_TRADES} Binance serves)")

@@ -126,6 +126,14 @@ class LiveSource:
         await asyncio.gather(*(a.stop() for a in self.adapters.values()), return_exceptions=True)
         for t in tasks:
             t.cancel()
+        # what the adapters took in since the last flush (up to flush_s of it, or a refill that
+        # just landed) goes out too: a recording stopped by SIGTERM keeps it
+        self._flush_once()
+
+    def _flush_once(self) -> None:
+        batches = [b for b in (a.take_batch() for a in self.adapters.values()) if b is not None]
+        if batches:
+            self._release(concat_batches(batches) if len(batches) > 1 else batches[0])
 
     async def _backfill(self) -> None:
         until = int(time.time() * 1000)
@@ -167,9 +175,7 @@ class LiveSource:
 
     async def _flush_loop(self) -> None:
         while True:
-            batches = [b for b in (a.take_batch() for a in self.adapters.values()) if b is not None]
-            if batches:
-                self._release(concat_batches(batches) if len(batches) > 1 else batches[0])
+            self._flush_once()
             await asyncio.sleep(self.flush_s)
 
     def _release(self, batch: EventBatch) -> None:
