@@ -114,6 +114,11 @@ class FaultPlan:
                 return f.arg
         return None
 
+    def calm(self) -> None:
+        """No fault fires from now on (one already lasting runs its course): a test's settling
+        phase, where the client recovers from what it met."""
+        self.t0 = None
+
     def active(self, kind: str, venue: str, now: float | None = None) -> bool:
         """Whether a lasting fault (stall, refuse, http429) is in force on ``venue`` now (starting
         it when it is due)."""

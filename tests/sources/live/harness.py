@@ -66,7 +66,9 @@ class AdapterRun:
         return ""
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until nothing is pending on the trades, then stop and take the rest."""
+        """Wait (the emulator's faults calmed) until nothing is pending on the trades, then stop
+        and take the rest."""
+        self.emu.call(self.emu.server.faults.calm)
         ok = self.wait(until=lambda: not self.call(lambda: self.adapter.trades_pending), timeout=timeout)
         state = "" if ok else self.pending_state()
         self.stop()

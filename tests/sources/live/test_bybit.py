@@ -34,6 +34,7 @@ class Run:
     def __init__(self, adapter: Adapter, batch: EventBatch, checks: list, probes: dict, emu: EmulatorThread):
         self.adapter, self.batch, self.checks, self.probes, self.emu = adapter, batch, checks, probes, emu
         self.venue = emu.server.venues["bybit"]
+        self.pending_at_stop = False
 
     def sent(self, kind: str):
         return self.emu.call(self.emu.market.sent, "bybit", kind)
@@ -68,8 +69,8 @@ def run_adapter(emu: EmulatorThread, seconds: float, silence_s: float | None = N
                 during=None, settle_s: float = 6.0, **attrs) -> Run:
     """Run the adapter for ``seconds`` in this thread's event loop, sampling its book every 0.25 s;
     ``probes_at``: times (s) at which to copy its counts; ``during(adapter, t)`` may act meanwhile.
-    Then wait (up to ``settle_s``) until no suspected trade hole is left to refill. ``attrs``
-    override adapter attributes."""
+    Then, the emulator's faults calmed, wait (up to ``settle_s``) until no suspected trade hole
+    is left to refill. ``attrs`` override adapter attributes."""
     adapter = Adapter(SYM, emu.url)
     # the emulator at 10x pushes the book every 0.1 s: a silence of 0.5 s is a stall (Bybit: 20 ms)
     adapter.silence_hole_s = 0.5
@@ -78,9 +79,11 @@ def run_adapter(emu: EmulatorThread, seconds: float, silence_s: float | None = N
     for k, v in attrs.items():
         setattr(adapter, k, v)
     batches, checks, probes = [], [], {}
+    calmed, pending_at_stop = False, []
 
     async def main():
         task = asyncio.ensure_future(adapter.start())
+        nonlocal calmed
         t0 = time.monotonic()
         pending = sorted(probes_at)
         while True:
@@ -93,7 +96,12 @@ def run_adapter(emu: EmulatorThread, seconds: float, silence_s: float | None = N
             while pending and (t >= pending[0] or t >= seconds):
                 probes[pending.pop(0)] = {"counts": dict(adapter.counts), "state": adapter.status().state,
                                           "streams": {n: s.state for n, s in adapter.streams_status.items()}}
+            if t >= seconds and not calmed:
+                # faults at a rate would otherwise keep opening holes while the last ones refill
+                emu.call(emu.server.faults.calm)
+                calmed = True
             if t >= seconds + settle_s or (t >= seconds and not adapter.trades_pending):
+                pending_at_stop.append(adapter.trades_pending)
                 break
             if during is not None:
                 await during(adapter, t)
@@ -105,7 +113,9 @@ def run_adapter(emu: EmulatorThread, seconds: float, silence_s: float | None = N
             batches.append(b)
 
     asyncio.run(main())
-    return Run(adapter, concat_batches(batches) if batches else EventBatch(), checks, probes, emu)
+    run = Run(adapter, concat_batches(batches) if batches else EventBatch(), checks, probes, emu)
+    run.pending_at_stop = bool(pending_at_stop and pending_at_stop[0])
+    return run
 
 
 def rows(arr, *fields):
@@ -122,6 +132,7 @@ def assert_every_trade(run: Run) -> np.ndarray:
     """The adapter's trades are exactly the ledger's between the first and the last it received: by
     id, count, rows and sum, none twice, no trade gap recorded. Returns the window of the ledger."""
     a = run.adapter
+    assert not run.pending_at_stop, f"suspected trade holes still waiting for their refill: {a.tape.holes}"
     sent, mask = run.trade_window()
     assert mask.all(), f"{int((~mask).sum())} trades lost in {missing_runs(mask)} stretches"
     got = run.batch.trades
