@@ -15,6 +15,7 @@ import numpy as np
 
 from liqdesk.core.book import OrderBooks
 from liqdesk.core.candles import CandleSeries
+from liqdesk.core.context import ContextSeries
 from liqdesk.core.events import LIQUIDATION_DTYPE, TRADE_DTYPE, EventBatch
 from liqdesk.core.levels import LevelModel, ModelSettings
 
@@ -49,6 +50,8 @@ class Engine:
         self.model = LevelModel(self.settings)
         self.books = OrderBooks()
         self.candles = CandleSeries()
+        #: open interest, funding, taker delta and liquidations for the context panes
+        self.context = ContextSeries()
         self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
         self.recent_trades = np.empty(0, TRADE_DTYPE)
         self.stats = FeedStats()
@@ -74,13 +77,14 @@ class Engine:
             self.alerts.restart()
         self.books = OrderBooks()
         self.candles = CandleSeries()
+        self.context = ContextSeries()
         self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
         self.recent_trades = np.empty(0, TRADE_DTYPE)
         self.version += 1
 
     def replace_model(self, model: LevelModel) -> None:
         """Show ``model`` (rebuilt from the journal with new settings) from now on. Books,
-        candles and real liquidations do not depend on the model settings and are kept."""
+        candles, the context series and real liquidations do not depend on the model settings and are kept."""
         self.model = model
         self.settings = model.settings
         if self.alerts is not None:
@@ -98,6 +102,7 @@ class Engine:
             self.model.ingest(batch)
         self.books.apply(batch.book)
         self.candles.update(batch.trades)
+        self.context.update(batch)
         if len(batch.liquidations):
             self.liquidations = np.concatenate([self.liquidations, batch.liquidations])
         if len(batch.trades):

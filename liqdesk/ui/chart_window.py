@@ -21,6 +21,7 @@ from liqdesk.app.view_state import ViewState
 
 from . import scaling, theme
 from .alerts_panel import AlertsPanel, ChartAlerts, attach, jump_to
+from .context_panes import ContextPanes
 from .dialogs import NewWindowDialog
 from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
@@ -107,11 +108,17 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.stats = StatsPanel()
         self.filters = FiltersPanel()
         self.alerts = AlertsPanel()
+        # (the heatmap's colour-bar column: the panes keep the same margin so their times line up)
+        self.context = ContextPanes(right_margin=int(self.heatmap.gview.ci.layout.columnMaximumWidth(1)))
         self.liqmap.link_price_axis(self.heatmap.vb)
+        self.context.link_time_axis(self.heatmap.vb)
+        self.context.follow_crosshair(self.heatmap.vline)
+        self.heatmap.vb.sigXRangeChanged.connect(lambda *_: self._refresh_context())
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for key, title, widget in (("heatmap", "Heatmap", self.heatmap), ("liqmap", "Liq. map", self.liqmap),
                                    ("ladder", "DOM ladder", self.ladder), ("stats", "Stats", self.stats),
-                                   ("filters", "Filters", self.filters), ("alerts", "Alerts", self.alerts)):
+                                   ("filters", "Filters", self.filters), ("alerts", "Alerts", self.alerts),
+                                   ("context", "Context: OI · funding · CVD · liquidations", self.context)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
@@ -175,6 +182,7 @@ class ChartWindow(QtWidgets.QMainWindow):
             dock.show()
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, d["heatmap"])
         self.splitDockWidget(d["heatmap"], d["liqmap"], QtCore.Qt.Orientation.Horizontal)
+        self.splitDockWidget(d["heatmap"], d["context"], QtCore.Qt.Orientation.Vertical)
         self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["stats"], d["filters"], QtCore.Qt.Orientation.Vertical)
@@ -186,6 +194,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.resize(width, height)
         self.fit_docks_to_width(width)
         self.resizeDocks([d["stats"], d["filters"], d["alerts"]], [40, 36, 24], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([d["heatmap"], d["context"]], [70, 30], QtCore.Qt.Orientation.Vertical)
 
     def fit_docks_to_width(self, width: int) -> None:
         """The default dock widths for a window ``width`` px wide (after a resize by a program,
@@ -337,7 +346,7 @@ class ChartWindow(QtWidgets.QMainWindow):
     def set_view(self, view: ViewState) -> None:
         """Apply filters/display choices to every panel; the whole window redraws next frame."""
         self.view = view
-        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats):
+        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats, self.context):
             panel.set_view(view)
         self._dirty = True
 
@@ -382,6 +391,8 @@ class ChartWindow(QtWidgets.QMainWindow):
                 self.heatmap.refresh(engine, force=full, image=image)
             if self._visible("liqmap"):
                 self.liqmap.refresh(engine)
+        if (changed and now - self._last.get("context", 0.0) >= 0.1) or force:
+            self._refresh_context(now)
         if (changed and now - self._last["ladder"] >= 0.1) or force:
             self._last["ladder"] = now
             if self._visible("ladder"):
@@ -396,6 +407,11 @@ class ChartWindow(QtWidgets.QMainWindow):
         if now - self._last["status"] >= 0.5 or force:
             self._last["status"] = now
             self.status.refresh(self.session, self.clock)
+
+    def _refresh_context(self, now: float | None = None) -> None:
+        self._last["context"] = time.perf_counter() if now is None else now
+        if self._visible("context"):
+            self.context.refresh(self.session.engine)
 
     def _visible(self, key: str) -> bool:
         dock = self.docks[key]
