@@ -1,6 +1,7 @@
 """The DOM ladder (``core/book.py``): price rows around the mid with bid and ask sizes summed over
 the view's exchanges, the estimated liquidation notional of each row (the heatmap's live column,
-same bins), large resting orders marked, and the last trades underneath.
+same bins), large resting orders marked (framed with a flag where one sits at an estimated
+cluster), and the last trades underneath.
 
 Painted by hand (one ``paintEvent``, no item per cell) so it stays cheap and legible: sizes as
 bars with numbers, the best bid/ask rows and the mark highlighted. Rows are the model's price
@@ -16,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from liqdesk.app.view_state import ViewState, live_level_map
 from liqdesk.core.events import EXCHANGE_ID, EXCHANGES
+from liqdesk.core.stats import cluster_threshold
 
 from . import scaling, theme
 
@@ -39,6 +41,31 @@ def large_orders(bids: np.ndarray, asks: np.ndarray, factor: float = 4.0) -> tup
         return np.zeros(len(bids), bool), np.zeros(len(asks), bool)
     thr = factor * float(np.median(sizes))
     return bids >= thr, asks >= thr
+
+
+#: the band (± % of price) in which a cluster is defined, as the Stats panel's default
+CLUSTER_BAND_PCT = 3.0
+
+
+def cluster_thresholds(full: np.ndarray, origin: int, width: float, price: float,
+                       band_pct: float = CLUSTER_BAND_PCT) -> tuple[float, float]:
+    """(long, short) cluster thresholds as the Stats panel and alerts define them: the 90th
+    percentile of the non-empty bins on that side of ``price`` within ±``band_pct`` %
+    (``full``: the live level map ``[2, rows]`` whose first row is bin ``origin``)."""
+    c = (origin + np.arange(full.shape[1]) + 0.5) * width
+    near = np.abs(c / price - 1) <= band_pct / 100
+    return (cluster_threshold(full[0][near & (c < price)]), cluster_threshold(full[1][near & (c > price)]))
+
+
+def walls_at_clusters(edges: np.ndarray, width: float, price: float, long: np.ndarray, short: np.ndarray,
+                      big_b: np.ndarray, big_a: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    """Rows where a large resting order (see :func:`large_orders`) sits in a long cluster below
+    ``price`` or a short cluster above it: passive orders that may absorb, or be run through by,
+    that cluster's forced orders."""
+    below = edges + width / 2 < price
+    liq = np.where(below, long, short)
+    thr = np.where(below, thresholds[0], thresholds[1])
+    return (big_b | big_a) & (liq > 0) & (liq >= thr)
 
 
 def fmt_exact(v: float) -> str:
@@ -78,6 +105,8 @@ class LadderView(_PaintedView):
         self.font_ = theme.mono_font(9)
         self.bold = theme.mono_font(9, bold=True)
         self.data = None
+        #: rows where a large resting order sits at an estimated cluster (see walls_at_clusters)
+        self.walls = np.zeros(0, bool)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
         self.scroll_rows = 0
 
@@ -169,6 +198,17 @@ class LadderView(_PaintedView):
                 bw = span * min(1.0, vals[i] / bmax)
                 rect = QtCore.QRectF(x1 - 2 - bw if side == "bid" else x0 + 2, y0 + i * rh + 2, bw, rh - 4)
                 p.fillRect(rect, strong if big[i] else colour)
+        # a large resting order at an estimated cluster: the row framed, a flag by its dollars
+        if len(self.walls) == n and self.walls.any():
+            pen = QtGui.QPen(QtGui.QColor(theme.WARNING), 1.5)
+            p.setPen(pen)
+            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            for i in np.flatnonzero(self.walls).tolist():
+                p.drawRect(QtCore.QRectF(1, y0 + i * rh + 0.75, w - 2, rh - 1.5))
+            p.setPen(QtGui.QColor(theme.WARNING))
+            x0, x1 = cols["liq"]
+            p.drawText(QtCore.QRectF(x0 + 3, y0, 14, n * rh + rh), QtCore.Qt.AlignmentFlag.AlignLeft
+                       | QtCore.Qt.AlignmentFlag.AlignTop, "\n".join("⚑" if v else "" for v in self.walls.tolist()))
         # text, one column at a time
         right = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignTop
         left = QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop
@@ -405,7 +445,11 @@ class LadderPanel(QtWidgets.QWidget):
         liq = long + short
         liq_side = np.where(long >= short, 1, -1)
         big_b, big_a = large_orders(bids, asks)
-        self.last = {"edges": edges, "bids": bids, "asks": asks, "liq": liq}
+        ref = mark if math.isfinite(mark) else mid
+        thresholds = cluster_thresholds(full, origin, w, ref)
+        self.ladder.walls = walls_at_clusters(edges, w, ref, long, short, big_b, big_a, thresholds)
+        self.last = {"edges": edges, "bids": bids, "asks": asks, "liq": liq, "walls": self.ladder.walls,
+                     "cluster_usd": thresholds}
         zone = (best_ask, best_bid) if crossed else None
         self.ladder.data = (edges, bids, asks, liq, liq_side, big_b, big_a, best_bid, best_ask,
                             mark if math.isfinite(mark) else mid, w, zone)

@@ -79,3 +79,35 @@ def test_spread_is_written_at_the_books_precision_not_the_bins(window):
     m = _mid(window)
     ladder = _set_books(window, _book_rows([(1, m, 1.0), (-1, m + 0.1, 1.0)], snapshot=True))
     assert "spread 0.1" in ladder.info.text()      # was "spread 0" (rounded to the 25-dollar bin)
+
+
+def test_a_large_resting_order_at_a_cluster_is_framed(window):
+    """A big bid in the strongest long cluster below price (the ladder scrolled to it) is marked
+    as a wall at a cluster; the same bid in a bin that is no cluster is only a large order."""
+    from liqdesk.app.view_state import live_level_map
+
+    engine = window.session.engine
+    w = engine.model.bin_width
+    m = _mid(window)
+    spec = [(1, m - i * w / 2, 0.5) for i in range(1, 30)] + [(-1, m + i * w / 2, 0.5) for i in range(1, 30)]
+    ladder = _set_books(window, _book_rows(spec, snapshot=True))
+    assert not ladder.last["walls"].any()                 # no large order: no wall
+    origin, full = live_level_map(engine, window.view)
+    centres = (origin + np.arange(full.shape[1]) + 0.5) * w
+    in_band = (centres < m) & (centres >= m * 0.97)          # (the Stats panel's ±3 %)
+    cluster_price = float(centres[np.argmax(np.where(in_band, full[0], 0.0))])
+    ladder.ladder.scroll_rows = int(round((cluster_price - ladder.centre) / w))
+    spec += [(1, cluster_price + i * w / 2, 0.5) for i in range(-20, 20) if i]     # a book down there too
+    plain = _set_books(window, _book_rows(spec, snapshot=True)).last
+    row = int(np.flatnonzero((plain["edges"] <= cluster_price) & (cluster_price < plain["edges"] + w))[0])
+    assert plain["liq"][row] >= plain["cluster_usd"][0] > 0
+    ladder = _set_books(window, _book_rows(spec + [(1, cluster_price, 50.0)], snapshot=True))
+    last = ladder.last
+    assert np.array_equal(last["edges"], plain["edges"])
+    assert last["walls"][row] and last["walls"].sum() == 1
+    ladder.ladder.grab()                                  # painted with its frame and flag
+    # in a bin under the cluster threshold the same order is not a wall
+    weak = np.flatnonzero((last["liq"] < last["cluster_usd"][0]) & (last["edges"] + w <= m))
+    assert len(weak)
+    elsewhere = (1, float(last["edges"][weak[0]]) + w / 2, 50.0)
+    assert not _set_books(window, _book_rows(spec + [elsewhere], snapshot=True)).last["walls"].any()
