@@ -336,8 +336,9 @@ def run_window(args) -> int:
 
 
 def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,
-                   progress=None, omissions=None) -> dict:
-    """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel to ``out``.
+                   progress=None, omissions=None, view: str = "heatmap") -> dict:
+    """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel (``view``:
+    see :data:`liqdesk.ui.render.VIEWS`) to ``out``.
     ``omissions(reader)`` makes the :class:`~liqdesk.commands.Omissions` that refuses (strict) a
     reader that left something out: checked once opened and again before drawing; the caller
     says what was left out once the picture is written."""
@@ -368,6 +369,6 @@ def render_session(path, out, at_ms: int | None = None, width: int = 1600, heigh
     ensure_platform(headless=True)
     from liqdesk.ui.render import render_engine
 
-    if not render_engine(engine, out, width, height):
+    if not render_engine(engine, out, width, height, view=view):
         raise UserError(f"could not write {out}")
     return {"time_ms": engine.now_ms, "events": engine.stats.events}

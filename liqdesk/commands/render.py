@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", help="draw the state at this time (ms since epoch or ISO 8601; default: the end)")
     parser.add_argument("--width", type=int, default=1600, help="picture width in pixels (default 1600)")
     parser.add_argument("--height", type=int, default=900, help="picture height in pixels (default 900)")
+    parser.add_argument("--view", default="heatmap", choices=("heatmap", "context"),
+                        help="heatmap: the heatmap panel (default); context: the heatmap with the open "
+                             "interest, funding, CVD and liquidation panes under it")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_strict(parser)
 
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         # drawn to a temporary PNG beside --out, renamed to it once written
         with atomic_file(out, overwrite=args.overwrite) as tmp:
             info = render_session(args.session, tmp, at, args.width, args.height, progress=progress,
-                                  omissions=omissions)
+                                  omissions=omissions, view=args.view)
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
     except (UserError, OSError) as exc:

@@ -8,22 +8,42 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from .context_panes import ContextPanes
 from .heatmap_panel import HeatmapPanel
 
+#: what ``render_engine`` can draw
+VIEWS = ("heatmap", "context")
 
-def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: int | None = None) -> bool:
-    """Draw ``engine``'s heatmap panel (candles, bubbles, mark line, axes, colour bar) to ``out``.
+
+def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: int | None = None,
+                  view: str = "heatmap") -> bool:
+    """Draw ``engine``'s heatmap panel (candles, bubbles, mark line, axes, colour bar) to ``out``;
+    ``view`` "context" adds the context panes (open interest, funding, CVD, liquidations) under
+    it on the same time axis.
 
     The time range shown ends at the engine's newest event and covers ``span_ms`` (default:
     everything the window holds that has data); the price range fits the candles of that span.
     """
     from .app import application
 
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
     application()
     panel = HeatmapPanel(interactive=False)
-    panel.resize(width, height)
-    panel.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-    panel.show()
+    top = panel
+    panes = None
+    if view == "context":
+        top = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(top)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(panel, 3)
+        panes = ContextPanes(right_margin=int(panel.gview.ci.layout.columnMaximumWidth(1)))
+        panes.link_time_axis(panel.vb)
+        layout.addWidget(panes, 2)
+    top.resize(width, height)
+    top.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    top.show()
     QtWidgets.QApplication.processEvents()
     panel.refresh(engine, force=True)
     model = engine.model
@@ -51,9 +71,12 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
         panel.vb.setYRange(lo - pad, hi + pad, padding=0)
         panel.refresh(engine, force=True)
     QtWidgets.QApplication.processEvents()
-    ok = panel.grab().save(str(out), "PNG")
-    panel.close()
-    panel.deleteLater()
+    if panes is not None:
+        panes.refresh(engine)
+        QtWidgets.QApplication.processEvents()
+    ok = top.grab().save(str(out), "PNG")
+    top.close()
+    top.deleteLater()
     return ok
 
 

@@ -39,6 +39,18 @@ def test_render_draws_the_heatmap_with_candles(themed, session_path, tmp_path):
     _assert_heatmap_not_blank(out, (10, 40, 850, 560))
 
 
+def test_render_context_view_draws_the_panes_under_the_heatmap(themed, session_path, tmp_path):
+    from liqdesk.main import render_session
+    from liqdesk.ui.render import heatmap_area_stats
+
+    out = tmp_path / "ctx.png"
+    render_session(session_path, out, width=1200, height=900, view="context")
+    _assert_heatmap_not_blank(out, (10, 40, 850, 380))
+    # the panes (lower part): lines and bars in several colours, not an empty background
+    panes = heatmap_area_stats(out, (10, 600, 850, 280))
+    assert panes["colours"] >= 8 and 0.01 <= panes["non_background"] < 0.6, panes
+
+
 def test_render_command_at_a_time_and_errors(session_path, tmp_path):
     out = tmp_path / "at.png"
     r = _liqdesk("render", str(session_path), "--out", str(out), "--at", "2023-11-14T22:35:00Z",
