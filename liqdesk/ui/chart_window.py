@@ -27,6 +27,7 @@ from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
 from .frame_clock import FPS, FrameClock
 from .heatmap_panel import HeatmapPanel
+from .hot_lines import HotLinesOverlay
 from .ladder_panel import LadderPanel
 from .layouts import LAYOUT_VERSION, LayoutStore, report_note
 from .liqmap_panel import LiqMapPanel
@@ -113,7 +114,10 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.liqmap.link_price_axis(self.heatmap.vb)
         self.context.link_time_axis(self.heatmap.vb)
         self.context.follow_crosshair(self.heatmap.vline)
+        self.hot_lines = HotLinesOverlay(self.heatmap.plot)
         self.heatmap.vb.sigXRangeChanged.connect(lambda *_: self._refresh_context())
+        self.heatmap.vb.sigYRangeChanged.connect(
+            lambda *_: self.hot_lines.refresh(self.session.engine, self.view, self.heatmap.vb.viewRange()[1]))
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for key, title, widget in (("heatmap", "Heatmap", self.heatmap), ("liqmap", "Liq. map", self.liqmap),
                                    ("ladder", "DOM ladder", self.ladder), ("stats", "Stats", self.stats),
@@ -251,6 +255,8 @@ class ChartWindow(QtWidgets.QMainWindow):
             self.heatmap.set_session_span(getattr(src, "start_ms", None), getattr(src, "end_ms", None))
         a["recentre"] = self._action("Re-centre ladder", self.ladder.recentre, "C")
         a["scale"] = self._action("Cycle colour scaling", self._cycle_scale, "L")
+        a["hot_lines"] = self._action("Hot lines (the 10 strongest levels)", self._toggle_hot_lines, "H", True,
+                                      "the strongest estimated levels as thin lines with their dollars")
         a["play"] = self._action("Play / pause", self.session.toggle_play, "Space")
         a["step"] = self._action("Step one column", self.session.step, "Right")
         a["slower"] = self._action("Slower", lambda: self.replay_bar and self.replay_bar.faster(-1), "[")
@@ -298,7 +304,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         v.addSeparator()
-        for k in ("follow", "home", "fit", "recentre", "scale"):
+        for k in ("follow", "home", "fit", "recentre", "scale", "hot_lines"):
             v.addAction(a[k])
         if self.session.is_replay:
             r = mb.addMenu("&Replay")
@@ -389,6 +395,7 @@ class ChartWindow(QtWidgets.QMainWindow):
             self._dirty = False
             if self._visible("heatmap"):
                 self.heatmap.refresh(engine, force=full, image=image)
+                self.hot_lines.refresh(engine, self.view, self.heatmap.vb.viewRange()[1])
             if self._visible("liqmap"):
                 self.liqmap.refresh(engine)
         if (changed and now - self._last.get("context", 0.0) >= 0.1) or force:
@@ -407,6 +414,10 @@ class ChartWindow(QtWidgets.QMainWindow):
         if now - self._last["status"] >= 0.5 or force:
             self._last["status"] = now
             self.status.refresh(self.session, self.clock)
+
+    def _toggle_hot_lines(self, on: bool) -> None:
+        self.hot_lines.set_enabled(on)
+        self.hot_lines.refresh(self.session.engine, self.view, self.heatmap.vb.viewRange()[1])
 
     def _refresh_context(self, now: float | None = None) -> None:
         self._last["context"] = time.perf_counter() if now is None else now

@@ -38,6 +38,14 @@ class PercentAxis(pg.AxisItem):
     def __init__(self, orientation="right", **kw):
         super().__init__(orientation, **kw)
         self.enableAutoSIPrefix(False)
+        self.setStyle(textFillLimits=[(0, 1.0)])
+
+    def tickValues(self, minVal, maxVal, size):
+        lo, hi = min(minVal, maxVal), max(minVal, maxVal)
+        values = scaling.nice_ticks(lo, hi, max(2, int(size / 24)), mults=(1, 2, 5, 10))
+        spacing = values[1] - values[0] if len(values) > 1 else (10.0 ** math.floor(math.log10(hi - lo))
+                                                                 if hi > lo else 1.0)
+        return [(spacing, values)]
 
     def tickStrings(self, values, scale, spacing):
         decimals = max(0, min(5, -int(math.floor(math.log10(spacing))) if spacing > 0 else 3))
