@@ -18,6 +18,7 @@ from liqdesk.core.candles import CandleSeries
 from liqdesk.core.context import ContextSeries
 from liqdesk.core.events import LIQUIDATION_DTYPE, TRADE_DTYPE, EventBatch
 from liqdesk.core.levels import LevelModel, ModelSettings
+from liqdesk.core.liquidity import LiquidityGrid
 
 
 @dataclass
@@ -40,6 +41,14 @@ class FeedStats:
         return sum(recent) / span_s if recent else 0.0
 
 
+def new_liquidity(settings: ModelSettings) -> LiquidityGrid:
+    """An order-book grid on the columns of ``settings`` (bins: the model's, once it has one)."""
+    from liqdesk.core.events import EXCHANGE_ID
+
+    return LiquidityGrid(settings.column_ms, settings.window_columns,
+                         [EXCHANGE_ID[e] for e in settings.exchanges if e in EXCHANGE_ID])
+
+
 class Engine:
     """Everything one chart shows, updated from event batches. Times in ms, prices in quote."""
 
@@ -52,6 +61,8 @@ class Engine:
         self.candles = CandleSeries()
         #: open interest, funding, taker delta and liquidations for the context panes
         self.context = ContextSeries()
+        #: resting bid/ask notional per price bin at each column end (the order-book heatmap)
+        self.liquidity = new_liquidity(self.settings)
         self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
         self.recent_trades = np.empty(0, TRADE_DTYPE)
         self.stats = FeedStats()
@@ -73,6 +84,7 @@ class Engine:
             self.model = LevelModel(settings)
         else:
             self.model.reset()
+        self.liquidity = new_liquidity(self.settings)
         if self.alerts is not None:
             self.alerts.restart()
         self.books = OrderBooks()
@@ -82,11 +94,19 @@ class Engine:
         self.recent_trades = np.empty(0, TRADE_DTYPE)
         self.version += 1
 
-    def replace_model(self, model: LevelModel) -> None:
-        """Show ``model`` (rebuilt from the journal with new settings) from now on. Books,
+    def replace_model(self, model: LevelModel, liquidity: LiquidityGrid | None = None) -> None:
+        """Show ``model`` (rebuilt from the journal with new settings) from now on, with the
+        order-book grid rebuilt for its columns and bins (``liquidity``; None: a new one). Books,
         candles, the context series and real liquidations do not depend on the model settings and are kept."""
+        old = self.model
         self.model = model
         self.settings = model.settings
+        if liquidity is None:
+            same_grid = (model.bin_width == old.bin_width
+                         and (model.settings.column_ms, model.settings.window_columns, model.settings.exchanges)
+                         == (old.settings.column_ms, old.settings.window_columns, old.settings.exchanges))
+            liquidity = self.liquidity if same_grid else new_liquidity(model.settings)
+        self.liquidity = liquidity
         if self.alerts is not None:
             self.alerts.restart()
         self.version += 1
@@ -101,6 +121,8 @@ class Engine:
         else:
             self.model.ingest(batch)
         self.books.apply(batch.book)
+        self.liquidity.set_bin_width(self.model.bin_width)
+        self.liquidity.apply(batch.book, self.model.watermark)
         self.candles.update(batch.trades)
         self.context.update(batch)
         if len(batch.liquidations):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from liqdesk.core.events import EventBatch
 from liqdesk.core.levels import LevelModel, ModelSettings
+from liqdesk.core.liquidity import LiquidityGrid
 
 from .journal import MODEL_KINDS, JournalView
 
@@ -42,6 +43,22 @@ def rebuild_model(view: JournalView, settings: ModelSettings, progress: Callable
     return model
 
 
+def rebuild_liquidity(view: JournalView, model: LevelModel, cancelled: Callable[[], bool] | None = None,
+                      batch_ms: int = REBUILD_BATCH_MS) -> LiquidityGrid | None:
+    """The order-book grid for ``model``'s columns and bins from the journal's book events (as
+    the live grid was fed them); None when ``cancelled()`` turned true."""
+    from .engine import new_liquidity
+
+    grid = new_liquidity(model.settings)
+    grid.set_bin_width(model.bin_width)
+    for batch in view.iter_batches(kinds=("book",), merge_ms=batch_ms):
+        if cancelled is not None and cancelled():
+            return None
+        span = batch.time_span()
+        grid.apply(batch.book, span[1] if span else None)
+    return grid
+
+
 class ModelRebuild:
     """One rebuild in a background thread. ``fraction`` (0..1) for a progress bar; ``done`` when
     the thread has finished (``model`` then holds the result, or ``error`` says why not)."""
@@ -58,6 +75,8 @@ class ModelRebuild:
         self.elapsed_s: float | None = None
         #: batches ingested by the old model since the snapshot, fed to the new one at the swap
         self.tail: list[EventBatch] = []
+        #: the order-book grid rebuilt for the new model's columns and bins
+        self.liquidity: LiquidityGrid | None = None
         self._cancel = threading.Event()
         self._done = threading.Event()
         self.thread = threading.Thread(target=self._run, name="liqdesk-rebuild", daemon=True)
@@ -68,7 +87,10 @@ class ModelRebuild:
 
     def _run(self) -> None:
         try:
-            self.model = rebuild_model(self.view, self.settings, self._progress, self._cancel.is_set)
+            model = rebuild_model(self.view, self.settings, self._progress, self._cancel.is_set)
+            if model is not None:
+                self.liquidity = rebuild_liquidity(self.view, model, self._cancel.is_set)
+            self.model = model
         except Exception as exc:  # a damaged spill segment, a bad setting: say so, keep the old model
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -94,6 +116,13 @@ class ModelRebuild:
         if model is None:
             return None
         for batch in self.tail:
-            model.ingest(batch)
+            self.feed(batch)
         self.tail = []
         return model
+
+    def feed(self, batch: EventBatch) -> None:
+        """One batch that arrived meanwhile, to the new model and its order-book grid."""
+        self.model.ingest(batch)
+        if self.liquidity is not None:
+            self.liquidity.set_bin_width(self.model.bin_width)
+            self.liquidity.apply(batch.book, self.model.watermark)

@@ -381,11 +381,11 @@ class Session:
             return
         deadline = time.perf_counter() + budget_s
         while job.tail and time.perf_counter() < deadline:
-            job.model.ingest(job.tail.pop(0))
+            job.feed(job.tail.pop(0))
         if job.tail:
             return
         self.rebuild = None
-        self.engine.replace_model(job.model)
+        self.engine.replace_model(job.model, job.liquidity)
         self.message(f"model rebuilt from {job.view.events:,} events of history in {job.elapsed_s:.1f} s")
         self._reset_happened()
 

@@ -31,6 +31,7 @@ from .hot_lines import HotLinesOverlay
 from .ladder_panel import LadderPanel
 from .layouts import LAYOUT_VERSION, LayoutStore, report_note
 from .liqmap_panel import LiqMapPanel
+from .liquidity_panel import LiquidityPanel
 from .replay_bar import ReplayBar
 from .stats_panel import StatsPanel
 from .status_bar import StatusBar
@@ -115,6 +116,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.context.link_time_axis(self.heatmap.vb)
         self.context.follow_crosshair(self.heatmap.vline)
         self.hot_lines = HotLinesOverlay(self.heatmap.plot)
+        self.liquidity = LiquidityPanel(right_margin=int(self.heatmap.gview.ci.layout.columnMaximumWidth(1)))
+        self.liquidity.link_axes(self.heatmap.vb)
         self.heatmap.vb.sigXRangeChanged.connect(lambda *_: self._refresh_context())
         self.heatmap.vb.sigYRangeChanged.connect(
             lambda *_: self.hot_lines.refresh(self.session.engine, self.view, self.heatmap.vb.viewRange()[1]))
@@ -122,7 +125,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         for key, title, widget in (("heatmap", "Heatmap", self.heatmap), ("liqmap", "Liq. map", self.liqmap),
                                    ("ladder", "DOM ladder", self.ladder), ("stats", "Stats", self.stats),
                                    ("filters", "Filters", self.filters), ("alerts", "Alerts", self.alerts),
-                                   ("context", "Context: OI · funding · CVD · liquidations", self.context)):
+                                   ("context", "Context: OI · funding · CVD · liquidations", self.context),
+                                   ("liquidity", "Order-book heatmap", self.liquidity)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
@@ -187,6 +191,9 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, d["heatmap"])
         self.splitDockWidget(d["heatmap"], d["liqmap"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["heatmap"], d["context"], QtCore.Qt.Orientation.Vertical)
+        # the order-book heatmap shares the context panes' place, as a tab (same time axis)
+        self.tabifyDockWidget(d["context"], d["liquidity"])
+        d["context"].raise_()
         self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["stats"], d["filters"], QtCore.Qt.Orientation.Vertical)
@@ -352,7 +359,7 @@ class ChartWindow(QtWidgets.QMainWindow):
     def set_view(self, view: ViewState) -> None:
         """Apply filters/display choices to every panel; the whole window redraws next frame."""
         self.view = view
-        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats, self.context):
+        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats, self.context, self.liquidity):
             panel.set_view(view)
         self._dirty = True
 
@@ -400,6 +407,10 @@ class ChartWindow(QtWidgets.QMainWindow):
                 self.liqmap.refresh(engine)
         if (changed and now - self._last.get("context", 0.0) >= 0.1) or force:
             self._refresh_context(now)
+        if (changed and now - self._last.get("liquidity", 0.0) >= 0.5) or force:
+            self._last["liquidity"] = now
+            if self._visible("liquidity"):
+                self.liquidity.refresh(engine)
         if (changed and now - self._last["ladder"] >= 0.1) or force:
             self._last["ladder"] = now
             if self._visible("ladder"):

@@ -10,7 +10,7 @@ import pytest
 
 from liqdesk.app.chart_settings import settings_for_window
 from liqdesk.app.hub import ChartSpec, SessionHub
-from liqdesk.app.rebuild import rebuild_model
+from liqdesk.app.rebuild import rebuild_liquidity, rebuild_model
 from liqdesk.main import sim_session
 
 
@@ -63,6 +63,16 @@ def test_a_settings_change_rebuilds_from_the_journal_while_the_source_runs(live_
     assert np.array_equal(ca, cb) and np.array_equal(a, b)
     first_col = ca[a.sum(axis=0) > 0].min() * new.column_ms
     assert first_col <= session.journal.start_ms + new.column_ms
+    # the order-book grid was rebuilt for the new columns and bins from the journal's books too
+    grid = engine.liquidity
+    assert grid.column_ms == new.column_ms and grid.bin_width == engine.model.bin_width
+    fresh = rebuild_liquidity(session.journal.snapshot(), engine.model)
+    shared = sorted(set(grid.columns) & set(fresh.columns))
+    assert len(shared) >= 2 and max(grid.columns) >= max(fresh.columns)
+    origin = engine.model.display_origin or engine.model.origin
+    cols = np.array(shared[:-1])          # (the newest may hold what arrived after the snapshot)
+    assert np.array_equal(grid.image(origin, 600, cols), fresh.image(origin, 600, cols))
+    assert grid.image(origin, 600, cols).sum() > 0
 
 
 def test_a_second_change_during_a_rebuild_wins(live_sim):
