@@ -17,9 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", help="draw the state at this time (ms since epoch or ISO 8601; default: the end)")
     parser.add_argument("--width", type=int, default=1600, help="picture width in pixels (default 1600)")
     parser.add_argument("--height", type=int, default=900, help="picture height in pixels (default 900)")
-    parser.add_argument("--view", default="heatmap", choices=("heatmap", "context"),
-                        help="heatmap: the heatmap panel (default); context: the heatmap with the open "
-                             "interest, funding, CVD and liquidation panes under it")
+    parser.add_argument("--view", default="heatmap", choices=("heatmap", "context", "liquidity", "hotlines"),
+                        help="heatmap: the heatmap panel (default); context: with the open interest, "
+                             "funding, CVD and liquidation panes under it; liquidity: with the order-book "
+                             "heatmap under it; hotlines: with the 10 strongest levels as labelled lines")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_strict(parser)
 

@@ -10,16 +10,19 @@ from PySide6 import QtCore, QtWidgets
 
 from .context_panes import ContextPanes
 from .heatmap_panel import HeatmapPanel
+from .hot_lines import HotLinesOverlay
+from .liquidity_panel import LiquidityPanel
 
 #: what ``render_engine`` can draw
-VIEWS = ("heatmap", "context")
+VIEWS = ("heatmap", "context", "liquidity", "hotlines")
 
 
 def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: int | None = None,
                   view: str = "heatmap") -> bool:
     """Draw ``engine``'s heatmap panel (candles, bubbles, mark line, axes, colour bar) to ``out``;
     ``view`` "context" adds the context panes (open interest, funding, CVD, liquidations) under
-    it on the same time axis.
+    it on the same time axis, "liquidity" the order-book heatmap on the same axes, "hotlines"
+    draws the 10 strongest levels in view over it as labelled lines.
 
     The time range shown ends at the engine's newest event and covers ``span_ms`` (default:
     everything the window holds that has data); the price range fits the candles of that span.
@@ -32,15 +35,23 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
     panel = HeatmapPanel(interactive=False)
     top = panel
     panes = None
-    if view == "context":
+    if view in ("context", "liquidity"):
         top = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(top)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(panel, 3)
-        panes = ContextPanes(right_margin=int(panel.gview.ci.layout.columnMaximumWidth(1)))
-        panes.link_time_axis(panel.vb)
-        layout.addWidget(panes, 2)
+        layout.addWidget(panel, 3 if view == "context" else 1)
+        margin = int(panel.gview.ci.layout.columnMaximumWidth(1))
+        if view == "context":
+            panes = ContextPanes(right_margin=margin)
+            panes.link_time_axis(panel.vb)
+        else:
+            panes = LiquidityPanel(right_margin=margin)
+            panes.link_axes(panel.vb)
+        layout.addWidget(panes, 2 if view == "context" else 1)
+    hot = HotLinesOverlay(panel.plot) if view == "hotlines" else None
+    if hot is not None:
+        hot.set_enabled(True)
     top.resize(width, height)
     top.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     top.show()
@@ -73,6 +84,9 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
     QtWidgets.QApplication.processEvents()
     if panes is not None:
         panes.refresh(engine)
+        QtWidgets.QApplication.processEvents()
+    if hot is not None:
+        hot.refresh(engine, panel.view, panel.vb.viewRange()[1])
         QtWidgets.QApplication.processEvents()
     ok = top.grab().save(str(out), "PNG")
     top.close()

@@ -51,6 +51,24 @@ def test_render_context_view_draws_the_panes_under_the_heatmap(themed, session_p
     assert panes["colours"] >= 8 and 0.01 <= panes["non_background"] < 0.6, panes
 
 
+def test_render_liquidity_and_hot_lines_views(themed, session_path, tmp_path):
+    from liqdesk.main import render_session
+    from liqdesk.ui.render import heatmap_area_stats
+
+    out = tmp_path / "liq.png"
+    render_session(session_path, out, width=1200, height=900, view="liquidity")
+    _assert_heatmap_not_blank(out, (10, 40, 850, 330))
+    below = heatmap_area_stats(out, (10, 480, 850, 380))        # the order-book heatmap
+    assert below["colours"] >= 20 and below["non_background"] >= 0.03, below
+    plain, hot = tmp_path / "plain.png", tmp_path / "hot.png"
+    render_session(session_path, plain, width=1200, height=700)
+    render_session(session_path, hot, width=1200, height=700, view="hotlines")
+    from PySide6 import QtGui
+
+    a, b = QtGui.QImage(str(plain)), QtGui.QImage(str(hot))
+    assert a.size() == b.size() and a != b                       # the lines and labels are drawn
+
+
 def test_render_command_at_a_time_and_errors(session_path, tmp_path):
     out = tmp_path / "at.png"
     r = _liqdesk("render", str(session_path), "--out", str(out), "--at", "2023-11-14T22:35:00Z",
