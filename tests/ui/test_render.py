@@ -39,32 +39,27 @@ def test_render_draws_the_heatmap_with_candles(themed, session_path, tmp_path):
     _assert_heatmap_not_blank(out, (10, 40, 850, 560))
 
 
-def test_render_context_view_draws_the_panes_under_the_heatmap(themed, session_path, tmp_path):
-    from liqdesk.main import render_session
-    from liqdesk.ui.render import heatmap_area_stats
-
-    out = tmp_path / "ctx.png"
-    render_session(session_path, out, width=1200, height=900, view="context")
-    _assert_heatmap_not_blank(out, (10, 40, 850, 380))
-    # the panes (lower part): lines and bars in several colours, not an empty background
-    panes = heatmap_area_stats(out, (10, 600, 850, 280))
-    assert panes["colours"] >= 8 and 0.01 <= panes["non_background"] < 0.6, panes
-
-
-def test_render_liquidity_and_hot_lines_views(themed, session_path, tmp_path):
-    from liqdesk.main import render_session
-    from liqdesk.ui.render import heatmap_area_stats
-
-    out = tmp_path / "liq.png"
-    render_session(session_path, out, width=1200, height=900, view="liquidity")
-    _assert_heatmap_not_blank(out, (10, 40, 850, 330))
-    below = heatmap_area_stats(out, (10, 480, 850, 380))        # the order-book heatmap
-    assert below["colours"] >= 20 and below["non_background"] >= 0.03, below
-    plain, hot = tmp_path / "plain.png", tmp_path / "hot.png"
-    render_session(session_path, plain, width=1200, height=700)
-    render_session(session_path, hot, width=1200, height=700, view="hotlines")
+def test_render_views_context_liquidity_and_hot_lines(themed, replay_engine, tmp_path):
+    """Each view draws what it names (one engine, rendered four ways)."""
     from PySide6 import QtGui
 
+    from liqdesk.ui.render import heatmap_area_stats, render_engine
+
+    engine, _ = replay_engine
+    ctx = tmp_path / "ctx.png"
+    render_engine(engine, ctx, 900, 700, view="context")
+    _assert_heatmap_not_blank(ctx, (10, 40, 600, 280))
+    # the panes (lower part): lines and bars in several colours, not an empty background
+    panes = heatmap_area_stats(ctx, (10, 460, 600, 220))
+    assert panes["colours"] >= 8 and 0.01 <= panes["non_background"] < 0.6, panes
+    liq = tmp_path / "liq.png"
+    render_engine(engine, liq, 900, 700, view="liquidity")
+    _assert_heatmap_not_blank(liq, (10, 40, 600, 250))
+    below = heatmap_area_stats(liq, (10, 380, 600, 290))        # the order-book heatmap
+    assert below["colours"] >= 20 and below["non_background"] >= 0.03, below
+    plain, hot = tmp_path / "plain.png", tmp_path / "hot.png"
+    render_engine(engine, plain, 600, 400)
+    render_engine(engine, hot, 600, 400, view="hotlines")
     a, b = QtGui.QImage(str(plain)), QtGui.QImage(str(hot))
     assert a.size() == b.size() and a != b                       # the lines and labels are drawn
 
@@ -72,10 +67,10 @@ def test_render_liquidity_and_hot_lines_views(themed, session_path, tmp_path):
 def test_render_command_at_a_time_and_errors(session_path, tmp_path):
     out = tmp_path / "at.png"
     r = _liqdesk("render", str(session_path), "--out", str(out), "--at", "2023-11-14T22:35:00Z",
-                 "--width", "900", "--height", "500", tmp_path=tmp_path)
+                 "--width", "900", "--height", "500", "--view", "context", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "wrote" in r.stdout and out.exists()
-    _assert_heatmap_not_blank(out, (10, 40, 600, 380))
+    _assert_heatmap_not_blank(out, (10, 40, 600, 180))
     r = _liqdesk("render", str(tmp_path / "nope.liqs"), "--out", str(tmp_path / "x.png"), tmp_path=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("liqdesk: error:") and "Traceback" not in r.stderr
     r = _liqdesk("render", str(session_path), "--out", str(tmp_path / "x.jpg"), tmp_path=tmp_path)
