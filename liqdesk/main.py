@@ -336,7 +336,7 @@ def run_window(args) -> int:
 
 
 def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,
-                   progress=None, omissions=None, view: str = "heatmap") -> dict:
+                   progress=None, omissions=None, view: str = "heatmap", delta_period: str = "4h") -> dict:
     """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel (``view``:
     see :data:`liqdesk.ui.render.VIEWS`) to ``out``.
     ``omissions(reader)`` makes the :class:`~liqdesk.commands.Omissions` that refuses (strict) a
@@ -369,6 +369,10 @@ def render_session(path, out, at_ms: int | None = None, width: int = 1600, heigh
     ensure_platform(headless=True)
     from liqdesk.ui.render import render_engine
 
-    if not render_engine(engine, out, width, height, view=view):
+    try:
+        ok = render_engine(engine, out, width, height, view=view, delta_period=delta_period)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not ok:
         raise UserError(f"could not write {out}")
     return {"time_ms": engine.now_ms, "events": engine.stats.events}

@@ -17,10 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", help="draw the state at this time (ms since epoch or ISO 8601; default: the end)")
     parser.add_argument("--width", type=int, default=1600, help="picture width in pixels (default 1600)")
     parser.add_argument("--height", type=int, default=900, help="picture height in pixels (default 900)")
-    parser.add_argument("--view", default="heatmap", choices=("heatmap", "context", "liquidity", "hotlines"),
+    parser.add_argument("--view", default="heatmap", choices=("heatmap", "context", "liquidity", "delta", "hotlines"),
                         help="heatmap: the heatmap panel (default); context: with the open interest, "
                              "funding, CVD and liquidation panes under it; liquidity: with the order-book "
-                             "heatmap under it; hotlines: with the 10 strongest levels as labelled lines")
+                             "heatmap under it; delta: with the levels' change over --period under it; "
+                             "hotlines: with the 10 strongest levels as labelled lines")
+    parser.add_argument("--period", default="4h", choices=("1h", "4h", "24h"),
+                        help="the delta view's period (default 4h; shorter than the session's time window)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_strict(parser)
 
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         # drawn to a temporary PNG beside --out, renamed to it once written
         with atomic_file(out, overwrite=args.overwrite) as tmp:
             info = render_session(args.session, tmp, at, args.width, args.height, progress=progress,
-                                  omissions=omissions, view=args.view)
+                                  omissions=omissions, view=args.view, delta_period=args.period)
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
     except (UserError, OSError) as exc:

@@ -22,6 +22,7 @@ from liqdesk.app.view_state import ViewState
 from . import scaling, theme
 from .alerts_panel import AlertsPanel, ChartAlerts, attach, jump_to
 from .context_panes import ContextPanes
+from .delta_panel import DeltaPanel
 from .dialogs import NewWindowDialog
 from .export import grid_table, write_grid
 from .filters_panel import FiltersPanel
@@ -118,6 +119,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.hot_lines = HotLinesOverlay(self.heatmap.plot)
         self.liquidity = LiquidityPanel(right_margin=int(self.heatmap.gview.ci.layout.columnMaximumWidth(1)))
         self.liquidity.link_axes(self.heatmap.vb)
+        self.delta = DeltaPanel(right_margin=int(self.heatmap.gview.ci.layout.columnMaximumWidth(1)))
+        self.delta.link_axes(self.heatmap.vb)
         self.heatmap.vb.sigXRangeChanged.connect(lambda *_: self._refresh_context())
         self.heatmap.vb.sigYRangeChanged.connect(
             lambda *_: self.hot_lines.refresh(self.session.engine, self.view, self.heatmap.vb.viewRange()[1]))
@@ -126,7 +129,8 @@ class ChartWindow(QtWidgets.QMainWindow):
                                    ("ladder", "DOM ladder", self.ladder), ("stats", "Stats", self.stats),
                                    ("filters", "Filters", self.filters), ("alerts", "Alerts", self.alerts),
                                    ("context", "Context: OI · funding · CVD · liquidations", self.context),
-                                   ("liquidity", "Order-book heatmap", self.liquidity)):
+                                   ("liquidity", "Order-book heatmap", self.liquidity),
+                                   ("delta", "Δ levels (change over a period)", self.delta)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
@@ -193,6 +197,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.splitDockWidget(d["heatmap"], d["context"], QtCore.Qt.Orientation.Vertical)
         # the order-book heatmap shares the context panes' place, as a tab (same time axis)
         self.tabifyDockWidget(d["context"], d["liquidity"])
+        self.tabifyDockWidget(d["context"], d["delta"])
         d["context"].raise_()
         self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
@@ -359,7 +364,7 @@ class ChartWindow(QtWidgets.QMainWindow):
     def set_view(self, view: ViewState) -> None:
         """Apply filters/display choices to every panel; the whole window redraws next frame."""
         self.view = view
-        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats, self.context, self.liquidity):
+        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats, self.context, self.liquidity, self.delta):
             panel.set_view(view)
         self._dirty = True
 
@@ -411,6 +416,8 @@ class ChartWindow(QtWidgets.QMainWindow):
             self._last["liquidity"] = now
             if self._visible("liquidity"):
                 self.liquidity.refresh(engine)
+            if self._visible("delta"):
+                self.delta.refresh(engine)
         if (changed and now - self._last["ladder"] >= 0.1) or force:
             self._last["ladder"] = now
             if self._visible("ladder"):

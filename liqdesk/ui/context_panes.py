@@ -104,6 +104,7 @@ class ContextPanes(QtWidgets.QWidget):
         self.readout = QtWidgets.QLabel("")
         self.readout.setFont(theme.mono_font(8))
         self.readout.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.readout.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         header.addWidget(self.readout)
         layout.addLayout(header)
 

@@ -9,19 +9,21 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from .context_panes import ContextPanes
+from .delta_panel import DeltaPanel
 from .heatmap_panel import HeatmapPanel
 from .hot_lines import HotLinesOverlay
 from .liquidity_panel import LiquidityPanel
 
 #: what ``render_engine`` can draw
-VIEWS = ("heatmap", "context", "liquidity", "hotlines")
+VIEWS = ("heatmap", "context", "liquidity", "delta", "hotlines")
 
 
 def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: int | None = None,
-                  view: str = "heatmap") -> bool:
+                  view: str = "heatmap", delta_period: str = "4h") -> bool:
     """Draw ``engine``'s heatmap panel (candles, bubbles, mark line, axes, colour bar) to ``out``;
     ``view`` "context" adds the context panes (open interest, funding, CVD, liquidations) under
-    it on the same time axis, "liquidity" the order-book heatmap on the same axes, "hotlines"
+    it on the same time axis, "liquidity" the order-book heatmap on the same axes, "delta" the
+    change of the levels over ``delta_period`` (1h, 4h, 24h) on the same axes, "hotlines"
     draws the 10 strongest levels in view over it as labelled lines.
 
     The time range shown ends at the engine's newest event and covers ``span_ms`` (default:
@@ -31,11 +33,16 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
 
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
+    if view == "delta":
+        from liqdesk.app.views import DELTA_PERIODS, period_columns
+
+        s = engine.model.settings
+        period_columns(DELTA_PERIODS[delta_period], s.column_ms, s.window_columns)   # ValueError: one line
     application()
     panel = HeatmapPanel(interactive=False)
     top = panel
     panes = None
-    if view in ("context", "liquidity"):
+    if view in ("context", "liquidity", "delta"):
         top = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(top)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -45,8 +52,12 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
         if view == "context":
             panes = ContextPanes(right_margin=margin)
             panes.link_time_axis(panel.vb)
-        else:
+        elif view == "liquidity":
             panes = LiquidityPanel(right_margin=margin)
+            panes.link_axes(panel.vb)
+        else:
+            panes = DeltaPanel(right_margin=margin)
+            panes.set_period(delta_period)
             panes.link_axes(panel.vb)
         layout.addWidget(panes, 2 if view == "context" else 1)
     hot = HotLinesOverlay(panel.plot) if view == "hotlines" else None

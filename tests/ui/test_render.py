@@ -39,10 +39,11 @@ def test_render_draws_the_heatmap_with_candles(themed, session_path, tmp_path):
     _assert_heatmap_not_blank(out, (10, 40, 850, 560))
 
 
-def test_render_views_context_liquidity_and_hot_lines(themed, replay_engine, tmp_path):
-    """Each view draws what it names (one engine, rendered four ways)."""
+def test_render_views_context_liquidity_and_hot_lines(themed, replay_engine, tmp_path, monkeypatch):
+    """Each view draws what it names (one engine, rendered five ways)."""
     from PySide6 import QtGui
 
+    from liqdesk.app import views
     from liqdesk.ui.render import heatmap_area_stats, render_engine
 
     engine, _ = replay_engine
@@ -56,6 +57,13 @@ def test_render_views_context_liquidity_and_hot_lines(themed, replay_engine, tmp
     render_engine(engine, liq, 900, 700, view="liquidity")
     _assert_heatmap_not_blank(liq, (10, 40, 600, 250))
     below = heatmap_area_stats(liq, (10, 380, 600, 290))        # the order-book heatmap
+    assert below["colours"] >= 20 and below["non_background"] >= 0.03, below
+    delta = tmp_path / "delta.png"
+    with pytest.raises(ValueError, match="needs a time window longer"):
+        render_engine(engine, delta, 900, 700, view="delta", delta_period="1h")    # the window is 1 h
+    monkeypatch.setitem(views.DELTA_PERIODS, "10m", 600_000)
+    render_engine(engine, delta, 900, 700, view="delta", delta_period="10m")
+    below = heatmap_area_stats(delta, (10, 380, 600, 290))      # growth and shrinkage
     assert below["colours"] >= 20 and below["non_background"] >= 0.03, below
     plain, hot = tmp_path / "plain.png", tmp_path / "hot.png"
     render_engine(engine, plain, 600, 400)
