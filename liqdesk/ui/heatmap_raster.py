@@ -203,6 +203,9 @@ class WindowRaster:
             self._rebuild(model, view, origin, need, image)
             self.view_key = view_key
             levels_changed = self._update_levels(view.scale, exact)
+            if not levels_changed:
+                b0, b1 = self.band
+                self.px[b0:b1] = self.colouring.colour(self.vals[b0:b1])
         else:
             fresh = None
             if len(changed):
