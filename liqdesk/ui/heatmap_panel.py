@@ -104,6 +104,10 @@ class HeatmapPanel(QtWidgets.QWidget):
         if interactive:
             layout.addWidget(self._build_header())
         self.gview = HeatmapView()
+        # repaint the bounding rectangle of a frame's changes, never a many-rectangle region:
+        # Qt draws a scaled image through a non-rectangular clip by another route that rounds
+        # rows differently, so parts of the heatmap would sit a pixel off the rest
+        self.gview.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self.gview.ci.layout.setContentsMargins(4, 2, 2, 2)
         layout.addWidget(self.gview, 1)
 

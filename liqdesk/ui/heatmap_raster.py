@@ -75,62 +75,88 @@ class Colouring:
 
 
 class RasterItem(pg.GraphicsObject):
-    """Draws a uint32 ``0xffRRGGBB`` pixel ring ``[rows, slots]`` that its owner updates in place.
+    """Draws a uint32 ``0xffRRGGBB`` pixel ring ``[rows, W]`` that its owner updates in place.
 
-    Item coordinates: x = position in time order (0 = the oldest column shown), y = display row.
-    ``first_slot`` is the slot shown leftmost (the ring's oldest); only the rows ``band`` are
-    drawn (the rest of the buffer is not kept up to date). ``setTransform`` places it in the plot.
+    Column ``c`` sits in slot ``c % W``. Item coordinates: x = column − ``anchor`` (a multiple of
+    W at or before the oldest column shown, so the item moves only once every W columns), y =
+    display row. The columns ``first … last`` are drawn, the ring's older slots then its newer
+    ones; only the rows ``band`` (the rest of the buffer is not kept up to date). A new column
+    repaints only its own strip (and the strip of the column that left the window).
     """
 
     def __init__(self):
         super().__init__()
         self.pixels: np.ndarray | None = None
         self._qimage: QtGui.QImage | None = None
-        self.first_slot = 0
+        self.first = self.last = 0
         self.band = (0, 0)
+        self._geometry = None
 
     def set_pixels(self, pixels: np.ndarray) -> None:
-        """Use ``pixels`` (C-contiguous uint32 ``[rows, slots]``; kept, not copied) from now on."""
+        """Use ``pixels`` (C-contiguous uint32 ``[rows, W]``; kept, not copied) from now on."""
         assert pixels.dtype == np.uint32 and pixels.flags.c_contiguous
         self.prepareGeometryChange()
         self.pixels = pixels
         rows, cols = pixels.shape
         self._qimage = QtGui.QImage(pixels.data, cols, rows, cols * 4, QtGui.QImage.Format.Format_RGB32)
+        self._geometry = None
         self.update()
 
-    def set_view(self, first_slot: int, band: tuple[int, int], transform: QtGui.QTransform) -> None:
-        if band != self.band:
+    def place(self, first: int, last: int, band: tuple[int, int], column_s: float, bin_width: float,
+              origin: int) -> None:
+        """Show columns ``first … last`` (absolute numbers), rows ``band``, for ``column_s``
+        seconds per column and bins of ``bin_width`` from absolute bin ``origin``."""
+        width = self.pixels.shape[1]
+        anchor = (first // width) * width
+        geometry = (anchor, band, column_s, bin_width, origin)
+        if geometry != self._geometry:
             self.prepareGeometryChange()
             self.band = band
-        self.first_slot = first_slot
-        self.setTransform(transform)
-        self.update()
+            self.setTransform(QtGui.QTransform.fromTranslate(anchor * column_s, origin * bin_width)
+                              .scale(column_s, bin_width))
+            self._geometry = geometry
+            self.update()
+        elif (first, last) != (self.first, self.last):
+            # the window slid along: the strips of the columns that left it and that came in
+            self.update_columns(min(self.first, first), max(self.first, first))
+            self.update_columns(min(self.last, last) + 1, max(self.last, last) + 1)
+        self.first, self.last = first, last
+
+    def update_columns(self, c0: int, c1: int) -> None:
+        """Repaint the strip of columns ``[c0, c1)`` (their pixels changed)."""
+        if c1 > c0 and self._geometry is not None:
+            b0, b1 = self.band
+            self.update(QtCore.QRectF(float(c0 - self._geometry[0]), float(b0), float(c1 - c0), float(b1 - b0)))
 
     def clear(self) -> None:
         self.prepareGeometryChange()
         self.pixels = None
         self._qimage = None
         self.band = (0, 0)
+        self._geometry = None
         self.update()
 
     def boundingRect(self) -> QtCore.QRectF:
         if self.pixels is None or self.band[1] <= self.band[0]:
             return QtCore.QRectF()
-        return QtCore.QRectF(0.0, float(self.band[0]), float(self.pixels.shape[1]), float(self.band[1] - self.band[0]))
+        # two ring widths: the window can reach past the anchor's ring by up to W − 1 columns
+        return QtCore.QRectF(0.0, float(self.band[0]), 2.0 * self.pixels.shape[1], float(self.band[1] - self.band[0]))
 
     def paint(self, p, *args) -> None:
-        if self._qimage is None or self.band[1] <= self.band[0]:
+        if self._qimage is None or self.band[1] <= self.band[0] or self._geometry is None:
             return
         p.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
         b0, b1 = self.band
-        width = self.pixels.shape[1]
-        k = self.first_slot % width
         h = float(b1 - b0)
-        # older slots [k, width) on the left, then [0, k)
-        if width - k:
-            p.drawImage(QtCore.QRectF(0.0, b0, width - k, h), self._qimage, QtCore.QRectF(k, b0, width - k, h))
-        if k:
-            p.drawImage(QtCore.QRectF(width - k, b0, k, h), self._qimage, QtCore.QRectF(0.0, b0, k, h))
+        width = self.pixels.shape[1]
+        anchor = self._geometry[0]
+        # the columns before anchor + W sit at x = slot, the rest (wrapped) at x = W + slot
+        lo, hi = self.first - anchor, min(self.last - anchor + 1, width)
+        if hi > lo:
+            p.drawImage(QtCore.QRectF(lo, b0, hi - lo, h), self._qimage, QtCore.QRectF(lo, b0, hi - lo, h))
+        wrapped = self.last - anchor + 1 - width
+        if wrapped > 0:
+            p.drawImage(QtCore.QRectF(width, b0, wrapped, h), self._qimage, QtCore.QRectF(0.0, b0, wrapped, h))
 
 
 class WindowRaster:
@@ -152,8 +178,9 @@ class WindowRaster:
         self.image.setZValue(0)
         self.live_image = RasterItem()
         self.live_image.setZValue(1)
-        plot.addItem(self.image)
-        plot.addItem(self.live_image)
+        # their bounding rects are wider than the data (see RasterItem): the panel sets the ranges
+        plot.addItem(self.image, ignoreBounds=True)
+        plot.addItem(self.live_image, ignoreBounds=True)
         self.colouring = Colouring(lut, (0.0, 1.0), mode)
         self.clear()
 
@@ -206,6 +233,7 @@ class WindowRaster:
             if not levels_changed:
                 b0, b1 = self.band
                 self.px[b0:b1] = self.colouring.colour(self.vals[b0:b1])
+                self.image.update()
         else:
             fresh = None
             if len(changed):
@@ -219,6 +247,7 @@ class WindowRaster:
             if not levels_changed and fresh is not None:
                 b0, b1 = self.band
                 self.px[b0:b1, fresh[0]] = self.colouring.colour(fresh[1])
+                self.image.update_columns(int(changed[0]), int(changed[-1]) + 1)
         self.stamp = model.window_stamp()
         self._colour_live()
         self._place()
@@ -292,6 +321,7 @@ class WindowRaster:
         self.colouring.levels = (float(computed[0]), float(computed[1]))
         if b1 > b0:
             self.px[b0:b1] = self.colouring.colour(self.vals[b0:b1])
+        self.image.update()
         self.recolours += 1
         return True
 
@@ -324,12 +354,8 @@ class WindowRaster:
     def _place(self) -> None:
         col_s, w = self.geometry
         width = self.vals.shape[1]
-        first = self.seen_column - width + 1
-        y0 = self.origin * w
-        self.image.set_view((self.seen_column + 1) % width, self.band,
-                            QtGui.QTransform.fromTranslate(first * col_s, y0).scale(col_s, w))
-        self.live_image.set_view(0, self.band,
-                                 QtGui.QTransform.fromTranslate(self.live_column * col_s, y0).scale(col_s, w))
+        self.image.place(self.seen_column - width + 1, self.seen_column, self.band, col_s, w, self.origin)
+        self.live_image.place(self.live_column, self.live_column, self.band, col_s, w, self.origin)
 
     # -------------------------------------------------------------------------------- read-outs
     def columns(self) -> np.ndarray | None:

@@ -176,3 +176,24 @@ def test_any_update_sequence_keeps_the_pixels_equal_to_a_full_repaint(qtbot, see
             d.pan(n)
         d.check()
     d.panel.close()
+
+
+def _screen(panel) -> np.ndarray:
+    """What the window system shows of the panel (the back buffer, not a fresh render)."""
+    from PySide6 import QtGui
+
+    img = panel.screen().grabWindow(panel.winId()).toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    return np.frombuffer(img.constBits(), np.uint32).reshape(img.height(), -1).copy()
+
+
+def test_frames_painted_piece_by_piece_show_what_a_full_repaint_shows(qtbot, qapp):
+    d = Driver(qtbot, seed=9)
+    d.panel.set_follow(False)          # a still view: each frame repaints only what changed
+    qapp.processEvents()
+    for i in range(8):
+        d.advance(1, jump=0.012 if i == 4 else 0.0)
+        qapp.processEvents()
+        shown = _screen(d.panel)
+        d.panel.gview.viewport().update()
+        qapp.processEvents()
+        np.testing.assert_array_equal(shown, _screen(d.panel))
