@@ -151,12 +151,17 @@ class HeatmapGrid:
         computed with the same sequence of float32 operations whatever the band's shape (a
         per-slice multiply and add, not a BLAS product whose summation order depends on the
         shape), so a column read alone equals the same column of a whole-window read bit for bit.
+        Columns still in the write stage are read from it (a frame reading the column that just
+        closed does not force the stage out, one strided column at a time).
         """
-        self._flush()
         end = self.last_column if end_column is None else end_column
         r0, r1 = (0, self.rows) if rows is None else (int(rows[0]), int(rows[1]))
         every = slots is None
         slots = np.arange(self.window) if every else np.asarray(slots, dtype=np.int64)
+        staged = not every and self._staged > 0 and bool(np.all(
+            (slots >= self._staged_from) & (slots < self._staged_from + self._staged)))
+        if not staged:
+            self._flush()
         out = np.zeros((max(r1 - r0, 0), len(slots)), dtype=np.float32)
         exchanges, tiers = np.asarray(exchanges, bool), np.asarray(tiers, bool)
         if not (long or short) or r1 <= r0 or not len(slots) or end < 0:
@@ -172,7 +177,7 @@ class HeatmapGrid:
             sel = np.flatnonzero(valid & (off == o))
             whole = every and len(sel) == self.window
             idx = slice(None) if whole else slots[sel]
-            part = self._filtered(a, b, idx, exchanges, tiers, long, short, weights)
+            part = self._filtered(a, b, idx, exchanges, tiers, long, short, weights, staged)
             if whole:
                 out[a + o - r0: b + o - r0] = part
             else:
@@ -180,9 +185,10 @@ class HeatmapGrid:
         return out
 
     def _filtered(self, a: int, b: int, idx, exchanges: np.ndarray, tiers: np.ndarray, long: bool,
-                  short: bool, weights: np.ndarray | None) -> np.ndarray:
-        """Filtered sum of stored rows ``[a, b)`` of the slots ``idx`` (a slice or an index array),
-        each column in its own origin, ``[b - a, n]`` float32.
+                  short: bool, weights: np.ndarray | None, staged: bool = False) -> np.ndarray:
+        """Filtered sum of stored rows ``[a, b)`` of the slots ``idx`` (a slice or an index array;
+        ``staged``: slots all still in the write stage, read from there), each column in its own
+        origin, ``[b - a, n]`` float32.
 
         Per cell: each exchange's selected tiers, in order, each times its weight; then the
         exchanges summed in order. Worked through in blocks of rows small enough to stay in the
@@ -202,7 +208,7 @@ class HeatmapGrid:
             r1 = min(r0 + step, b)
             part, tmp, dst = part_buf[: r1 - r0], tmp_buf[: r1 - r0], out[r0 - a: r1 - a]
             for i, e in enumerate(sel_ex):
-                self._exchange_part(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, tmp)
+                self._exchange_part(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, tmp, staged)
                 if i == 0:
                     dst[...] = part
                 else:
@@ -210,10 +216,14 @@ class HeatmapGrid:
         return out
 
     def _exchange_part(self, e: int, r0: int, r1: int, idx, slot_idx: np.ndarray, sel_tiers: np.ndarray,
-                       w32: np.ndarray | None, long: bool, short: bool, part: np.ndarray, tmp: np.ndarray) -> None:
+                       w32: np.ndarray | None, long: bool, short: bool, part: np.ndarray, tmp: np.ndarray,
+                       staged: bool = False) -> None:
         """One exchange's filtered sum of stored rows ``[r0, r1)`` written into ``part``."""
         for j, t in enumerate(sel_tiers):
-            v = self.values[e * self.n_tiers + t, r0:r1][:, idx]
+            if staged:
+                v = self._stage[slot_idx - self._staged_from, e * self.n_tiers + t, r0:r1].T
+            else:
+                v = self.values[e * self.n_tiers + t, r0:r1][:, idx]
             if j == 0:
                 if w32 is None:
                     part[...] = v

@@ -440,8 +440,10 @@ class HeatmapPanel(QtWidgets.QWidget):
             if not self.mark_line.isVisible():
                 self.mark_line.show()
                 self.mark_line.label.show()
-            self.mark_line.setValue(mark)
-            self.mark_line.label.valueChanged()
+                self.mark_line.setValue(mark)
+                self.mark_line.label.valueChanged()
+            elif mark != self.mark_line.value():
+                self.mark_line.setValue(mark)       # its label follows (sigPositionChanged)
         self._update_title(engine)
         if not self._ranged:
             self._initial_range(engine)
