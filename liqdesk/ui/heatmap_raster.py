@@ -21,6 +21,8 @@ from PySide6 import QtCore, QtGui
 #: The colour scale's levels are kept until the levels computed for the data shown move by more
 #: than this share of the current range (hi − lo) at either end; see :func:`levels_moved`.
 LEVELS_TOLERANCE = 0.10
+#: cells coloured per block (a few hundred kB of temporaries, kept in the CPU cache)
+_COLOUR_BLOCK = 65_536
 
 
 def levels_moved(shown: tuple[float, float] | None, computed: tuple[float, float]) -> bool:
@@ -55,22 +57,29 @@ class Colouring:
         self.mode = mode
 
     def colour(self, dollars: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``dollars`` (float32, any shape) as uint32 pixels (written into ``out`` when given)."""
+        """``dollars`` (float32, any shape) as uint32 pixels (written into ``out`` when given).
+        Worked through in blocks that stay in the CPU cache (the same arithmetic per cell)."""
         lo, hi = self.levels
         n = len(self.table)
-        rng = hi - lo if hi != lo else 1.0
-        d = np.asarray(dollars, dtype=np.float32)
-        if self.mode == "log":
-            x = np.log10(np.add(d, np.float32(1.0)))
-            np.subtract(x, np.float32(lo), out=x)
-        else:
-            x = np.subtract(d, np.float32(lo))
-        np.multiply(x, np.float32(n / rng), out=x)
-        np.clip(x, 0, n - 1, out=x)
-        idx = x.astype(np.uint8) if n <= 256 else x.astype(np.uint16)
+        scale = np.float32(n / (hi - lo if hi != lo else 1.0))
+        d = np.ascontiguousarray(dollars, dtype=np.float32).reshape(-1)
+        res = np.empty(d.shape, np.uint32) if out is None else out.reshape(-1)
+        block = min(_COLOUR_BLOCK, max(len(d), 1))
+        x_buf = np.empty(block, np.float32)
+        idx_buf = np.empty(block, np.uint8 if n <= 256 else np.uint16)
+        for i in range(0, len(d), block):
+            src, x, idx = d[i: i + block], x_buf[: min(block, len(d) - i)], idx_buf[: min(block, len(d) - i)]
+            if self.mode == "log":
+                np.log10(np.add(src, np.float32(1.0), out=x), out=x)
+                np.subtract(x, np.float32(lo), out=x)
+            else:
+                np.subtract(src, np.float32(lo), out=x)
+            np.multiply(x, scale, out=x)
+            np.clip(x, 0, n - 1, out=x)
+            np.copyto(idx, x, casting="unsafe")
+            np.take(self.table, idx, out=res[i: i + len(x)])
         if out is None:
-            return self.table[idx]
-        np.take(self.table, idx, out=out)
+            return res.reshape(np.shape(dollars))
         return out
 
 
@@ -232,7 +241,7 @@ class WindowRaster:
             levels_changed = self._update_levels(view.scale, exact)
             if not levels_changed:
                 b0, b1 = self.band
-                self.px[b0:b1] = self.colouring.colour(self.vals[b0:b1])
+                self.colouring.colour(self.vals[b0:b1], out=self.px[b0:b1])
                 self.image.update()
         else:
             fresh = None
@@ -300,7 +309,7 @@ class WindowRaster:
             return False
         for a, b in parts:
             self.vals[a:b] = self._read(model, view, (a, b))
-            self.px[a:b] = self.colouring.colour(self.vals[a:b])
+            self.colouring.colour(self.vals[a:b], out=self.px[a:b])
         self.band = new
         levels_changed = self._update_levels(self.colouring.mode, exact=b1 <= b0)
         self._colour_live()
@@ -320,7 +329,7 @@ class WindowRaster:
             return False
         self.colouring.levels = (float(computed[0]), float(computed[1]))
         if b1 > b0:
-            self.px[b0:b1] = self.colouring.colour(self.vals[b0:b1])
+            self.colouring.colour(self.vals[b0:b1], out=self.px[b0:b1])
         self.image.update()
         self.recolours += 1
         return True
@@ -347,7 +356,7 @@ class WindowRaster:
         """Colour the whole band and the live column again (a new lookup table)."""
         b0, b1 = self.band
         if self.vals is not None and b1 > b0:
-            self.px[b0:b1] = self.colouring.colour(self.vals[b0:b1])
+            self.colouring.colour(self.vals[b0:b1], out=self.px[b0:b1])
         self._colour_live()
         self.image.update()
 
