@@ -2,10 +2,13 @@
 candles, the mark-price line, real liquidations as bubbles, a crosshair read-out and a colour bar
 in dollars.
 
-Drawing is split so that a frame costs little: the closed columns are one contiguous float32
-row-major image rebuilt only when a column closes, the grid re-centres or a filter changes; the
-live column (the one in progress) is a one-column image updated every frame. Both share the
-levels and the lookup table, so pyqtgraph takes its indexed-colour fast path.
+Drawing paints only what changed (``heatmap_raster.py``): the closed columns are kept coloured
+between frames in a ring of slots; a frame colours only the columns that closed since the last
+one (the model says which) and the live column (the one in progress, where sweeps show). A filter,
+scale, leverage-mix or price-origin change reads and colours the whole window once; the colour
+scale's levels move only by the rule in :func:`heatmap_raster.levels_moved`. Only the rows in view
+and half a view either side are read and coloured (more as the view pans), and the levels are
+those of these rows.
 
 x is Unix time in seconds (UTC), y is price in quote currency; column ``c`` covers
 ``[c·column_ms, (c+1)·column_ms)`` and bin ``k`` covers ``[k·w, (k+1)·w)``.
