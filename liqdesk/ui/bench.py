@@ -18,7 +18,9 @@
   with the bare image item of ``frame_baseline_ms`` re-colouring a whole grid in the same run:
   ``frame_rebuild_ratio`` and ``frame_live_ratio`` are median / baseline median (``_p99``: the
   99th percentiles' ratio). ``frame_live_rebuilds``: whole-window reads during the live frames
-  (a new learned mix or a re-centred price axis). ``frame_rows_read``: the heatmap's rows read.
+  (a new learned mix or a re-centred price axis). ``frame_live_still_*``: the same live frames
+  with follow off, so that a new column does not scroll the whole chart (as 29 of 30 frames at
+  30 FPS with 1 s columns). ``frame_rows_read``: the heatmap's rows read.
 - ``latency_ms_p99``: from an event's creation (a synthetic flood source, polled off the UI
   thread exactly as the simulator is) to the painted frame that first includes it, at ≥ 20,000
   events/s, with the real 30 FPS frame timer and 1 s columns (one column closes every second).
@@ -197,21 +199,33 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
     swept0 = len(model.swept())
     raster = getattr(window.heatmap, "raster", None)      # None: the code before the ring
     rebuilds0 = raster.rebuilds if raster is not None else 0
-    live, live_base = [], []
-    for i in range(n_frames + 3):
-        jump = (0.005 if i % 20 == 9 else -0.005) if i % 10 == 9 else 0.0
-        t_ms += cm
-        engine.ingest(feeder.events_until(t_ms - 1, 600, cm / 1000.0, jump))
-        t0 = time.perf_counter()
-        window.on_frame()
-        app.processEvents()
-        t = time.perf_counter() - t0
-        b = baseline(grids[0])
-        if i >= 3:
-            live.append(t)
-            live_base.append(b)
+
+    def live_frames() -> tuple[list[float], list[float]]:
+        nonlocal t_ms
+        live, live_base = [], []
+        for i in range(n_frames + 3):
+            jump = (0.005 if i % 20 == 9 else -0.005) if i % 10 == 9 else 0.0
+            t_ms += cm
+            engine.ingest(feeder.events_until(t_ms - 1, 600, cm / 1000.0, jump))
+            t0 = time.perf_counter()
+            window.on_frame()
+            app.processEvents()
+            t = time.perf_counter() - t0
+            b = baseline(grids[0])
+            if i >= 3:
+                live.append(t)
+                live_base.append(b)
+        return live, live_base
+
+    live, live_base = live_frames()
     live_med, live_p99 = _stats(live)
     live_b_med, live_b_p99 = _stats(live_base)
+    sweeps, rebuilds = len(model.swept()) - swept0, (raster.rebuilds - rebuilds0) if raster is not None else None
+    # the same with the view still (follow off): each new column no longer scrolls the chart
+    window.heatmap.set_follow(False)
+    still, still_base = live_frames()
+    window.heatmap.set_follow(True)
+    still_med, still_b_med = float(np.median(still)), float(np.median(still_base))
     reb_med, reb_p99 = _stats(rebuild)
     reb_b_med, reb_b_p99 = _stats(rebuild_base)
     return {
@@ -221,8 +235,10 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
         "frame_live_baseline_ms_p99": round(live_b_p99 * 1000, 2),
         "frame_live_ratio": round(live_med / live_b_med, 3),
         "frame_live_ratio_p99": round(live_p99 / live_b_p99, 3),
-        "frame_live_sweeps": int(len(model.swept()) - swept0),
-        "frame_live_rebuilds": int(raster.rebuilds - rebuilds0) if raster is not None else None,
+        "frame_live_sweeps": int(sweeps),
+        "frame_live_rebuilds": rebuilds,
+        "frame_live_still_ms_median": round(still_med * 1000, 2),
+        "frame_live_still_ratio": round(still_med / still_b_med, 3),
         "frame_rebuild_ms_median": round(reb_med * 1000, 2),
         "frame_rebuild_ms_p99": round(reb_p99 * 1000, 2),
         "frame_rebuild_baseline_ms_median": round(reb_b_med * 1000, 2),
