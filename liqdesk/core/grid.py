@@ -26,6 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 _STAGE_COLUMNS = 32
+#: cells per block of rows in a filtered read: the partial sums (3 float32 blocks, 3 MB) stay in
+#: the CPU cache while the slices stream past once; fewer, larger blocks keep numpy's per-call cost low
+_BLOCK_CELLS = 262144
 
 
 class HeatmapGrid:
@@ -49,6 +52,7 @@ class HeatmapGrid:
         self.origin = np.zeros(window_columns, dtype=np.int64)
         self.column = np.full(window_columns, -1, dtype=np.int64)
         self.last_column = -1
+        self.epoch = 0          # bumped by clear(): every stored column may have changed
         # Write-combining stage: a column written straight into ``values`` touches one cache line
         # (and often one page) per row and slice. Columns are staged contiguously (one column is
         # one run of memory) and a block of them is copied in one go, transposed into short
@@ -107,54 +111,11 @@ class HeatmapGrid:
         self.origin.fill(0)
         self.column.fill(-1)
         self.last_column = -1
+        self.epoch += 1
 
     def skip_to(self, column: int) -> None:
         """Mark columns up to ``column`` as passed without storing them (a long gap)."""
         self.last_column = max(self.last_column, column)
-
-    def _slot_part(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool, short: bool,
-                   weights: np.ndarray | None = None) -> np.ndarray:
-        """Filtered sum in slot order, ``[rows, W]`` float32 (each column in its own origin);
-        ``weights[E, T]`` multiply each slice when given."""
-        self._flush()
-        out = np.zeros((self.rows, self.window), dtype=np.float32)
-        if not (long or short):
-            return out
-        row_idx = np.arange(self.rows)[:, None]
-        slots = np.arange(self.window)
-        for e in np.flatnonzero(exchanges):
-            sel = [e * self.n_tiers + t for t in np.flatnonzero(tiers)]
-            if not sel:
-                continue
-            if weights is not None:
-                # one pass over the exchange's contiguous block of slices (a BLAS product);
-                # unselected tiers weigh 0
-                w = np.where(tiers, weights[e], 0.0).astype(np.float32)
-                block = self.values[e * self.n_tiers:(e + 1) * self.n_tiers]
-                part = np.tensordot(w, block, axes=1)
-                if long and short:
-                    np.add(out, part, out=out)
-                    continue
-            else:
-                part = self.values[sel[0]].copy() if not (long and short) else None
-                if long and short:
-                    for s in sel:
-                        np.add(out, self.values[s], out=out)
-                    continue
-                for s in sel[1:]:
-                    np.add(part, self.values[s], out=part)
-            mark = self.mark_row[:, e][None, :]
-            keep = row_idx < mark if long else row_idx > mark
-            part *= keep
-            has_row = (self.mark_row[:, e] >= 0) & (self.mark_row[:, e] < self.rows)
-            side_i = 0 if long else 1
-            at_mark_t = self.boundary[:, e, :, side_i][:, np.flatnonzero(tiers)]
-            if weights is not None:
-                at_mark_t = at_mark_t * weights[e][np.flatnonzero(tiers)].astype(np.float32)
-            at_mark = at_mark_t.sum(axis=1)
-            part[self.mark_row[has_row, e], slots[has_row]] = at_mark[has_row]
-            np.add(out, part, out=out)
-        return out
 
     def image(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool = True, short: bool = True,
               display_origin: int | None = None, end_column: int | None = None,
@@ -164,28 +125,130 @@ class HeatmapGrid:
         Columns run oldest to newest ending at ``end_column`` (default: the last stored); columns
         never stored are zero. ``exchanges`` and ``tiers`` are boolean masks. Rows are aligned on
         ``display_origin`` (default: the origin of the newest column). ``weights[E, T]``: a factor
-        per slice (the model's learned leverage mix), applied to every stored column.
+        per slice (the model's learned leverage mix), applied to every stored column. Every cell
+        equals what :meth:`band` gives for it, bit for bit (the same arithmetic per cell).
         """
         end = self.last_column if end_column is None else end_column
         columns = np.arange(end - self.window + 1, end + 1)
-        slot_sum = self._slot_part(np.asarray(exchanges, bool), np.asarray(tiers, bool), long, short, weights)
-        slots = columns % self.window
-        valid = self.column[slots] == columns
         if display_origin is None:
             display_origin = int(self.origin[end % self.window]) if end >= 0 else 0
+        slot_img = self.band(exchanges, tiers, long, short, display_origin, end_column=end, weights=weights)
         shift = end % self.window + 1
-        out = np.empty_like(slot_sum)
+        out = np.empty_like(slot_img)
         # time order: slots [shift:] are older than [:shift]
-        out[:, : self.window - shift] = slot_sum[:, shift:]
-        out[:, self.window - shift:] = slot_sum[:, :shift]
-        del slot_sum  # one full-window buffer fewer at the peak
-        if not valid.all():
-            out[:, ~valid] = 0.0
-        origins = self.origin[slots]
-        off = origins - display_origin
-        if valid.any() and np.any(off[valid] != 0):
-            out = _align(out, off, valid)
+        out[:, : self.window - shift] = slot_img[:, shift:]
+        out[:, self.window - shift:] = slot_img[:, :shift]
         return out, columns
+
+    def band(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool, short: bool, display_origin: int,
+             rows: tuple[int, int] | None = None, end_column: int | None = None,
+             slots: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+        """Display rows ``rows = (r0, r1)`` (default: all) of the filtered window ending at
+        ``end_column``, for the ring ``slots`` (default: all, in slot order: column ``c`` sits in
+        slot ``c % W``), as ``[r1 - r0, len(slots)]`` float32 notional (quote currency).
+
+        A slot whose column is not in the window (never stored, or older) is zero. Each cell is
+        computed with the same sequence of float32 operations whatever the band's shape (a
+        per-slice multiply and add, not a BLAS product whose summation order depends on the
+        shape), so a column read alone equals the same column of a whole-window read bit for bit.
+        Columns still in the write stage are read from it (a frame reading the column that just
+        closed does not force the stage out, one strided column at a time).
+        """
+        end = self.last_column if end_column is None else end_column
+        r0, r1 = (0, self.rows) if rows is None else (int(rows[0]), int(rows[1]))
+        every = slots is None
+        slots = np.arange(self.window) if every else np.asarray(slots, dtype=np.int64)
+        staged = not every and self._staged > 0 and bool(np.all(
+            (slots >= self._staged_from) & (slots < self._staged_from + self._staged)))
+        if not staged:
+            self._flush()
+        out = np.zeros((max(r1 - r0, 0), len(slots)), dtype=np.float32)
+        exchanges, tiers = np.asarray(exchanges, bool), np.asarray(tiers, bool)
+        if not (long or short) or r1 <= r0 or not len(slots) or end < 0:
+            return out
+        want = end - (end - slots) % self.window      # the column each slot holds in this window
+        valid = (self.column[slots] == want) & (want >= 0)
+        off = self.origin[slots] - display_origin     # stored row r shows at display row r + off
+        for o in np.unique(off[valid]):
+            o = int(o)
+            a, b = max(r0 - o, 0), min(r1 - o, self.rows)       # the stored rows that show
+            if b <= a:
+                continue
+            sel = np.flatnonzero(valid & (off == o))
+            whole = every and len(sel) == self.window
+            idx = slice(None) if whole else slots[sel]
+            part = self._filtered(a, b, idx, exchanges, tiers, long, short, weights, staged)
+            if whole:
+                out[a + o - r0: b + o - r0] = part
+            else:
+                out[a + o - r0: b + o - r0, sel] = part
+        return out
+
+    def _filtered(self, a: int, b: int, idx, exchanges: np.ndarray, tiers: np.ndarray, long: bool,
+                  short: bool, weights: np.ndarray | None, staged: bool = False) -> np.ndarray:
+        """Filtered sum of stored rows ``[a, b)`` of the slots ``idx`` (a slice or an index array;
+        ``staged``: slots all still in the write stage, read from there), each column in its own
+        origin, ``[b - a, n]`` float32.
+
+        Per cell: each exchange's selected tiers, in order, each times its weight; then the
+        exchanges summed in order. Worked through in blocks of rows small enough to stay in the
+        CPU cache (the slices are read once; the partial sums never go to memory)."""
+        slot_idx = np.arange(self.window)[idx]
+        n = len(slot_idx)
+        out = np.zeros((b - a, n), dtype=np.float32)
+        sel_tiers = np.flatnonzero(tiers)
+        sel_ex = np.flatnonzero(exchanges)
+        if not sel_tiers.size or not sel_ex.size or not n:
+            return out
+        w32 = None if weights is None else np.asarray(weights, dtype=np.float32)
+        step = max(1, _BLOCK_CELLS // n)
+        part_buf = np.empty((min(step, b - a), n), dtype=np.float32)
+        tmp_buf = np.empty_like(part_buf)
+        for r0 in range(a, b, step):
+            r1 = min(r0 + step, b)
+            part, tmp, dst = part_buf[: r1 - r0], tmp_buf[: r1 - r0], out[r0 - a: r1 - a]
+            for i, e in enumerate(sel_ex):
+                self._exchange_part(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, tmp, staged)
+                if i == 0:
+                    dst[...] = part
+                else:
+                    np.add(dst, part, out=dst)
+        return out
+
+    def _exchange_part(self, e: int, r0: int, r1: int, idx, slot_idx: np.ndarray, sel_tiers: np.ndarray,
+                       w32: np.ndarray | None, long: bool, short: bool, part: np.ndarray, tmp: np.ndarray,
+                       staged: bool = False) -> None:
+        """One exchange's filtered sum of stored rows ``[r0, r1)`` written into ``part``."""
+        for j, t in enumerate(sel_tiers):
+            if staged:
+                v = self._stage[slot_idx - self._staged_from, e * self.n_tiers + t, r0:r1].T
+            else:
+                v = self.values[e * self.n_tiers + t, r0:r1][:, idx]
+            if j == 0:
+                if w32 is None:
+                    part[...] = v
+                else:
+                    np.multiply(v, w32[e, t], out=part)
+            elif w32 is None:
+                np.add(part, v, out=part)
+            else:
+                np.add(part, np.multiply(v, w32[e, t], out=tmp), out=part)
+        if long and short:
+            return
+        # long levels sit below the exchange's mark row, short ones above; the mark row's own
+        # long and short parts are kept apart in ``boundary``
+        mark = self.mark_row[slot_idx, e]
+        rows = np.arange(r0, r1)[:, None]
+        part *= (rows < mark[None, :]) if long else (rows > mark[None, :])
+        has = (mark >= r0) & (mark < r1)
+        if not has.any():
+            return
+        side = 0 if long else 1
+        at_mark = np.zeros(len(slot_idx), dtype=np.float32)
+        for t in sel_tiers:
+            bt = self.boundary[slot_idx, e, t, side]
+            np.add(at_mark, bt if w32 is None else bt * w32[e, t], out=at_mark)
+        part[mark[has] - r0, np.flatnonzero(has)] = at_mark[has]
 
     def cell(self, column: int, row: int, display_origin: int,
              weights: np.ndarray | None = None) -> np.ndarray | None:
@@ -210,21 +273,3 @@ class HeatmapGrid:
                 out[e] = self.boundary[slot, e]
         return out if weights is None else out * weights[:, :, None]
 
-
-def _align(img: np.ndarray, off: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Shift each column by ``off`` rows (column origin − display origin); one copy per distinct offset."""
-    rows = img.shape[0]
-    out = np.zeros_like(img)
-    for o in np.unique(off[valid]):
-        cols = np.flatnonzero(valid & (off == o))
-        o = int(o)
-        # stored row r sits at display row r + o
-        src_lo, src_hi = max(0, -o), min(rows, rows - o)
-        if src_hi <= src_lo:
-            continue
-        # copy runs of adjacent columns as slices: no temporary the size of the window
-        breaks = np.flatnonzero(np.diff(cols) != 1) + 1
-        for run in np.split(cols, breaks):
-            c0, c1 = int(run[0]), int(run[-1]) + 1
-            out[src_lo + o: src_hi + o, c0:c1] = img[src_lo:src_hi, c0:c1]
-    return out

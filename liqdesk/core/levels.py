@@ -393,6 +393,40 @@ class LevelModel:
             img[:, -1] = (live[0] if long else 0) + (live[1] if short else 0)
         return img, cols, origin
 
+    def band(self, exchanges=None, tiers=None, long: bool = True, short: bool = True,
+             rows: tuple[int, int] | None = None, slots: np.ndarray | None = None,
+             origin: int | None = None, end_column: int | None = None) -> np.ndarray:
+        """Display rows ``rows = (r0, r1)`` (default: all) of the closed columns' window, for the
+        ring ``slots`` (default: every slot; column ``c`` sits in slot ``c % window_columns``), as
+        ``[r1 - r0, len(slots)]`` float32 notional (quote currency) under the mix in use. Each
+        cell equals the same cell of :meth:`image` bit for bit, so a view can read only the rows
+        it shows, or only the columns that closed, and keep the rest. ``end_column``: the
+        window's newest column (default: the newest closed one); slots whose column is no longer
+        stored read zero."""
+        origin = self._display_origin() if origin is None else origin
+        ex_mask, tier_mask = self.masks(exchanges, tiers)
+        end = self.grid.last_column if end_column is None else end_column
+        return self.grid.band(ex_mask, tier_mask, long, short, origin, rows=rows, end_column=end,
+                              slots=slots, weights=self.mix_multipliers())
+
+    def window_stamp(self) -> tuple:
+        """What every closed column of :meth:`image` depends on besides the filters: (grid
+        epoch, display origin, mix version, bin width). While it stays the same, stored columns
+        never change, a new column only appends (see :meth:`closed_since`), and a sweep changes
+        the live column only (closed columns are snapshots taken when they closed)."""
+        return (self.grid.epoch, self._display_origin(), self.mix.version, self.bin_width)
+
+    def closed_since(self, stamp: tuple | None, last_column: int | None) -> np.ndarray | None:
+        """The columns closed since a view read the window at ``stamp`` with ``last_column`` the
+        newest closed column then: an array of column numbers (empty: nothing closed), or None
+        when the whole window must be read again (the stamp moved, or more than a window closed)."""
+        if stamp is None or last_column is None or stamp != self.window_stamp():
+            return None
+        end = self.grid.last_column
+        if end < last_column or end - last_column > self.settings.window_columns:
+            return None
+        return np.arange(last_column + 1, end + 1)
+
     def cell(self, column: int, row: int, display_origin: int) -> np.ndarray | None:
         """Notional of one stored cell per (exchange, tier, side), ``[E, T, 2]`` (quote currency,
         under the leverage mix in use), or None when that column is not stored."""

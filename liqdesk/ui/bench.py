@@ -10,12 +10,20 @@
   ``frame_painted`` counts the paints, to show both really painted every frame.
 - ``frame_grab_*``: the same comparison with ``QWidget.grab()`` of the whole window against a
   grab of the plain plot (re-renders every widget, changed or not).
-- ``frame_rebuild_ms_median``: a full update that also recomputes the grid from the level model
-  (what a filter change or a column close costs); ``frame_live_ms_median``: a typical frame
-  (new events: live column, candles, liquidation map) without the render call.
+- ``frame_rebuild_*``: a filter change (exchanges, sides) applied as the filters panel does it,
+  so the heatmap reads its whole window from the level model and colours it, every panel is
+  refreshed, then painted; ``frame_live_*``: a steady live frame, the model's time stepped by
+  one 1 s column per frame (600 events each; every 10th frame a 0.5 % price jump sweeps levels,
+  ``frame_live_sweeps`` counts them), then painted. Each is timed interleaved, frame by frame,
+  with the bare image item of ``frame_baseline_ms`` re-colouring a whole grid in the same run:
+  ``frame_rebuild_ratio`` and ``frame_live_ratio`` are median / baseline median (``_p99``: the
+  99th percentiles' ratio). ``frame_live_rebuilds``: whole-window reads during the live frames
+  (a new learned mix or a re-centred price axis). ``frame_live_still_*``: the same live frames
+  with follow off, so that a new column does not scroll the whole chart (as 29 of 30 frames at
+  30 FPS with 1 s columns). ``frame_rows_read``: the heatmap's rows read.
 - ``latency_ms_p99``: from an event's creation (a synthetic flood source, polled off the UI
   thread exactly as the simulator is) to the painted frame that first includes it, at ≥ 20,000
-  events/s, with the real 30 FPS frame timer and 1 s columns (a full rebuild every second).
+  events/s, with the real 30 FPS frame timer and 1 s columns (one column closes every second).
 - ``max_frame_gap_ms``: the longest time between two painted frames while the source floods
   50,000 events/s (10 s; 3 s in quick mode). ``rss_growth_mb``: resident memory after the
   floods minus before them.
@@ -73,10 +81,17 @@ class FloodSource:
         created = self._last_perf
         self._last_perf = perf
         t1 = max(int(time.time() * 1000), self._t_ms)
+        batch = self.events_until(t1, n, dt)
+        self.last_created = created
+        return batch
+
+    def events_until(self, t1: int, n: int, dt: float, jump: float = 0.0):
+        """``n`` events from the last one's time to ``t1`` (ms), the price moving as over ``dt``
+        seconds and by a factor ``exp(jump)`` more (a sudden move that sweeps levels)."""
         t = np.sort(self.rng.integers(self._t_ms, t1 + 1, n))
         self._t_ms = t1
         rng = self.rng
-        self.price *= math.exp(rng.normal(0, 0.00025 * math.sqrt(max(dt, 1e-3))))
+        self.price *= math.exp(rng.normal(0, 0.00025 * math.sqrt(max(dt, 1e-3))) + jump)
         ex = rng.integers(0, len(EXCHANGES), n)
         ids = np.array([EXCHANGE_ID[e] for e in EXCHANGES], dtype=np.uint8)[ex]
         n_trade = int(n * 0.8)
@@ -111,7 +126,6 @@ class FloodSource:
             kinds["liquidations"] = records("liquidations", time_ms=[t1], exchange=[int(ids[0])], side=[side],
                                             price=[self.price], size=[notional / self.price], notional=[notional])
         self.events += n
-        self.last_created = created
         return make_batch(**kinds)
 
 
@@ -142,6 +156,97 @@ def _prefilled_engine(end_ms: int, column_ms: int = 1_000):
 def _stats(values) -> tuple[float, float]:
     a = np.asarray(values, dtype=float)
     return float(np.median(a)), float(np.percentile(a, 99))
+
+
+def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) -> dict:
+    """``frame_live_*`` and ``frame_rebuild_*`` (see the module docstring), each frame timed
+    beside the bare image item re-colouring a whole grid, interleaved frame by frame."""
+    from liqdesk.core.levels import LevelModel
+
+    model: LevelModel = engine.model
+    views = [window.view.with_(exchanges=None, tiers=None, long=True, short=True),
+             window.view.with_(exchanges=None, tiers=None, long=True, short=False),
+             window.view.with_(exchanges=("binance", "okx"), tiers=None, long=True, short=True)]
+    levels = window.heatmap.levels
+
+    def baseline(grid) -> float:
+        t0 = time.perf_counter()
+        item.setImage(grid[0], autoLevels=False, levels=levels)
+        app.processEvents()
+        return time.perf_counter() - t0
+
+    # a filter change: the whole window read and coloured again (as FiltersPanel does it)
+    rebuild, rebuild_base = [], []
+    for i in range(max(9, n_frames // 2) + 3):
+        t0 = time.perf_counter()
+        window.set_view(views[i % 3])
+        window.on_frame()
+        app.processEvents()
+        t = time.perf_counter() - t0
+        b = baseline(grids[i % 3])
+        if i >= 3:
+            rebuild.append(t)
+            rebuild_base.append(b)
+    window.set_view(views[0])
+    window.on_frame()
+    app.processEvents()
+
+    # steady live frames: one column closes per frame (1 s columns, the model's time stepped
+    # by a column per frame), and every 10th frame the price jumps 0.5 % and sweeps levels
+    feeder = FloodSource(0, model.mark_price(), seed=17)
+    cm = model.settings.column_ms
+    feeder._t_ms = t_ms = (model.watermark // cm + 1) * cm
+    swept0 = len(model.swept())
+    raster = getattr(window.heatmap, "raster", None)      # None: the code before the ring
+    rebuilds0 = raster.rebuilds if raster is not None else 0
+
+    def live_frames() -> tuple[list[float], list[float]]:
+        nonlocal t_ms
+        live, live_base = [], []
+        for i in range(n_frames + 3):
+            jump = (0.005 if i % 20 == 9 else -0.005) if i % 10 == 9 else 0.0
+            t_ms += cm
+            engine.ingest(feeder.events_until(t_ms - 1, 600, cm / 1000.0, jump))
+            t0 = time.perf_counter()
+            window.on_frame()
+            app.processEvents()
+            t = time.perf_counter() - t0
+            b = baseline(grids[0])
+            if i >= 3:
+                live.append(t)
+                live_base.append(b)
+        return live, live_base
+
+    live, live_base = live_frames()
+    live_med, live_p99 = _stats(live)
+    live_b_med, live_b_p99 = _stats(live_base)
+    sweeps, rebuilds = len(model.swept()) - swept0, (raster.rebuilds - rebuilds0) if raster is not None else None
+    # the same with the view still (follow off): each new column no longer scrolls the chart
+    window.heatmap.set_follow(False)
+    still, still_base = live_frames()
+    window.heatmap.set_follow(True)
+    still_med, still_b_med = float(np.median(still)), float(np.median(still_base))
+    reb_med, reb_p99 = _stats(rebuild)
+    reb_b_med, reb_b_p99 = _stats(rebuild_base)
+    return {
+        "frame_live_ms_median": round(live_med * 1000, 2),
+        "frame_live_ms_p99": round(live_p99 * 1000, 2),
+        "frame_live_baseline_ms_median": round(live_b_med * 1000, 2),
+        "frame_live_baseline_ms_p99": round(live_b_p99 * 1000, 2),
+        "frame_live_ratio": round(live_med / live_b_med, 3),
+        "frame_live_ratio_p99": round(live_p99 / live_b_p99, 3),
+        "frame_live_sweeps": int(sweeps),
+        "frame_live_rebuilds": rebuilds,
+        "frame_live_still_ms_median": round(still_med * 1000, 2),
+        "frame_live_still_ratio": round(still_med / still_b_med, 3),
+        "frame_rebuild_ms_median": round(reb_med * 1000, 2),
+        "frame_rebuild_ms_p99": round(reb_p99 * 1000, 2),
+        "frame_rebuild_baseline_ms_median": round(reb_b_med * 1000, 2),
+        "frame_rebuild_baseline_ms_p99": round(reb_b_p99 * 1000, 2),
+        "frame_rebuild_ratio": round(reb_med / reb_b_med, 3),
+        "frame_rebuild_ratio_p99": round(reb_p99 / reb_b_p99, 3),
+        "frame_rows_read": list(raster.band) if raster is not None else [0, ROWS],
+    }
 
 
 def measure_frames(quick: bool = False) -> dict:
@@ -205,7 +310,7 @@ def measure_frames(quick: bool = False) -> dict:
     levels = window.heatmap.levels
     painted = {"window": 0}
     conn = window.heatmap.gview.painted.connect(lambda t: painted.__setitem__("window", painted["window"] + 1))
-    full, base, grab_w, grab_b, rebuild, live, update_only = [], [], [], [], [], [], []
+    full, base, grab_w, grab_b, update_only = [], [], [], [], []
     inline = FloodSource(20_000, price, seed=3)
     inline._t_ms = max(inline._t_ms, model.watermark or 0)
 
@@ -246,19 +351,6 @@ def measure_frames(quick: bool = False) -> dict:
         t2 = time.perf_counter()
         grab_w.append(t1 - t0)
         grab_b.append(t2 - t1)
-    pw.close()
-    for _ in range(max(5, n_frames // 4)):
-        feed()
-        t0 = time.perf_counter()
-        window.on_frame(force=True)
-        app.processEvents()
-        rebuild.append(time.perf_counter() - t0)
-    for _ in range(n_frames):
-        feed()
-        t0 = time.perf_counter()
-        window.on_frame()
-        app.processEvents()
-        live.append(time.perf_counter() - t0)
 
     frame_med, frame_p99 = _stats(full)
     base_med = float(np.median(base))
@@ -299,6 +391,9 @@ def measure_frames(quick: bool = False) -> dict:
     rss1 = proc.memory_info().rss
     clock.stop()
     session.stop()
+    # last: these step the model's time ahead of the wall clock the floods above stamp with
+    steady = _live_and_rebuild_frames(app, window, engine, item, grids, n_frames)
+    pw.close()
     window.close()
     app.processEvents()
 
@@ -308,8 +403,7 @@ def measure_frames(quick: bool = False) -> dict:
         "frame_ms_p99": round(frame_p99 * 1000, 2),
         "frame_baseline_ms": round(base_med * 1000, 2),
         "frame_ratio": round(frame_med / base_med, 3) if base_med > 0 else None,
-        "frame_rebuild_ms_median": round(float(np.median(rebuild)) * 1000, 2),
-        "frame_live_ms_median": round(float(np.median(live)) * 1000, 2),
+        **steady,
         "frame_update_ms_median": round(float(np.median(update_only)) * 1000, 2),
         "frame_painted": {"window": frames_painted[0], "baseline": frames_painted[1], "frames": n_frames},
         "frame_grab_ms_median": round(float(np.median(grab_w)) * 1000, 2),

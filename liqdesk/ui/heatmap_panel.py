@@ -2,10 +2,13 @@
 candles, the mark-price line, real liquidations as bubbles, a crosshair read-out and a colour bar
 in dollars.
 
-Drawing is split so that a frame costs little: the closed columns are one contiguous float32
-row-major image rebuilt only when a column closes, the grid re-centres or a filter changes; the
-live column (the one in progress) is a one-column image updated every frame. Both share the
-levels and the lookup table, so pyqtgraph takes its indexed-colour fast path.
+Drawing paints only what changed (``heatmap_raster.py``): the closed columns are kept coloured
+between frames in a ring of slots; a frame colours only the columns that closed since the last
+one (the model says which) and the live column (the one in progress, where sweeps show). A filter,
+scale, leverage-mix or price-origin change reads and colours the whole window once; the colour
+scale's levels move only by the rule in :func:`heatmap_raster.levels_moved`. Only the rows in view
+and half a view either side are read and coloured (more as the view pans), and the levels are
+those of these rows.
 
 x is Unix time in seconds (UTC), y is price in quote currency; column ``c`` covers
 ``[c·column_ms, (c+1)·column_ms)`` and bin ``k`` covers ``[k·w, (k+1)·w)``.
@@ -38,6 +41,7 @@ from .heatmap_items import (
     PriceAxis,
     _title_font,
 )
+from .heatmap_raster import WindowRaster
 
 
 # ------------------------------------------------------------------------------------ read-out
@@ -82,25 +86,16 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.lut = scaling.colormap_lut(gamma=scaling.GAMMA["percentile"])
         self.view = ViewState()
         self.follow = True
-        self._key = None
-        self._levels = (0.0, 1.0)
         self._top = None            # the largest dollar value shown (0: nothing at all)
-        self._log_buf = None
-        self._live_buf = None
         self._liq_key = None
         self._candle_key = None
         self._title = None
         self._origin = 0
-        self._disp = None
-        self._live_disp = None
-        self._slice = None
         self._model = None
         self._engine = None
         self._step = 0.0
         self._ranged = False
         self._following_now = False
-        self.last_image: np.ndarray | None = None       # closed columns, dollars [rows, W]
-        self.last_columns: np.ndarray | None = None
         self.last_live: np.ndarray | None = None         # live column, dollars [rows]
         self.candle_interval_ms = 60_000
         self.session_span_ms: tuple[int, int] | None = None    # a replay's recorded span
@@ -112,6 +107,10 @@ class HeatmapPanel(QtWidgets.QWidget):
         if interactive:
             layout.addWidget(self._build_header())
         self.gview = HeatmapView()
+        # repaint the bounding rectangle of a frame's changes, never a many-rectangle region:
+        # Qt draws a scaled image through a non-rectangular clip by another route that rounds
+        # rows differently, so parts of the heatmap would sit a pixel off the rest
+        self.gview.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self.gview.ci.layout.setContentsMargins(4, 2, 2, 2)
         layout.addWidget(self.gview, 1)
 
@@ -132,14 +131,9 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.gview.ci.layout.setColumnFixedWidth(1, self.colorbar.axis.width() + 16)    # + the strip
         self.gview.ci.layout.setColumnStretchFactor(0, 1)
 
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(self.lut)
-        self.image.setZValue(0)
-        self.live_image = pg.ImageItem(axisOrder="row-major")
-        self.live_image.setLookupTable(self.lut)
-        self.live_image.setZValue(1)
-        self.plot.addItem(self.image)
-        self.plot.addItem(self.live_image)
+        # the coloured closed columns and live column, kept between frames (heatmap_raster.py)
+        self.raster = WindowRaster(self.plot, self.lut, self.view.scale)
+        self.image, self.live_image = self.raster.image, self.raster.live_image
         self.candles = CandlesItem()
         self.plot.addItem(self.candles)
         mark_pen = pg.mkPen(theme.MARK, width=1, style=QtCore.Qt.PenStyle.DashLine)
@@ -310,14 +304,13 @@ class HeatmapPanel(QtWidgets.QWidget):
         """New filters / display choices: the next refresh redraws the whole window."""
         if view.scale != self.view.scale:
             self.lut = scaling.colormap_lut(gamma=scaling.GAMMA.get(view.scale, 1.0))
-            for item in (self.image, self.live_image, self.colorbar.strip):
-                item.setLookupTable(self.lut)
+            self.colorbar.strip.setLookupTable(self.lut)
+            self.raster.set_lut(self.lut, view.scale)
         self.view = view
         if hasattr(self, "scale_combo") and self.scale_combo.currentText() != view.scale:
             self.scale_combo.blockSignals(True)
             self.scale_combo.setCurrentText(view.scale)
             self.scale_combo.blockSignals(False)
-        self._key = None
         self._liq_key = None
         self._candle_key = None
 
@@ -409,7 +402,6 @@ class HeatmapPanel(QtWidgets.QWidget):
         model = engine.model
         if self._model is not model:
             self._model = model
-            self._key = None
             self._liq_key = None
             self._candle_key = None
         if not model.bin_width or model.watermark is None:
@@ -419,8 +411,7 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.colorbar.set_levels(0.0, 1.0, self.view.scale, top=0.0)
             self.message_label.adjustSize()
             self.message_label.show()
-            self.image.clear()
-            self.live_image.clear()
+            self.raster.clear()
             self.candles.set_candles(np.empty(0, dtype=engine.candles.candles.dtype), 1000)
             self.bubbles.clear()
             self.mark_line.hide()
@@ -429,53 +420,33 @@ class HeatmapPanel(QtWidgets.QWidget):
         s = model.settings
         w = model.bin_width
         self._step = w
-        col_s = s.column_ms / 1000.0
-        exchanges = self.view.model_exchanges(model)
-        tiers = self.view.tiers
         # before the first column closes the model would centre the grid on the current price
         origin, live_map = live_level_map(engine, self.view)
-        # a new learned leverage mix re-weights the whole window (once a minute at most)
-        key = (model.grid.last_column, origin, self.view.filter_key, self.view.scale, w, model.mix.version)
-        full = force or key != self._key or image is not None
         live = np.zeros(s.rows, np.float32)
         if self.view.long:
             live += live_map[0]
         if self.view.short:
             live += live_map[1]
         self.last_live = live
-        if not full and not self._top and live.max(initial=0.0) > 0:
-            full = True             # the first notional appeared in the live column: scale for it
-        if full:
-            self._key = key
-            img, cols, _ = image if image is not None else model.image(
-                exchanges, tiers, self.view.long, self.view.short, include_live=False)
-            self._origin = origin
-            self.last_image, self.last_columns = img, cols
-            self._levels = scaling.display_levels(img, self.view.scale, extra=live)
-            disp = scaling.to_display(img, self.view.scale, out=self._log_buf)
-            if self.view.scale == "log":
-                self._log_buf = disp
-            self._disp = disp
-            self._disp_geom = (float(cols[0]) * col_s, len(cols) * col_s, origin, w)
-            self._slice = None
-            self._show_rows()
-            self._top = scaling.data_top(img, live)
-            self.colorbar.set_levels(*self._levels, self.view.scale, top=self._top)
-            self._show_empty_message()
-        live_disp = scaling.to_display(live.reshape(-1, 1), self.view.scale, out=self._live_buf)
-        if self.view.scale == "log":
-            self._live_buf = live_disp
-        live_col = int(model.watermark // s.column_ms)
-        self._live_disp, self._live_col_x = live_disp, (live_col * col_s, col_s)
-        self._show_live()
+        self._origin = origin
+        # the ring reads only the columns that closed since the last frame, unless the filters,
+        # scale, mix or price origin changed (then the whole band: a rebuild)
+        rebuilds = self.raster.rebuilds
+        levels_changed = self.raster.sync(model, self.view, origin, live, self._rows_in_view(origin, w, s.rows),
+                                          force=force, image=image)
+        full = self.raster.rebuilds != rebuilds
+        if levels_changed or full or (not self._top and live.max(initial=0.0) > 0):
+            self._scale_changed()
 
         mark = model.mark_price()
         if math.isfinite(mark):
             if not self.mark_line.isVisible():
                 self.mark_line.show()
                 self.mark_line.label.show()
-            self.mark_line.setValue(mark)
-            self.mark_line.label.valueChanged()
+                self.mark_line.setValue(mark)
+                self.mark_line.label.valueChanged()
+            elif mark != self.mark_line.value():
+                self.mark_line.setValue(mark)       # its label follows (sigPositionChanged)
         self._update_title(engine)
         if not self._ranged:
             self._initial_range(engine)
@@ -506,10 +477,8 @@ class HeatmapPanel(QtWidgets.QWidget):
         lab.setFixedWidth(min(natural, room))
         lab.setFixedHeight(lab.heightForWidth(lab.width()))
 
-    def _rows_in_view(self) -> tuple[int, int]:
+    def _rows_in_view(self, origin: int, w: float, rows: int) -> tuple[int, int]:
         """Grid rows covering the visible price range and half a view more on each side."""
-        x0, width, origin, w = self._disp_geom
-        rows = self._disp.shape[0]
         y0, y1 = self.vb.viewRange()[1]
         h = max(y1 - y0, w)
         r0 = int(math.floor((y0 - 0.5 * h) / w)) - origin
@@ -517,40 +486,27 @@ class HeatmapPanel(QtWidgets.QWidget):
         return max(0, min(r0, rows)), max(0, min(r1, rows))
 
     def _show_rows(self, *_) -> None:
-        """Hand the image item the rows in view only: a row slice of the C-contiguous display
-        array is itself contiguous (no copy), and the item renders a fraction of the grid."""
-        if getattr(self, "_disp", None) is None:
+        """A pan or zoom that shows rows the ring has not read: read and colour those rows only."""
+        m = self._model
+        if m is None or self.raster.vals is None or not m.bin_width:
             return
-        x0, width, origin, w = self._disp_geom
-        if self._slice is not None:
-            r0, r1 = self._slice
-            y0, y1 = self.vb.viewRange()[1]
-            lo, hi = (origin + r0) * w, (origin + r1) * w
-            rows = self._disp.shape[0]
-            if (lo <= y0 or r0 == 0) and (y1 <= hi or r1 == rows):
-                return
-        r0, r1 = self._rows_in_view()
-        if r1 <= r0:
-            self.image.clear()
-            self._slice = (r0, r1)
-            return
-        part = self._disp[r0:r1]
-        self.image.setImage(part, autoLevels=False, levels=self._levels)
-        self.image.setRect(QtCore.QRectF(x0, (origin + r0) * w, width, (r1 - r0) * w))
-        self._slice = (r0, r1)
-        self._show_live()
+        b0, b1 = self.raster.band
+        w, origin, rows = m.bin_width, self.raster.origin, m.settings.rows
+        y0, y1 = self.vb.viewRange()[1]
+        v0 = max(0, min(int(math.floor(y0 / w)) - origin, rows))
+        v1 = max(0, min(int(math.ceil(y1 / w)) - origin, rows))
+        if b0 <= v0 and v1 <= b1:
+            return                  # every visible row is read: nothing to do
+        # read half a view beyond what is in view, so that a small pan reads nothing
+        r0, r1 = self._rows_in_view(origin, w, rows)
+        if self.raster.extend(m, self.view, (r0, r1)) or not self._top:
+            self._scale_changed()
 
-    def _show_live(self) -> None:
-        if getattr(self, "_live_disp", None) is None or self._slice is None:
-            return
-        r0, r1 = self._slice
-        x, col_s = self._live_col_x
-        _, _, origin, w = self._disp_geom
-        if r1 <= r0:
-            self.live_image.clear()
-            return
-        self.live_image.setImage(self._live_disp[r0:r1], autoLevels=False, levels=self._levels)
-        self.live_image.setRect(QtCore.QRectF(x, (origin + r0) * w, col_s, (r1 - r0) * w))
+    def _scale_changed(self) -> None:
+        """The colour scale's levels moved (or nothing was shown yet): the colour bar follows."""
+        self._top = self.raster.top()
+        self.colorbar.set_levels(*self.raster.levels, self.view.scale, top=self._top)
+        self._show_empty_message()
 
     def _live_end_s(self) -> float | None:
         m = self._model
@@ -670,7 +626,7 @@ class HeatmapPanel(QtWidgets.QWidget):
 
     def _update_liquidations(self, engine, full: bool) -> None:
         liq = engine.liquidations
-        key = (len(liq), self.view.filter_key, self._key)
+        key = (len(liq), self.view.filter_key, self.raster.seen_column, self.raster.stamp)
         if key == self._liq_key:
             return
         self._liq_key = key
@@ -758,7 +714,8 @@ class HeatmapPanel(QtWidgets.QWidget):
     def displayed_value(self, time_s: float, price: float) -> float | None:
         """The dollars the image shows at (time, price) (None outside the window)."""
         m = self._model
-        if m is None or self.last_image is None:
+        raster = self.raster
+        if m is None or raster.vals is None:
             return None
         s = m.settings
         column = int(math.floor(time_s * 1000.0 / s.column_ms))
@@ -767,10 +724,14 @@ class HeatmapPanel(QtWidgets.QWidget):
             return None
         if m.watermark is not None and column == m.watermark // s.column_ms:
             return float(self.last_live[row])
-        idx = column - int(self.last_columns[0])
-        if not 0 <= idx < self.last_image.shape[1]:
+        first = raster.seen_column - s.window_columns + 1
+        if not first <= column <= raster.seen_column:
             return None
-        return float(self.last_image[row, idx])
+        b0, b1 = raster.band
+        if not b0 <= row < b1:
+            if raster.extend(m, self.view, (min(b0, row), max(b1, row + 1))):
+                self._scale_changed()
+        return float(raster.vals[row, column % s.window_columns])
 
     def heatmap_rect(self) -> QtCore.QRect:
         """The image area in the panel's pixel coordinates."""
@@ -779,7 +740,31 @@ class HeatmapPanel(QtWidgets.QWidget):
 
     @property
     def levels(self) -> tuple[float, float]:
-        return self._levels
+        return self.raster.levels
+
+    @property
+    def last_columns(self) -> np.ndarray | None:
+        """Column numbers of the closed columns shown, oldest first."""
+        return self.raster.columns()
+
+    @property
+    def last_image(self) -> np.ndarray | None:
+        """The closed columns shown, dollars ``[rows, W]`` in time order (a copy; reads the rows
+        not read yet first, so it is the whole window: for tests and read-outs, not frames)."""
+        raster = self.raster
+        if raster.vals is None or self._model is None:
+            return None
+        if raster.extend(self._model, self.view, (0, raster.vals.shape[0])):
+            self._scale_changed()
+        return raster.time_order(raster.vals)
+
+    def shown_pixels(self) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
+        """(band of rows drawn, closed columns' pixels ``[rows, W]`` in time order, live column's
+        pixels ``[rows]``) as painted (uint32 ``0xffRRGGBB``; rows outside the band undefined)."""
+        raster = self.raster
+        if raster.px is None:
+            return None
+        return raster.band, raster.time_order(raster.px), raster.live_px[:, 0].copy()
 
 
 def bubble_size(notional: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@ against price — per-bin bars (long levels under price, short levels over it) a
 notional a move to each price would liquidate — sharing the heatmap's price axis (linked views).
 
 Bars are one painter path per side built from numpy arrays; the cumulative curves live in a
-second view box with their own dollar axis on top, linked in price to the first.
+second view box with their own dollar axis on top, linked in price to the first. A refresh that
+would move nothing in view by half a pixel (most live updates) leaves the drawing alone.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class LiqMapPanel(QtWidgets.QWidget):
         self._sync_key = None
         self._syncing = False
         self.last_long = self.last_short = self.last_cum_long = self.last_cum_short = None
+        self._drawn = None          # (first edge, bins, mark) of the data drawn
+        self.skipped = 0            # refreshes that changed nothing visible (not redrawn)
 
     def _fit_labels(self, *_) -> None:
         """The top axis title in the longest wording that fits the panel's width."""
@@ -202,6 +205,7 @@ class LiqMapPanel(QtWidgets.QWidget):
             self.cum_long.setData([], [])
             self.cum_short.setData([], [])
             self.mark_line.hide()
+            self._drawn = self._data = None
             return
         s = model.settings
         w = model.bin_width
@@ -215,6 +219,9 @@ class LiqMapPanel(QtWidgets.QWidget):
         cum_l, cum_s = cumulative_map(long, short, edges, w, mark)
         self.last_long, self.last_short, self.last_cum_long, self.last_cum_short = long, short, cum_l, cum_s
         centres = edges + w / 2
+        if self._drawn_same(edges, long, short, cum_l, cum_s, mark):
+            self.skipped += 1
+            return                  # nothing in view would move by half a pixel: no repaint
         below, above = centres < mark, centres > mark
         self.cum_long.setData(np.concatenate([[0.0], cum_l[below][::-1]]),
                               np.concatenate([[mark], centres[below][::-1]]))
@@ -222,10 +229,33 @@ class LiqMapPanel(QtWidgets.QWidget):
         self.mark_line.setValue(mark)
         self.mark_line.show()
         self._data = (edges, long, short, centres, cum_l, cum_s)
+        self._drawn = (edges[0], len(edges), mark)
         self._bars_range = None
         self.sync_price_axis()
         self._rebuild_bars()
         self._rescale_x()
+
+    def _drawn_same(self, edges, long, short, cum_l, cum_s, mark: float) -> bool:
+        """Whether the new map would look the same as the one drawn: the same bins, the mark
+        within half a pixel, and no bar or cumulative value in view off by half a pixel or more.
+        The live column changes with almost every event; most changes are far below a pixel."""
+        if self._drawn is None or self._data is None or not self.isVisible():
+            return False
+        first, n, drawn_mark = self._drawn
+        if n != len(edges) or first != edges[0]:
+            return False
+        (bx0, bx1), (y0, y1) = self.vb.viewRange()
+        cx1 = self.vb2.viewRange()[0][1]
+        height, width = max(self.vb.height(), 1.0), max(self.vb.width(), 1.0)
+        if abs(mark - drawn_mark) >= 0.5 * (y1 - y0) / height:
+            return False
+        _, old_long, old_short, centres, old_cum_l, old_cum_s = self._data
+        vis = (centres >= y0) & (centres <= y1)
+        bar_px, cum_px = 0.5 * (bx1 - bx0) / width, 0.5 * cx1 / width
+        return (np.abs(long[vis] - old_long[vis]).max(initial=0.0) < bar_px
+                and np.abs(short[vis] - old_short[vis]).max(initial=0.0) < bar_px
+                and np.abs(cum_l[vis] - old_cum_l[vis]).max(initial=0.0) < cum_px
+                and np.abs(cum_s[vis] - old_cum_s[vis]).max(initial=0.0) < cum_px)
 
     def _rebuild_bars(self) -> None:
         """Bar paths for the bins in the visible price range (and a little more)."""

@@ -18,22 +18,27 @@ def _cell_of_max(panel):
     return row, idx, time_s, price
 
 
-def _displayed(panel) -> np.ndarray:
-    """The array the image item was handed, placed back on full-grid rows."""
-    r0, r1 = panel._slice
-    return r0, r1, np.asarray(panel.image.image)
+def _displayed(panel):
+    """(first row, end row, pixels) of the rows the image item draws, in time order."""
+    (r0, r1), pixels, _ = panel.shown_pixels()
+    return r0, r1, pixels[r0:r1]
 
 
-def test_image_item_gets_the_models_window_as_contiguous_float32(window):
+def _coloured(panel, dollars):
+    """``dollars`` as the panel's current colour scale colours them."""
+    return panel.raster.colouring.colour(dollars)
+
+
+def test_image_item_shows_the_models_window_coloured(window):
     panel = window.heatmap
     model = window.session.engine.model
     expected, cols, origin = model.image(include_live=False)
     np.testing.assert_array_equal(panel.last_image, expected)
     r0, r1, shown = _displayed(panel)
     assert r1 > r0
-    assert shown.dtype == np.float32 and shown.flags.c_contiguous
-    np.testing.assert_array_equal(shown, expected[r0:r1])
-    assert panel.image.levels is not None
+    assert panel.image.pixels.dtype == np.uint32 and panel.image.pixels.flags.c_contiguous
+    np.testing.assert_array_equal(shown, _coloured(panel, expected[r0:r1]))
+    assert len(np.unique(shown)) > 10           # a real picture, not one flat colour
 
 
 @pytest.mark.parametrize("change", ["exchange", "tier", "side"])
@@ -57,7 +62,7 @@ def test_toggling_a_filter_changes_the_displayed_image_as_the_model_says(window,
     np.testing.assert_array_equal(panel.last_image, expected)
     assert not np.array_equal(before, expected)
     r0, r1, shown = _displayed(panel)
-    np.testing.assert_array_equal(shown, expected[r0:r1])
+    np.testing.assert_array_equal(shown, _coloured(panel, expected[r0:r1]))
     # the live column follows the same filter
     ex = ["binance", "okx"] if change == "exchange" else None
     tiers = [float(lev) for lev in model.leverages if lev not in (50.0, 100.0)] if change == "tier" else None
@@ -106,6 +111,13 @@ def test_crosshair_readout_with_a_filter_and_on_the_live_column(window):
                                                                                                      rel=1e-5)
 
 
+def _band_max(panel, img) -> float:
+    """The largest value in the rows the panel reads (those in view and half a view around):
+    the colour scale fits what is around the view, not what lies far off screen."""
+    b0, b1 = panel.raster.band
+    return max(float(img[b0:b1].max()), float(panel.last_live[b0:b1].max()))
+
+
 def test_scaling_modes_and_colour_bar_in_dollars(window):
     from liqdesk.ui import scaling
 
@@ -113,14 +125,16 @@ def test_scaling_modes_and_colour_bar_in_dollars(window):
     img = panel.last_image
     window.set_view(window.view.with_(scale="linear"))
     window.on_frame()
-    assert panel.levels[1] == pytest.approx(max(float(img.max()), float(panel.last_live.max())), rel=0.02) or \
-        panel.levels[1] >= float(img.max()) * 0.9
+    top = _band_max(panel, img)
+    assert panel.levels[1] == pytest.approx(top, rel=0.02) or panel.levels[1] >= top * 0.9
     window.set_view(window.view.with_(scale="log"))
     window.on_frame()
     lo, hi = panel.levels
-    assert hi == pytest.approx(math.log10(1 + max(float(img.max()), float(panel.last_live.max()))), rel=0.05)
+    assert hi == pytest.approx(math.log10(1 + _band_max(panel, img)), rel=0.05)
     r0, r1, shown = _displayed(panel)
-    np.testing.assert_allclose(shown, np.log10(1 + img[r0:r1]), rtol=1e-5)
+    from liqdesk.ui.heatmap_raster import Colouring
+
+    np.testing.assert_array_equal(shown, Colouring(panel.lut, (lo, hi), "log").colour(img[r0:r1]))
     labels = [text for _, text in panel.colorbar._ticks]
     assert labels and all(text.lstrip("≥≤").startswith("$") for text in labels)
     window.set_view(window.view.with_(scale="percentile"))
