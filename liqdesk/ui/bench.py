@@ -21,6 +21,9 @@
   (a new learned mix or a re-centred price axis). ``frame_live_still_*``: the same live frames
   with follow off, so that a new column does not scroll the whole chart (as 29 of 30 frames at
   30 FPS with 1 s columns). ``frame_rows_read``: the heatmap's rows read.
+- ``frame_view_<view>_*``: the same live frames with a view shown, beside the same baseline
+  (``no_panes``: the context panes hidden — the full window above has them shown;
+  ``liquidity`` / ``delta``: that tab in the panes' place; ``hot_lines``: the overlay on).
 - ``latency_ms_p99``: from an event's creation (a synthetic flood source, polled off the UI
   thread exactly as the simulator is) to the painted frame that first includes it, at ≥ 20,000
   events/s, with the real 30 FPS frame timer and 1 s columns (one column closes every second).
@@ -228,7 +231,35 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
     still_med, still_b_med = float(np.median(still)), float(np.median(still_base))
     reb_med, reb_p99 = _stats(rebuild)
     reb_b_med, reb_b_p99 = _stats(rebuild_base)
+    views_out = {}
+    # the views (issue 15), each shown as a trader would, with the same live frames: the context
+    # panes hidden (their share of a live frame), the order-book heatmap and the delta tabs in
+    # their place, hot lines over the heatmap
+    docks = window.docks
+
+    def variant(name: str, setup, undo) -> None:
+        setup()
+        app.processEvents()
+        frames, frames_base = live_frames()
+        undo()
+        app.processEvents()
+        med, p99 = _stats(frames)
+        b_med, b_p99 = _stats(frames_base)
+        views_out[f"frame_view_{name}_ms_median"] = round(med * 1000, 2)
+        views_out[f"frame_view_{name}_ms_p99"] = round(p99 * 1000, 2)
+        views_out[f"frame_view_{name}_ratio"] = round(med / b_med, 3)
+        views_out[f"frame_view_{name}_ratio_p99"] = round(p99 / b_p99, 3)
+
+    if "context" in docks:
+        variant("no_panes", lambda: docks["context"].hide(), lambda: docks["context"].show())
+        for key in ("liquidity", "delta"):
+            if key in docks:
+                variant(key, docks[key].raise_, docks["context"].raise_)
+    if hasattr(window, "hot_lines"):
+        variant("hot_lines", lambda: window.actions_["hot_lines"].setChecked(True) or window._toggle_hot_lines(True),
+                lambda: window.actions_["hot_lines"].setChecked(False) or window._toggle_hot_lines(False))
     return {
+        **views_out,
         "frame_live_ms_median": round(live_med * 1000, 2),
         "frame_live_ms_p99": round(live_p99 * 1000, 2),
         "frame_live_baseline_ms_median": round(live_b_med * 1000, 2),
