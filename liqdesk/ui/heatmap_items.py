@@ -54,9 +54,11 @@ class DollarAxis(pg.AxisItem):
 #: the colour bar's axis title, and what it says when there is nothing to scale
 COLORBAR_LABEL = "est. liquidation notional per bin (USD)"
 COLORBAR_EMPTY = "no estimated liquidations in view"
+COLORBAR_RELATIVE = "relative intensity: % of the top colour (not dollars)"
 #: shorter wordings, for a short colour bar (the longest that fits is shown)
 _COLORBAR_SHORTER = {COLORBAR_LABEL: ("est. notional per bin", "USD per bin"),
-                     COLORBAR_EMPTY: ("none in view",)}
+                     COLORBAR_EMPTY: ("none in view",),
+                     COLORBAR_RELATIVE: ("relative: % of top colour", "% of top")}
 
 
 class ColorBar(pg.PlotItem):
@@ -129,20 +131,26 @@ class ColorBar(pg.PlotItem):
         """What the bar says it shows (its full axis title)."""
         return self._label
 
-    def set_levels(self, lo: float, hi: float, mode: str, top: float | None = None) -> None:
+    def set_levels(self, lo: float, hi: float, mode: str, top: float | None = None, relative: bool = False) -> None:
         """Label the bar for display levels (``lo``, ``hi``) in ``mode``; ``top``: the largest
-        dollar value in the data (0: nothing at all; None: unknown)."""
-        if self._levels == (lo, hi, mode, top):
+        dollar value in the data (0: nothing at all; None: unknown). ``relative``: label the
+        colours as a share of the top colour (0–100 %) rather than dollars — the same colours,
+        said the other way (users confuse the two: the bar says which it is)."""
+        if self._levels == (lo, hi, mode, top, relative):
             return
-        self._levels = (lo, hi, mode, top)
+        self._levels = (lo, hi, mode, top, relative)
         empty = top is not None and not top > 0
-        if empty != self.empty or self._label not in (COLORBAR_LABEL, COLORBAR_EMPTY):
+        label = COLORBAR_EMPTY if empty else (COLORBAR_RELATIVE if relative else COLORBAR_LABEL)
+        if label != self._label:
             self.empty = empty
-            self._label = COLORBAR_EMPTY if empty else COLORBAR_LABEL
+            self._label = label
             self._fit_label()
+        self.empty = empty
         if empty:
             ticks = [(0.0, "$0")]
-        else:
+        elif relative:
+            ticks = [(p, f"{p * 100:.0f}%") for p in (0.0, 0.25, 0.5, 0.75)] + [(1.0, "100%")]
+        if not empty and not relative:
             hi = hi if hi > lo else lo + 1.0
             span = hi - lo
             if mode == "log":

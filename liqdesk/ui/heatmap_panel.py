@@ -86,6 +86,8 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.lut = scaling.colormap_lut(gamma=scaling.GAMMA["percentile"])
         self.view = ViewState()
         self.follow = True
+        #: the colour bar labelled as relative intensity (% of the top colour) instead of dollars
+        self.relative_bar = False
         self._top = None            # the largest dollar value shown (0: nothing at all)
         self._liq_key = None
         self._candle_key = None
@@ -220,6 +222,13 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.scale_combo.setToolTip("colour scaling (L): clipped at the 99.5th percentile, linear to the max, or log")
         self.scale_combo.currentTextChanged.connect(self.scaleChanged.emit)
         row.addWidget(self.scale_combo)
+        self.bar_button = QtWidgets.QToolButton()
+        self.bar_button.setText("$")
+        self.bar_button.setCheckable(True)
+        self.bar_button.setToolTip("colour bar in dollars ($) or as relative intensity (%, a share of the "
+                                   "top colour): the same colours, labelled the other way")
+        self.bar_button.toggled.connect(self.set_relative_bar)
+        row.addWidget(self.bar_button)
         self.candle_label = QtWidgets.QLabel("candles")
         row.addWidget(self.candle_label)
         self.candle_combo = QtWidgets.QComboBox()
@@ -253,7 +262,8 @@ class HeatmapPanel(QtWidgets.QWidget):
             return
         room = self.width() - 12
         lay = self.header.layout()
-        fixed = sum(w.sizeHint().width() + lay.spacing() for w in (self.follow_button, self.scale_combo, self.candle_combo))
+        fixed = sum(w.sizeHint().width() + lay.spacing()
+                    for w in (self.follow_button, self.scale_combo, self.bar_button, self.candle_combo))
         captions = self.scale_label.sizeHint().width() + self.candle_label.sizeHint().width() + 2 * lay.spacing()
         probe = QtWidgets.QLabel()
         probe.setFont(self.legend.font())
@@ -299,6 +309,18 @@ class HeatmapPanel(QtWidgets.QWidget):
         left, right = max(span[0] / 1000.0, x0), min(span[1] / 1000.0, x1)
         self.backfill_label.setVisible(right > left)
         self.backfill_label.setPos(left, top)
+
+    def set_relative_bar(self, on: bool) -> None:
+        """Label the colour bar as relative intensity (True) or in dollars (False)."""
+        self.relative_bar = bool(on)
+        if hasattr(self, "bar_button"):
+            self.bar_button.setText("%" if on else "$")
+            if self.bar_button.isChecked() != self.relative_bar:
+                self.bar_button.setChecked(self.relative_bar)
+        lo_hi = getattr(self.colorbar, "_levels", None)
+        if lo_hi is not None:
+            lo, hi, mode, top, _ = lo_hi
+            self.colorbar.set_levels(lo, hi, mode, top=top, relative=self.relative_bar)
 
     def set_view(self, view: ViewState) -> None:
         """New filters / display choices: the next refresh redraws the whole window."""
@@ -408,7 +430,7 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.message_label.setText("waiting for data …")
             self._place_message()
             self._top = None
-            self.colorbar.set_levels(0.0, 1.0, self.view.scale, top=0.0)
+            self.colorbar.set_levels(0.0, 1.0, self.view.scale, top=0.0, relative=self.relative_bar)
             self.message_label.adjustSize()
             self.message_label.show()
             self.raster.clear()
@@ -505,7 +527,7 @@ class HeatmapPanel(QtWidgets.QWidget):
     def _scale_changed(self) -> None:
         """The colour scale's levels moved (or nothing was shown yet): the colour bar follows."""
         self._top = self.raster.top()
-        self.colorbar.set_levels(*self.raster.levels, self.view.scale, top=self._top)
+        self.colorbar.set_levels(*self.raster.levels, self.view.scale, top=self._top, relative=self.relative_bar)
         self._show_empty_message()
 
     def _live_end_s(self) -> float | None:

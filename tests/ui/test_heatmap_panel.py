@@ -170,3 +170,23 @@ def test_bubbles_are_real_liquidations_sized_by_notional(window):
     assert len(liq) and len(panel.bubbles.data) > 0
     sizes = bubble_size(np.array([1e3, 1e4, 1e5, 1e6, 1e7]))
     assert np.all(np.diff(sizes[1:]) > 0)
+
+
+def test_the_colour_bar_says_dollars_or_relative_intensity(window):
+    """The switch changes only the bar's labels (the colours stay): dollars, or % of the top."""
+    from liqdesk.ui.heatmap_items import COLORBAR_LABEL, COLORBAR_RELATIVE
+
+    hm = window.heatmap
+    bar = hm.colorbar
+    pixels = hm.raster.pixels.copy() if hasattr(hm, "raster") and hasattr(hm.raster, "pixels") else None
+    assert bar.label == COLORBAR_LABEL and any(t.lstrip("≥").startswith("$") for _, t in bar._ticks)
+    hm.bar_button.click()
+    assert hm.relative_bar and hm.bar_button.text() == "%"
+    assert bar.label == COLORBAR_RELATIVE
+    assert [t for _, t in bar._ticks] == ["0%", "25%", "50%", "75%", "100%"]
+    window.on_frame(force=True)
+    assert bar.label == COLORBAR_RELATIVE                    # a new frame keeps the choice
+    if pixels is not None:
+        assert (hm.raster.pixels == pixels).all()
+    hm.bar_button.click()
+    assert bar.label == COLORBAR_LABEL and not hm.relative_bar
