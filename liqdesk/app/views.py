@@ -15,15 +15,18 @@ import numpy as np
 DELTA_PERIODS = {"1h": 3_600_000, "4h": 14_400_000, "24h": 86_400_000}
 
 
-def delta_image(image: np.ndarray, period_columns: int) -> np.ndarray:
+def delta_image(image: np.ndarray, period_columns: int, first_data: int = 0) -> np.ndarray:
     """``image[:, c] - image[:, c - period_columns]`` per column: growth (> 0) and shrinkage (< 0)
-    of each price row over the period, in dollars; NaN where the window does not reach back that
-    far (the first ``period_columns`` columns)."""
+    of each price row over the period, in dollars; NaN where there is nothing to compare with:
+    the window does not reach back that far, or (``first_data``: the index of the first column
+    that holds data) the period reaches back before the data began — "grew from nothing" would
+    only say when the session started."""
     if period_columns < 1:
         raise ValueError("the period must span at least one column")
     out = np.full(image.shape, np.nan, np.float32)
     if period_columns < image.shape[1]:
         np.subtract(image[:, period_columns:], image[:, :-period_columns], out=out[:, period_columns:])
+    out[:, :max(0, min(image.shape[1], first_data + period_columns))] = np.nan
     return out
 
 

@@ -117,7 +117,11 @@ class DeltaPanel(QtWidgets.QWidget):
             self.last = None
             return
         img, cols, origin = model.image(v.model_exchanges(model), v.tiers, v.long, v.short, include_live=True)
-        d = delta_image(img, k)
+        candles = engine.candles.candles
+        first_data = 0
+        if len(candles):
+            first_data = max(0, int(candles["time_ms"][0]) // s.column_ms - int(cols[0]))
+        d = delta_image(img, k, first_data)
         top = delta_levels(d)
         shown = np.nan_to_num(d, nan=0.0)
         self.image.setImage(shown, autoLevels=False, levels=(-top, top))

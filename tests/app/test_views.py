@@ -73,3 +73,10 @@ def test_hot_lines_are_the_strongest_levels_one_per_cluster():
     assert [(ln.price, ln.notional, ln.side) for ln in lines] == [(10045.0, 9.0, 1), (10155.0, 7.0, -1),
                                                                    (10105.0, 1.0, 1)]
     assert hot_lines(np.zeros((2, 5)), 0, 1.0) == []
+
+
+def test_no_delta_before_the_data_began():
+    img = np.ones((3, 10), np.float32)
+    img[:, :4] = 0.0                                   # the session starts at column 4
+    d = delta_image(img, 2, first_data=4)
+    assert np.isnan(d[:, :6]).all() and np.all(d[:, 6:] == 0.0)
