@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A fresh-machine check anyone can run: clone the repository into a temporary folder and run the
-# two commands of README.md's opening block exactly as written there (read from README.md, not
+# two commands that open README.md (its first two ```bash blocks) exactly as written there (read from README.md, not
 # copied here), in a fresh virtual environment, as root and, where runuser and sudo exist, as a
 # throwaway non-root user who may sudo; each step's time is reported. Exit 1 when any step fails.
 #
-#   packaging/fresh-check.sh [REPO]        REPO: a URL or path to clone (default: this checkout's HEAD)
+#   packaging/fresh-check.sh [REPO]        REPO: a URL, or a local repository whose HEAD is checked
+#                                          (default: this checkout's HEAD; uncommitted changes are not)
 #   FRESH_CHECK_USER=0 ...                 only the root run
 #
 # The first command ends in `liqdesk`, which opens the window and runs until it is closed: it is run
@@ -14,13 +15,9 @@
 # Run as root (it installs system packages through the README's apt-get and may create the user).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-src="${1:-}"
-if [ -z "$src" ]; then
-  src="$(git -C "$here/.." rev-parse --show-toplevel)"
-  rev="$(git -C "$src" rev-parse HEAD)"
-else
-  rev=""
-fi
+src="${1:-$(git -C "$here/.." rev-parse --show-toplevel)}"
+rev=""
+[ -d "$src" ] && rev="$(git -C "$src" rev-parse HEAD)"
 window_limit_s=${FRESH_CHECK_WINDOW_S:-900}   # install + first heatmap + opening history
 work="$(mktemp -d /tmp/liqdesk-fresh.XXXXXX)"
 chmod 755 "$work"
@@ -37,9 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The README's opening block: the first ```bash fence's lines, one command a line.
-mapfile -t commands < <(awk '/^```/{ if (inblock) exit; if ($0 ~ /^```bash/) { inblock=1; next } } inblock && NF' \
-                        "${here}/../README.md")
 # a local checkout is cloned from a git bundle of its HEAD: a non-root user may not clone a
 # repository another user owns (git's safe.directory), and a bundle carries exactly HEAD's commits
 if [ -n "$rev" ]; then
@@ -49,10 +43,6 @@ if [ -n "$rev" ]; then
   src="$work/source.bundle"
 else
   label="$src"
-fi
-if [ "${#commands[@]}" -ne 2 ]; then
-  echo "fresh-check: expected two commands in README.md's first code block, found ${#commands[@]}" >&2
-  exit 1
 fi
 
 say() { printf '%s\n' "$*"; summary+=("$*"); }
@@ -75,10 +65,16 @@ check_as() {
   as_prefix "$who"
   echo "=== as $who: clone $label"
   t=$SECONDS
-  if ! "${AS[@]}" bash -c "git clone -q '$src' '$dir/liqdesk' ${rev:+&& git -C '$dir/liqdesk' checkout -q $rev}"; then
+  if ! "${AS[@]}" bash -c "git -c advice.detachedHead=false clone -q '$src' '$dir/liqdesk' ${rev:+&& git -C '$dir/liqdesk' -c advice.detachedHead=false checkout -q $rev}"; then
     say "FAIL  $who  clone ($((SECONDS - t)) s)"; failed=1; return
   fi
   say "ok    $who  clone ($((SECONDS - t)) s)"
+  # the clone's README.md opening: its first two ```bash blocks, one command each
+  mapfile -t commands < <(awk '/^```bash/ { inblock=1; next } /^```/ { inblock=0; if (++blocks == 2) exit; next }
+                               inblock && NF' "$dir/liqdesk/README.md")
+  if [ "${#commands[@]}" -ne 2 ]; then
+    say "FAIL  $who  README.md's first two code blocks hold ${#commands[@]} commands, not 2"; failed=1; return
+  fi
 
   echo "=== as $who: README command 1: ${commands[0]}"
   local trace="$dir/startup-trace.json" log="$dir/command1.log"
