@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from liqdesk.core import resources
-
 REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"
 
@@ -34,6 +32,8 @@ def _shipped_files() -> list[Path]:
 
 
 def test_spec_ships_every_resource_where_the_code_looks(packaging_modules, tmp_path, monkeypatch):
+    from liqdesk.core import resources
+
     bundle_contents, _, _ = packaging_modules
     datas = bundle_contents.resource_datas(REPO)
     shipped = {Path(dest) / Path(src).name for src, dest in datas}
@@ -50,6 +50,8 @@ def test_spec_ships_every_resource_where_the_code_looks(packaging_modules, tmp_p
 
 
 def test_a_missing_resource_names_where_it_was_looked_for():
+    from liqdesk.core import resources
+
     with pytest.raises(FileNotFoundError, match=r"icons/nope.png not found in .*resources"):
         resources.resource_path("icons", "nope.png")
 
