@@ -111,7 +111,8 @@ check_as() {
   if [ "$rc" -eq 0 ]; then
     say "ok    $who  command 2: $(grep -E '[0-9]+ passed' "$dir/command2.log" | tail -1) ($((SECONDS - t)) s)"
   else
-    say "FAIL  $who  command 2: exit $rc ($((SECONDS - t)) s)"; failed=1
+    say "FAIL  $who  command 2: exit $rc: $(grep -E '[0-9]+ (passed|failed)' "$dir/command2.log" | tail -1) ($((SECONDS - t)) s)"
+    grep -E '^FAILED|^ERROR' "$dir/command2.log" | sed 's/^/      /'; failed=1
   fi
 }
 

@@ -75,6 +75,17 @@ def test_bundle_leaves_out_the_test_extra(packaging_modules):
     assert {modules[n] for n in names} <= set(bundle_contents.EXCLUDES)
 
 
+def test_bundle_drops_only_what_liqdesk_never_loads(packaging_modules):
+    bundle_contents, _, _ = packaging_modules
+    for dest, _src in bundle_contents.resource_datas(REPO):
+        assert bundle_contents.keep(dest)
+    for needed in ("pyarrow/libarrow.so.2600", "pyarrow/libparquet.so.2600", "pyarrow/libarrow_dataset.so.2600",
+                   "pyarrow/_parquet.cpython-311-x86_64-linux-gnu.so", "pyarrow/arrow.dll"):
+        assert bundle_contents.keep(needed)
+    for unused in ("pyarrow/include/arrow/api.h", "pyarrow/libarrow_flight.so.2600", "pyarrow/libarrow_s3.so.2600"):
+        assert not bundle_contents.keep(unused)
+
+
 def test_version_is_the_package_metadata(capsys):
     from liqdesk.cli import main
 
