@@ -53,8 +53,10 @@ def application() -> QtWidgets.QApplication:
         app.setOrganizationName("liqdesk")
         app.setDesktopFileName("liqdesk")  # Wayland/X11 match the window to liqdesk.desktop
     theme.apply(app)
-    # every window and dialog without an icon of its own shows the application's
-    app.setWindowIcon(app_icon())
+    # every window and dialog without an icon of its own shows the application's (set once: the
+    # headless renderer calls this for every picture)
+    if app.windowIcon().isNull():
+        app.setWindowIcon(app_icon())
     return app
 
 
