@@ -14,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from liqdesk import __version__
+from liqdesk import package_version
 from liqdesk.errors import UserError
 
 #: subcommand -> module under liqdesk.commands
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="liqdesk",
         description="Real-time crypto liquidation heatmap. With no subcommand, opens the window.",
     )
-    parser.add_argument("--version", action="version", version=f"liqdesk {__version__}")
+    parser.add_argument("--version", action="version", version=f"liqdesk {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         module = _load(name)

@@ -127,13 +127,11 @@ def alert_log_path() -> Path:
 
 
 def example_rules_path() -> Path:
-    """The shipped example (one rule of each kind): ``liqdesk/resources`` when installed,
-    ``resources/`` in a checkout."""
-    here = Path(__file__).resolve()
-    for base in (here.parents[1] / "resources", here.parents[2] / "resources"):
-        if (base / "alerts" / "example.toml").is_file():
-            return base / "alerts" / "example.toml"
-    return here.parents[2] / "resources" / "alerts" / "example.toml"
+    """The shipped example (one rule of each kind), ``alerts/example.toml`` among liqdesk's
+    resources (:func:`liqdesk.core.resources.resource_path`)."""
+    from liqdesk.core.resources import resource_path
+
+    return resource_path("alerts", "example.toml")
 
 
 # ---------------------------------------------------------------------------------- reading

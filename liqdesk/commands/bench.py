@@ -31,9 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--live-realistic", default=None, metavar="DURATION",
                         help="how long the live section measures CPU and memory at a realistic rate "
                              "(default 30m, 30s with --quick), e.g. 10m")
+    parser.add_argument("--startup-command", type=_executable, metavar="EXE", default=None,
+                        help="the startup section also times this liqdesk executable (the desktop bundle, "
+                             "dist/liqdesk/liqdesk) in the same run: startup_command_ms beside startup_ms")
     parser.add_argument("--in-process", action="store_true",
                         help="run sections in this process (default: one child process per section, so "
                              "each section's peak memory is its own)")
+
+
+def _executable(text: str) -> str:
+    """An executable file's absolute path (``--startup-command``), else a one-line argparse error."""
+    import os
+
+    path = os.path.abspath(text)
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise argparse.ArgumentTypeError(f"{text} is not an executable file")
+    return path
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -202,10 +215,14 @@ def bench_rebuild(quick: bool) -> dict:
     return measure_rebuild(quick)
 
 
+#: another liqdesk executable the startup section times too (``--startup-command``)
+STARTUP_COMMAND: str | None = None
+
+
 def bench_startup(quick: bool) -> dict:
     from liqdesk.ui.startup_bench import measure_startup
 
-    return measure_startup(quick)
+    return measure_startup(quick, STARTUP_COMMAND)
 
 
 def bench_alerts(quick: bool) -> dict:
@@ -244,6 +261,8 @@ def _child(name: str, quick: bool) -> dict:
     cmd = [sys.executable, "-m", "liqdesk", "bench", "--json", "--only", name] + (["--quick"] if quick else [])
     if name == "live" and LIVE_REALISTIC_S is not None:
         cmd += ["--live-realistic", f"{LIVE_REALISTIC_S:g}s"]
+    if name == "startup" and STARTUP_COMMAND:
+        cmd += ["--startup-command", STARTUP_COMMAND]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -257,8 +276,9 @@ def _child(name: str, quick: bool) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    global LIVE_REALISTIC_S
+    global LIVE_REALISTIC_S, STARTUP_COMMAND
     sections = SECTIONS
+    STARTUP_COMMAND = getattr(args, "startup_command", None)
     if getattr(args, "live_realistic", None):
         from liqdesk.core.timefmt import parse_duration
 

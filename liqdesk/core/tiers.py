@@ -45,23 +45,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
+from .resources import resource_path
+
 RULES = ("binance", "bybit", "okx", "hyperliquid", "bitget")
-_HERE = Path(__file__).resolve()
-#: Where the shipped tier tables live: ``liqdesk/resources`` when installed, ``resources/`` in a checkout.
-RESOURCE_DIRS = (_HERE.parents[1] / "resources", _HERE.parents[2] / "resources")
-
-
-def resource_path(*parts: str) -> Path:
-    """The path of a shipped data file, looked up in the installed and the checkout layout."""
-    for base in RESOURCE_DIRS:
-        candidate = base.joinpath(*parts)
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError(f"liqdesk resource {'/'.join(parts)} not found in {RESOURCE_DIRS[-1]}")
 
 
 def derive_cum(floor: np.ndarray, mmr: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from liqdesk.app.session import Session
 
 from . import theme, workspaces
 from .chart_window import ChartWindow, FrameClock, LayoutStore
+from .icon import app_icon
 
 #: How long ``--screenshot`` waits past ``--quit-after`` for the history or a rebuild to finish.
 SCREENSHOT_WAIT_S = 120.0
@@ -50,7 +51,12 @@ def application() -> QtWidgets.QApplication:
         app = QtWidgets.QApplication(sys.argv[:1])
         app.setApplicationName("liqdesk")
         app.setOrganizationName("liqdesk")
+        app.setDesktopFileName("liqdesk")  # Wayland/X11 match the window to liqdesk.desktop
     theme.apply(app)
+    # every window and dialog without an icon of its own shows the application's (set once: the
+    # headless renderer calls this for every picture)
+    if app.windowIcon().isNull():
+        app.setWindowIcon(app_icon())
     return app
 
 

@@ -7,6 +7,10 @@ read from the window's own startup trace (``LIQDESK_STARTUP_TRACE``), with
 built and the market runs in real time). Baseline, in the same run: a process that imports
 PySide6 and pyqtgraph, shows a bare ``ImageItem`` of a grid the size of the window's and paints
 it once (``startup_bare_ms``): what any pyqtgraph window costs on this machine.
+
+With ``command`` (``liqdesk bench --only startup --startup-command dist/liqdesk/liqdesk``) another
+liqdesk executable, the desktop bundle, is started the same way in the same run, interleaved with
+the others: ``startup_command_ms``, ``startup_command_window_ms``, ``startup_command_history_ms``.
 """
 
 from __future__ import annotations
@@ -54,12 +58,14 @@ def _env() -> dict:
     return env
 
 
-def _window_run(tmp: str, seconds: float) -> dict:
+def _window_run(tmp: str, seconds: float, command: str | None = None) -> dict:
+    """The window's startup trace for ``python -m liqdesk`` (or ``command``, another liqdesk)."""
     trace = Path(tmp) / "trace.json"
     trace.unlink(missing_ok=True)
     env = _env()
     env["LIQDESK_STARTUP_TRACE"] = str(trace)
-    cmd = [sys.executable, "-m", "liqdesk", "--screenshot", str(Path(tmp) / "shot.png"), "--quit-after", str(seconds)]
+    launcher = [command] if command else [sys.executable, "-m", "liqdesk"]
+    cmd = [*launcher, "--screenshot", str(Path(tmp) / "shot.png"), "--quit-after", str(seconds)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 120)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -76,16 +82,19 @@ def _bare_run() -> float:
     return float(json.loads(lines[-1])["bare_ms"])
 
 
-def measure_startup(quick: bool) -> dict:
+def measure_startup(quick: bool, command: str | None = None) -> dict:
+    """Startup figures (ms, medians of 3 runs, 1 with ``quick``); ``command``: see the module doc."""
     runs = 1 if quick else 3
-    window, bare = [], []
+    window, bare, other = [], [], []
     with tempfile.TemporaryDirectory(prefix="liqdesk-bench-startup-") as tmp:
-        for _ in range(runs):            # interleaved: both see the same machine load
+        for _ in range(runs):            # interleaved: all see the same machine load
             bare.append(_bare_run())
             window.append(_window_run(tmp, 25.0))
+            if command:
+                other.append(_window_run(tmp, 25.0, command))
 
-    def med(key):
-        vals = [w[key] for w in window if key in w]
+    def med(key, traces=window):
+        vals = [w[key] for w in traces if key in w]
         return round(float(np.median(vals)), 1) if vals else None
 
     out = {
@@ -95,6 +104,11 @@ def measure_startup(quick: bool) -> dict:
         "startup_bare_ms": round(float(np.median(bare)), 1),
         "startup_runs": runs,
     }
+    if command:
+        out["startup_command"] = command
+        out["startup_command_ms"] = med("first_heatmap_ms", other)
+        out["startup_command_window_ms"] = med("window_shown_ms", other)
+        out["startup_command_history_ms"] = med("history_complete_ms", other)
     if out["startup_ms"] is not None:
         out["startup_ratio"] = round(out["startup_ms"] / out["startup_bare_ms"], 2)
     return out
