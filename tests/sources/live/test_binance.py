@@ -260,8 +260,9 @@ def test_gap_dup_malformed_truncated_and_burst():
         assert (fired["gap"], fired["malformed"], fired["truncated"], fired["burst"]) == (4, 4, 3, 1)
         assert venue(emu).gaps_sent == fired["gap"]
         assert a.counts["resyncs"] >= 1 and a.counts["gaps"] >= 1
-        # a duplicate is a message the emulator sent twice, or a trade both refilled by REST and
-        # then delivered late by the stream (under load): each filled trade at most once
+        # duplicates were seen and dropped. The count may exceed the messages the emulator sent
+        # twice (under load one more re-read was deduplicated: 17 for 16 sent); that nothing real
+        # was dropped as a duplicate is what check_trades and check_liquidations below assert
         assert 1 <= a.counts["duplicates"] + a.counts["liquidations_deduped"] <= fired["dup"] + a.trades_filled
         # each broken frame is counted once and skipped; the sockets were never dropped for it
         assert a.counts["malformed"] == fired["malformed"] + fired["truncated"]
