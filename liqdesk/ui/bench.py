@@ -161,6 +161,20 @@ def _stats(values) -> tuple[float, float]:
     return float(np.median(a)), float(np.percentile(a, 99))
 
 
+def _figures(prefix: str, times: list[float], base: list[float], with_baseline: bool = True) -> dict:
+    """``{prefix}_ms_median``, ``_ms_p99``, (the baseline's,) ``_ratio`` and ``_ratio_p99`` of
+    frame times (s) beside the bare image item's in the same frames."""
+    med, p99 = _stats(times)
+    b_med, b_p99 = _stats(base)
+    out = {f"{prefix}_ms_median": round(med * 1000, 2), f"{prefix}_ms_p99": round(p99 * 1000, 2)}
+    if with_baseline:
+        out[f"{prefix}_baseline_ms_median"] = round(b_med * 1000, 2)
+        out[f"{prefix}_baseline_ms_p99"] = round(b_p99 * 1000, 2)
+    out[f"{prefix}_ratio"] = round(med / b_med, 3)
+    out[f"{prefix}_ratio_p99"] = round(p99 / b_p99, 3)
+    return out
+
+
 def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) -> dict:
     """``frame_live_*`` and ``frame_rebuild_*`` (see the module docstring), each frame timed
     beside the bare image item re-colouring a whole grid, interleaved frame by frame."""
@@ -221,16 +235,12 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
         return live, live_base
 
     live, live_base = live_frames()
-    live_med, live_p99 = _stats(live)
-    live_b_med, live_b_p99 = _stats(live_base)
     sweeps, rebuilds = len(model.swept()) - swept0, (raster.rebuilds - rebuilds0) if raster is not None else None
     # the same with the view still (follow off): each new column no longer scrolls the chart
     window.heatmap.set_follow(False)
     still, still_base = live_frames()
     window.heatmap.set_follow(True)
     still_med, still_b_med = float(np.median(still)), float(np.median(still_base))
-    reb_med, reb_p99 = _stats(rebuild)
-    reb_b_med, reb_b_p99 = _stats(rebuild_base)
     views_out = {}
     # the views (issue 15), each shown as a trader would, with the same live frames: the context
     # panes hidden (their share of a live frame), the order-book heatmap and the delta tabs in
@@ -243,12 +253,7 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
         frames, frames_base = live_frames()
         undo()
         app.processEvents()
-        med, p99 = _stats(frames)
-        b_med, b_p99 = _stats(frames_base)
-        views_out[f"frame_view_{name}_ms_median"] = round(med * 1000, 2)
-        views_out[f"frame_view_{name}_ms_p99"] = round(p99 * 1000, 2)
-        views_out[f"frame_view_{name}_ratio"] = round(med / b_med, 3)
-        views_out[f"frame_view_{name}_ratio_p99"] = round(p99 / b_p99, 3)
+        views_out.update(_figures(f"frame_view_{name}", frames, frames_base, with_baseline=False))
 
     if "context" in docks:
         variant("no_panes", lambda: docks["context"].hide(), lambda: docks["context"].show())
@@ -260,22 +265,12 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
                 lambda: window.actions_["hot_lines"].setChecked(False) or window._toggle_hot_lines(False))
     return {
         **views_out,
-        "frame_live_ms_median": round(live_med * 1000, 2),
-        "frame_live_ms_p99": round(live_p99 * 1000, 2),
-        "frame_live_baseline_ms_median": round(live_b_med * 1000, 2),
-        "frame_live_baseline_ms_p99": round(live_b_p99 * 1000, 2),
-        "frame_live_ratio": round(live_med / live_b_med, 3),
-        "frame_live_ratio_p99": round(live_p99 / live_b_p99, 3),
+        **_figures("frame_live", live, live_base),
         "frame_live_sweeps": int(sweeps),
         "frame_live_rebuilds": rebuilds,
         "frame_live_still_ms_median": round(still_med * 1000, 2),
         "frame_live_still_ratio": round(still_med / still_b_med, 3),
-        "frame_rebuild_ms_median": round(reb_med * 1000, 2),
-        "frame_rebuild_ms_p99": round(reb_p99 * 1000, 2),
-        "frame_rebuild_baseline_ms_median": round(reb_b_med * 1000, 2),
-        "frame_rebuild_baseline_ms_p99": round(reb_b_p99 * 1000, 2),
-        "frame_rebuild_ratio": round(reb_med / reb_b_med, 3),
-        "frame_rebuild_ratio_p99": round(reb_p99 / reb_b_p99, 3),
+        **_figures("frame_rebuild", rebuild, rebuild_base),
         "frame_rows_read": list(raster.band) if raster is not None else [0, ROWS],
     }
 

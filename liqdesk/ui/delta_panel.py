@@ -16,7 +16,7 @@ from liqdesk.app.view_state import ViewState
 from liqdesk.app.views import DELTA_PERIODS, delta_image, delta_levels, period_columns
 
 from . import scaling, theme
-from .heatmap_items import PriceAxis
+from .heatmap_items import time_price_plot
 
 
 def diverging_lut(n: int = 256) -> np.ndarray:
@@ -58,20 +58,8 @@ class DeltaPanel(QtWidgets.QWidget):
         self.gview = pg.GraphicsLayoutWidget()
         self.gview.ci.layout.setContentsMargins(4, 2, 2, 2)
         layout.addWidget(self.gview, 1)
-        self.plot = pg.PlotItem(axisItems={"bottom": pg.DateAxisItem("bottom", utcOffset=0),
-                                           "right": PriceAxis("right")})
-        self.plot.hideAxis("left")
-        self.plot.showAxis("right")
-        self.plot.getAxis("right").setWidth(66)
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
+        self.plot = time_price_plot(self.gview, right_margin)
         self.vb = self.plot.getViewBox()
-        self.vb.setDefaultPadding(0.0)
-        self.gview.addItem(self.plot, row=0, col=0)
-        if right_margin:
-            self.gview.ci.layout.setColumnFixedWidth(1, right_margin)
-            self.gview.ci.layout.setColumnStretchFactor(0, 1)
-            self.gview.addLabel("", row=0, col=1)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(diverging_lut())
         self.plot.addItem(self.image)

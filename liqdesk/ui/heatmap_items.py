@@ -196,3 +196,22 @@ def _title_font() -> QtGui.QFont:
     f.setPointSizeF(9.0)
     f.setBold(True)          # measured bold: a little wider than drawn, never narrower
     return f
+
+
+def time_price_plot(gview: pg.GraphicsLayoutWidget, right_margin: int = 0) -> pg.PlotItem:
+    """A plot of time (UTC) × price laid out like the heatmap's (price axis on the right, 66 px;
+    no buttons or menu), added to ``gview``; ``right_margin``: an empty column of that width
+    after it, standing for the heatmap's colour bar so that times line up across linked panels."""
+    plot = pg.PlotItem(axisItems={"bottom": pg.DateAxisItem("bottom", utcOffset=0), "right": PriceAxis("right")})
+    plot.hideAxis("left")
+    plot.showAxis("right")
+    plot.getAxis("right").setWidth(66)
+    plot.hideButtons()
+    plot.setMenuEnabled(False)
+    plot.getViewBox().setDefaultPadding(0.0)
+    gview.addItem(plot, row=0, col=0)
+    if right_margin:
+        gview.ci.layout.setColumnFixedWidth(1, right_margin)
+        gview.ci.layout.setColumnStretchFactor(0, 1)
+        gview.addLabel("", row=0, col=1)
+    return plot
