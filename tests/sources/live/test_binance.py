@@ -260,10 +260,15 @@ def test_gap_dup_malformed_truncated_and_burst():
         assert (fired["gap"], fired["malformed"], fired["truncated"], fired["burst"]) == (4, 4, 3, 1)
         assert venue(emu).gaps_sent == fired["gap"]
         assert a.counts["resyncs"] >= 1 and a.counts["gaps"] >= 1
-        # duplicates were seen and dropped. The count may exceed the messages the emulator sent
-        # twice (under load one more re-read was deduplicated: 17 for 16 sent); that nothing real
-        # was dropped as a duplicate is what check_trades and check_liquidations below assert
-        assert 1 <= a.counts["duplicates"] + a.counts["liquidations_deduped"] <= fired["dup"] + a.trades_filled
+        # duplicates were seen and dropped. Their count exceeds the messages the emulator sent twice
+        # when the watchdog re-dialed under load (ccxt hands back its trade cache on the new
+        # connection: 449 re-read in one CI run) or a re-read was deduplicated (17 for 16 sent);
+        # that nothing real was dropped as a duplicate is what check_trades and
+        # check_liquidations below assert
+        dups = a.counts["duplicates"] + a.counts["liquidations_deduped"]
+        assert dups >= 1
+        if not a.counts["reconnects"]:
+            assert dups <= fired["dup"] + 1, (dups, fired["dup"])
         # each broken frame is counted once and skipped; the sockets were never dropped for it
         assert a.counts["malformed"] == fired["malformed"] + fired["truncated"]
         check_trades(run, emu)
