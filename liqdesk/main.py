@@ -86,7 +86,7 @@ def replay_session(path, speed: float = 1.0, exchanges=None, prior: dict | None 
     omissions.check()
     settings = replay_settings(reader, exchanges, prior=prior)
     source = ReplaySource(reader, speed=speed)
-    engine = Engine(settings)
+    engine = Engine(settings, order_book_grid=True)
     from liqdesk.app.analysis import liquidation_feeds
 
     engine.liquidation_feeds = liquidation_feeds(reader)
@@ -156,7 +156,7 @@ def sim_session(symbol: str | None = None, exchanges=None, speed: float = 1.0,
     base = ModelSettings(exchanges=params.venues, symbol=params.symbol, liquidation_feeds=tuple(feeds),
                          **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
-    engine = Engine(settings)
+    engine = Engine(settings, order_book_grid=True)
     engine.liquidation_feeds = feeds
     session = Session(engine, source, "sim", label=f"sim: {params.scenario}" if params.scenario else "sim",
                       key=("sim", params.symbol, params.venues, params.scenario),
@@ -194,7 +194,7 @@ def live_session(exchanges=None, symbol: str | None = None, emulator: str | None
     base = ModelSettings(exchanges=source.exchanges, symbol=source.symbol, liquidation_feeds=feeds, **(prior or {}))
     settings = settings_for_window(base, DEFAULT_WINDOW, DEFAULT_BIN_PCT)
     label = "live" + (" (emulator)" if emulator else "")
-    engine = Engine(settings)
+    engine = Engine(settings, order_book_grid=True)
     engine.liquidation_feeds = dict(source.liquidation_feeds)
     return Session(engine, source, "live", label=label, key=("live", source.symbol, source.exchanges),
                    journal=journal_for(source.symbol, retention_ms))
@@ -355,7 +355,7 @@ def render_session(path, out, at_ms: int | None = None, width: int = 1600, heigh
             raise UserError(f"--at {format_time(at_ms)} is before the session starts ({format_time(start)})")
         end = min(end, int(at_ms))
     settings = replay_settings(reader, window=window_for_span(end - start))
-    engine = Engine(settings)
+    engine = Engine(settings, order_book_grid=view == "liquidity")
     for batch in reader.iter_batches(3_600_000, start, end):
         engine.ingest(batch)
         if progress:

@@ -41,12 +41,13 @@ class FeedStats:
         return sum(recent) / span_s if recent else 0.0
 
 
-def new_liquidity(settings: ModelSettings) -> LiquidityGrid:
-    """An order-book grid on the columns of ``settings`` (bins: the model's, once it has one)."""
+def new_liquidity(settings: ModelSettings, books: OrderBooks | None = None) -> LiquidityGrid:
+    """An order-book grid on the columns of ``settings`` (bins: the model's, once it has one),
+    applying rows to ``books`` (None: books of its own)."""
     from liqdesk.core.events import EXCHANGE_ID
 
     return LiquidityGrid(settings.column_ms, settings.window_columns,
-                         [EXCHANGE_ID[e] for e in settings.exchanges if e in EXCHANGE_ID])
+                         [EXCHANGE_ID[e] for e in settings.exchanges if e in EXCHANGE_ID], books)
 
 
 class Engine:
@@ -54,15 +55,19 @@ class Engine:
 
     RECENT_TRADES = 200
 
-    def __init__(self, settings: ModelSettings | None = None):
+    def __init__(self, settings: ModelSettings | None = None, order_book_grid: bool = False):
         self.settings = settings or ModelSettings()
+        #: keep the order-book heatmap's grid (the window's sessions do; headless tools, which
+        #: never draw it, spare the cost: the books applied and sampled at every column end)
+        self.order_book_grid = order_book_grid
         self.model = LevelModel(self.settings)
         self.books = OrderBooks()
         self.candles = CandleSeries()
         #: open interest, funding, taker delta and liquidations for the context panes
         self.context = ContextSeries()
-        #: resting bid/ask notional per price bin at each column end (the order-book heatmap)
-        self.liquidity = new_liquidity(self.settings)
+        #: resting bid/ask notional per price bin at each column end (the order-book heatmap);
+        #: it applies the book rows to ``books`` (cut at the column ends)
+        self.liquidity = new_liquidity(self.settings, self.books)
         self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
         self.recent_trades = np.empty(0, TRADE_DTYPE)
         self.stats = FeedStats()
@@ -84,10 +89,10 @@ class Engine:
             self.model = LevelModel(settings)
         else:
             self.model.reset()
-        self.liquidity = new_liquidity(self.settings)
         if self.alerts is not None:
             self.alerts.restart()
         self.books = OrderBooks()
+        self.liquidity = new_liquidity(self.settings, self.books)
         self.candles = CandleSeries()
         self.context = ContextSeries()
         self.liquidations = np.empty(0, LIQUIDATION_DTYPE)
@@ -105,7 +110,10 @@ class Engine:
             same_grid = (model.bin_width == old.bin_width
                          and (model.settings.column_ms, model.settings.window_columns, model.settings.exchanges)
                          == (old.settings.column_ms, old.settings.window_columns, old.settings.exchanges))
-            liquidity = self.liquidity if same_grid else new_liquidity(model.settings)
+            liquidity = self.liquidity if same_grid else new_liquidity(model.settings, self.books)
+        # (a rebuilt grid replayed the same book rows into books of its own: the engine's, the
+        # same state, go on serving it and the ladder)
+        liquidity.books = self.books
         self.liquidity = liquidity
         if self.alerts is not None:
             self.alerts.restart()
@@ -120,9 +128,12 @@ class Engine:
             self.alerts.ingest(self.model, batch)
         else:
             self.model.ingest(batch)
-        self.books.apply(batch.book)
-        self.liquidity.set_bin_width(self.model.bin_width)
-        self.liquidity.apply(batch.book, self.model.watermark)
+        if self.order_book_grid:
+            # the books take the rows cut at the column ends, the grid sampling them at each end
+            self.liquidity.set_bin_width(self.model.bin_width)
+            self.liquidity.apply(batch.book, self.model.watermark)
+        else:
+            self.books.apply(batch.book)
         self.candles.update(batch.trades)
         self.context.update(batch)
         if len(batch.liquidations):

@@ -65,9 +65,10 @@ class ModelRebuild:
 
     label = "rebuilding"
 
-    def __init__(self, view: JournalView, settings: ModelSettings):
+    def __init__(self, view: JournalView, settings: ModelSettings, order_book_grid: bool = False):
         self.view = view
         self.settings = settings
+        self.order_book_grid = order_book_grid
         self.fraction = 0.0
         self.model: LevelModel | None = None
         self.error: str | None = None
@@ -88,7 +89,7 @@ class ModelRebuild:
     def _run(self) -> None:
         try:
             model = rebuild_model(self.view, self.settings, self._progress, self._cancel.is_set)
-            if model is not None:
+            if model is not None and self.order_book_grid:
                 self.liquidity = rebuild_liquidity(self.view, model, self._cancel.is_set)
             self.model = model
         except Exception as exc:  # a damaged spill segment, a bad setting: say so, keep the old model

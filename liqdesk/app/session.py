@@ -369,7 +369,7 @@ class Session:
                 self.engine.reset(settings)
             self._reset_happened()
             return
-        self.rebuild = ModelRebuild(self.journal.snapshot(), settings).start()
+        self.rebuild = ModelRebuild(self.journal.snapshot(), settings, self.engine.order_book_grid).start()
 
     def _finish_rebuild(self, budget_s: float) -> None:
         """Feed the rebuilt model what arrived meanwhile (within ``budget_s``), then swap it in."""

@@ -25,12 +25,14 @@ class LiquidityGrid:
     """Bid and ask notional per price bin at the end of each ``column_ms`` column, for the newest
     ``window_columns`` columns, for the exchanges ``exchange_ids`` (None: all)."""
 
-    def __init__(self, column_ms: int, window_columns: int, exchange_ids=None):
+    def __init__(self, column_ms: int, window_columns: int, exchange_ids=None, books: OrderBooks | None = None):
         if column_ms < 1 or window_columns < 1:
             raise ValueError("column_ms and window_columns must be positive")
         self.column_ms, self.window_columns = int(column_ms), int(window_columns)
         self.exchange_ids = None if exchange_ids is None else sorted(int(e) for e in exchange_ids)
-        self.books = OrderBooks()
+        #: the books it applies rows to and samples (the engine hands it its own: one book state,
+        #: applied once, serves the ladder and this grid)
+        self.books = OrderBooks() if books is None else books
         self.bin_width: float = 0.0
         #: column number -> (first absolute bin, exchange ids, bid and ask notional [exchanges, n])
         self.columns: dict[int, tuple[int, tuple[int, ...], np.ndarray, np.ndarray]] = {}

@@ -72,6 +72,9 @@ class LiquidityPanel(QtWidgets.QWidget):
     def refresh(self, engine) -> None:
         """Draw the grid's window: the model's columns and display rows."""
         grid, model = engine.liquidity, engine.model
+        if not getattr(engine, "order_book_grid", True):
+            self.label.setText("the order-book heatmap is not kept for this chart")
+            return
         if model.watermark is None or not grid.bin_width or not grid.columns:
             return
         s = model.settings

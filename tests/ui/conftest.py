@@ -33,14 +33,13 @@ def store(tmp_path):
     return LayoutStore(tmp_path / "layouts.json")
 
 
-@pytest.fixture
-def replay_engine(session_path):
+def ingested_engine(session_path, order_book_grid: bool = False):
     """(engine, reader) with the first 30 minutes of the session ingested, directly."""
     from liqdesk.app.engine import Engine
     from liqdesk.main import open_reader, replay_settings
 
     reader = open_reader(session_path)
-    engine = Engine(replay_settings(reader, window="1h"))
+    engine = Engine(replay_settings(reader, window="1h"), order_book_grid=order_book_grid)
     start = reader.start_ms
     for batch in reader.iter_batches(600_000, start, start + 30 * 60_000):
         engine.ingest(batch)
@@ -48,13 +47,35 @@ def replay_engine(session_path):
 
 
 @pytest.fixture
+def replay_engine(session_path):
+    """(engine, reader) with the first 30 minutes of the session ingested (no order-book grid)."""
+    return ingested_engine(session_path)
+
+
+@pytest.fixture
+def book_engine(session_path):
+    """As ``replay_engine``, keeping the order-book heatmap's grid as the window's sessions do."""
+    return ingested_engine(session_path, order_book_grid=True)
+
+
+@pytest.fixture
 def window(themed, qtbot, replay_engine, store):
     """A chart window (not threaded, no frame timer) on the ingested engine."""
+    return chart_window(qtbot, replay_engine, store)
+
+
+@pytest.fixture
+def book_window(themed, qtbot, book_engine, store):
+    """A chart window on an engine that keeps the order-book grid."""
+    return chart_window(qtbot, book_engine, store)
+
+
+def chart_window(qtbot, ingested, store):
     from liqdesk.app.session import Session
     from liqdesk.sources.replay import ReplaySource
     from liqdesk.ui.chart_window import ChartWindow
 
-    engine, reader = replay_engine
+    engine, reader = ingested
     source = ReplaySource(reader)
     session = Session(engine, source, "replay", label="test", threaded=False)
     win = ChartWindow(session, None, store, restore=False)

@@ -8,7 +8,8 @@ import os
 import numpy as np
 
 
-def test_the_order_book_heatmap_shows_the_books_of_each_column(window, qtbot):
+def test_the_order_book_heatmap_shows_the_books_of_each_column(book_window, qtbot):
+    window = book_window
     engine = window.session.engine
     panel = window.liquidity
     window.docks["liquidity"].raise_()

@@ -39,14 +39,14 @@ def test_render_draws_the_heatmap_with_candles(themed, session_path, tmp_path):
     _assert_heatmap_not_blank(out, (10, 40, 850, 560))
 
 
-def test_render_views_context_liquidity_and_hot_lines(themed, replay_engine, tmp_path, monkeypatch):
+def test_render_views_context_liquidity_and_hot_lines(themed, book_engine, tmp_path, monkeypatch):
     """Each view draws what it names (one engine, rendered five ways)."""
     from PySide6 import QtGui
 
     from liqdesk.app import views
     from liqdesk.ui.render import heatmap_area_stats, render_engine
 
-    engine, _ = replay_engine
+    engine, _ = book_engine
     ctx = tmp_path / "ctx.png"
     render_engine(engine, ctx, 900, 700, view="context")
     _assert_heatmap_not_blank(ctx, (10, 40, 600, 280))
