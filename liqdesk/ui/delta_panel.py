@@ -12,11 +12,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from liqdesk.app.view_state import ViewState
 from liqdesk.app.views import DELTA_PERIODS, delta_image, delta_levels, period_columns
 
 from . import scaling, theme
-from .heatmap_items import time_price_plot
+from .linked_panel import LinkedPanel
 
 
 def diverging_lut(n: int = 256) -> np.ndarray:
@@ -30,53 +29,29 @@ def diverging_lut(n: int = 256) -> np.ndarray:
     return np.concatenate([np.clip(rgb, 0, 255), np.full((n, 1), 255.0)], axis=1).astype(np.uint8)
 
 
-class DeltaPanel(QtWidgets.QWidget):
+class DeltaPanel(LinkedPanel):
     """Growth and shrinkage of the estimated levels over a period, linked to the heatmap."""
 
     def __init__(self, parent=None, right_margin: int = 0):
-        super().__init__(parent)
-        self.setObjectName("deltaPanel")
-        self.view = ViewState()
         self.period = "4h"
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
         header = QtWidgets.QHBoxLayout()
         header.setContentsMargins(6, 2, 6, 2)
         header.addWidget(QtWidgets.QLabel("change over"))
         self.periods = QtWidgets.QComboBox()
         self.periods.addItems(list(DELTA_PERIODS))
         self.periods.setCurrentText(self.period)
-        self.periods.currentTextChanged.connect(self.set_period)
         header.addWidget(self.periods)
         self.note = QtWidgets.QLabel("")
         self.note.setStyleSheet(f"color: {theme.TEXT_DIM};")
         # (a long note must not widen the dock: it is cut at the panel's edge instead)
         self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         header.addWidget(self.note, 1)
-        layout.addLayout(header)
-        self.gview = pg.GraphicsLayoutWidget()
-        self.gview.ci.layout.setContentsMargins(4, 2, 2, 2)
-        layout.addWidget(self.gview, 1)
-        self.plot = time_price_plot(self.gview, right_margin)
-        self.vb = self.plot.getViewBox()
+        super().__init__("deltaPanel", parent, right_margin, header)
+        self.periods.currentTextChanged.connect(self.set_period)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(diverging_lut())
         self.plot.addItem(self.image)
-        self.mark = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(theme.MARK, width=1,
-                                                                        style=QtCore.Qt.PenStyle.DashLine))
-        self.plot.addItem(self.mark, ignoreBounds=True)
-        self._key = None
-        #: what was drawn: the delta image (dollars, NaN where none), its columns and origin
-        self.last: dict | None = None
-
-    def link_axes(self, vb: pg.ViewBox) -> None:
-        self.plot.setXLink(vb)
-        self.plot.setYLink(vb)
-
-    def set_view(self, view: ViewState) -> None:
-        self.view = view
-        self._key = None
+        self.image.setZValue(-1)                 # under the mark line
 
     def set_period(self, period: str) -> None:
         if period in DELTA_PERIODS:

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
-
-from liqdesk.app.view_state import ViewState
+from PySide6 import QtCore
 
 from . import scaling, theme
-from .heatmap_items import time_price_plot
+from .linked_panel import LinkedPanel
 
 
 def side_lut(colour: str, n: int = 256) -> np.ndarray:
@@ -29,45 +27,22 @@ def side_lut(colour: str, n: int = 256) -> np.ndarray:
     return np.concatenate([np.clip(rgb, 0, 255), alpha[:, None]], axis=1).astype(np.uint8)
 
 
-class LiquidityPanel(QtWidgets.QWidget):
+class LiquidityPanel(LinkedPanel):
     """Resting bids and asks by price over time, time- and price-linked to the heatmap."""
 
     def __init__(self, parent=None, right_margin: int = 0):
-        super().__init__(parent)
-        self.setObjectName("liquidityPanel")
-        self.view = ViewState()
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.gview = pg.GraphicsLayoutWidget()
-        self.gview.ci.layout.setContentsMargins(4, 2, 2, 2)
-        layout.addWidget(self.gview)
-        self.plot = time_price_plot(self.gview, right_margin)
-        self.vb = self.plot.getViewBox()
+        super().__init__("liquidityPanel", parent, right_margin)
         self.bids = pg.ImageItem(axisOrder="row-major")
         self.asks = pg.ImageItem(axisOrder="row-major")
         self.bids.setLookupTable(side_lut(theme.BID))
         self.asks.setLookupTable(side_lut(theme.ASK))
         for item in (self.bids, self.asks):
             self.plot.addItem(item)
+            item.setZValue(-1)                   # under the mark line
         self.label = pg.TextItem("resting bids / asks (log $) · books at each column end", color=theme.TEXT_DIM,
                                  anchor=(0, 0), fill=pg.mkBrush(11, 14, 20, 190))
         self.label.setParentItem(self.vb)
         self.label.setPos(4, 2)
-        self.mark = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(theme.MARK, width=1,
-                                                                        style=QtCore.Qt.PenStyle.DashLine))
-        self.plot.addItem(self.mark, ignoreBounds=True)
-        self._key = None
-        #: the drawn images (log dollars) and what they were drawn for
-        self.last: dict | None = None
-
-    def link_axes(self, vb: pg.ViewBox) -> None:
-        """Share ``vb``'s time and price axes (the heatmap's)."""
-        self.plot.setXLink(vb)
-        self.plot.setYLink(vb)
-
-    def set_view(self, view: ViewState) -> None:
-        self.view = view
-        self._key = None
 
     def refresh(self, engine) -> None:
         """Draw the grid's window: the model's columns and display rows."""
