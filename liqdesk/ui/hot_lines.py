@@ -80,10 +80,16 @@ class HotLinesOverlay:
                 continue
             h = found[i]
             colour = QtGui.QColor(theme.LONG if h.side > 0 else theme.SHORT)
-            # the strongest lines are the most opaque and a little thicker
-            colour.setAlphaF(0.45 + 0.55 * min(1.0, h.notional / strongest))
-            line.setPen(pg.mkPen(colour, width=2 if i < 3 else 1, style=QtCore.Qt.PenStyle.SolidLine))
-            line.setValue(h.price)
-            line.label.setText(f"{scaling.fmt_usd(h.notional)} {'long' if h.side > 0 else 'short'}")
-            line.label.setColor(colour.lighter(130))
+            # the strongest lines are the most opaque and a little thicker (in 8 steps, so that a
+            # live frame that changes a level by a little re-lays nothing out)
+            colour.setAlphaF(0.45 + 0.55 * round(8 * min(1.0, h.notional / strongest)) / 8)
+            text = f"{scaling.fmt_usd(h.notional)} {'long' if h.side > 0 else 'short'}"
+            look = (colour.rgba(), 2 if i < 3 else 1, text)
+            if getattr(line, "_look", None) != look:
+                line._look = look
+                line.setPen(pg.mkPen(colour, width=look[1], style=QtCore.Qt.PenStyle.SolidLine))
+                line.label.setText(text)
+                line.label.setColor(colour.lighter(130))
+            if line.value() != h.price:
+                line.setValue(h.price)
             line.show()
