@@ -87,6 +87,7 @@ class FaultPlan:
         self.rng = random.Random(seed)
         self.t0: float | None = None
         self.fired: dict[str, int] = {k: 0 for k in KINDS}
+        self.calmed = False
 
     def start(self, now: float | None = None) -> None:
         self.t0 = time.monotonic() if now is None else now
@@ -103,7 +104,7 @@ class FaultPlan:
             due = False
             last = f.fired_at.get(venue)
             if f.rate is not None:
-                due = self.rng.random() < f.rate
+                due = not self.calmed and self.rng.random() < f.rate
             elif f.every_s is not None:
                 due = now - self.t0 >= f.every_s and (last is None or now - last >= f.every_s)
             elif f.at_s is not None:
@@ -115,9 +116,10 @@ class FaultPlan:
         return None
 
     def calm(self) -> None:
-        """No fault fires from now on (one already lasting runs its course): a test's settling
-        phase, where the client recovers from what it met."""
-        self.t0 = None
+        """Faults at a rate fire no more (scheduled ones still do, once due; one already lasting
+        runs its course): a test's settling phase, where the client recovers from what it met
+        instead of meeting new random faults."""
+        self.calmed = True
 
     def active(self, kind: str, venue: str, now: float | None = None) -> bool:
         """Whether a lasting fault (stall, refuse, http429) is in force on ``venue`` now (starting
