@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "funding, CVD and liquidation panes under it; liquidity: with the order-book "
                              "heatmap under it; delta: with the levels' change over --period under it; "
                              "hotlines: with the 10 strongest levels as labelled lines")
-    parser.add_argument("--period", default="4h", choices=("1h", "4h", "24h"),
+    from liqdesk.app.views import DELTA_PERIODS
+
+    parser.add_argument("--period", default="4h", choices=tuple(DELTA_PERIODS),
                         help="the delta view's period (default 4h; shorter than the session's time window)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_strict(parser)
