@@ -74,6 +74,12 @@ class LiquidityGrid:
         if start < len(book):
             self.books.apply(book[start:])
 
+    def sample_now(self) -> None:
+        """Store the books as they stand now as the column in progress (a session's end: its
+        last, partial column holds the books at the last event, as the heatmap's live column)."""
+        if self._column is not None:
+            self._sample(self._column)
+
     def _sample(self, column: int) -> None:
         w = self.bin_width
         if not w:
