@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from liqdesk.app.analysis import auto_column_ms, run_model, settings_for
-from liqdesk.app.views import DELTA_PERIODS, delta_image, hot_lines, period_columns
+from liqdesk.app.views import DELTA_PERIODS, EXPORT_VIEWS, delta_image, hot_lines, period_columns
 from liqdesk.core.context import ContextSeries
 from liqdesk.store import SessionReader
 
-#: the views ``export --view`` writes besides ``heatmap`` (the grid itself)
-VIEWS = ("delta", "liquidity", "context", "hotlines")
+VIEWS = EXPORT_VIEWS
 
 
 @dataclass

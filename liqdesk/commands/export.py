@@ -13,10 +13,9 @@ HELP = "write a session's estimated heatmap grid (or another view) to .csv, .par
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", help="session folder (NAME.liqs)")
     parser.add_argument("--out", required=True, help="output file; the extension picks the format")
-    from liqdesk.app.view_export import VIEWS
-    from liqdesk.app.views import DELTA_PERIODS
+    from liqdesk.app.views import DELTA_PERIODS, EXPORT_VIEWS
 
-    parser.add_argument("--view", default="heatmap", choices=("heatmap",) + VIEWS,
+    parser.add_argument("--view", default="heatmap", choices=("heatmap",) + EXPORT_VIEWS,
                         help="heatmap: the estimated grid, long and short (default); delta: each level's "
                              "change over --period; liquidity: resting bid/ask notional by price over "
                              "time (sessions with order-book events); context: per time bucket taker "
