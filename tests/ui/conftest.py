@@ -83,3 +83,23 @@ def chart_window(qtbot, ingested, store):
     win.resize(1600, 900)
     win.on_frame(force=True)
     return win
+
+
+
+@pytest.fixture(autouse=True)
+def _delete_widgets_after_each_test(qapp):
+    """Delete every top-level widget a test left (pytest-qt closes them and asks for a deferred
+    delete that nothing then runs): left alive, each test's windows stayed in memory with their
+    engines (GBs per worker) and every later ``theme.apply`` re-styled all of them (most of the
+    window tests' time)."""
+    yield
+    import gc
+
+    from PySide6 import QtCore, QtWidgets
+
+    for widget in QtWidgets.QApplication.topLevelWidgets():
+        widget.close()
+        widget.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    gc.collect()
+
