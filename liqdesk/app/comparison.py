@@ -18,9 +18,11 @@ import numpy as np
 from liqdesk.core.events import EXCHANGES, EventBatch
 
 from .baselines import BASELINES, VOLUME_WINDOW_S, BaselineMaps, RollingTape
-from .swept import Liquidations, SweptScore, clusters, column_cells, summarize
+from .swept import Columns, Liquidations, SweptScore, clusters, column_cells, summarize
 
 METHODS = ("model",) + BASELINES
+#: columns whose horizon has passed are scored together once this many wait (one vectorized step)
+COLUMN_BATCH = 32
 
 
 @dataclass
@@ -97,8 +99,12 @@ class Comparison:
         self.tape.add(batch, bin_width, until_ms)
         settled = self.tape.settled_s
         horizon = self.options.horizon_ms
-        while self.open and -(-(self.open[0].window.time_ms + horizon + 1) // 1000) <= settled:
-            self._score_column(self.open.popleft())
+        ready = 0
+        while ready < len(self.open) and -(-(self.open[ready].window.time_ms + horizon + 1) // 1000) <= settled:
+            ready += 1
+        # columns are scored a few dozen at a time (vectorized), or when the oldest waited an hour
+        if ready >= COLUMN_BATCH or (ready and self.open[0].window.time_ms // 1000 < settled - VOLUME_WINDOW_S):
+            self._score_columns(ready)
         # keep the hour the volume baseline looks back and the open columns' horizons
         keep = settled - VOLUME_WINDOW_S
         if self.open:
@@ -135,22 +141,34 @@ class Comparison:
         self.open.append(_OpenColumn(window, self.maps.at(time_ms, origin, rows, mark)))
         self.columns += 1
 
-    def _score_column(self, col: _OpenColumn) -> None:
-        w, x = self.bin_width, col.window
+    def _score_columns(self, count: int) -> None:
+        """Score the ``count`` oldest open columns (their horizons have passed)."""
+        w, opt = self.bin_width, self.options
         if self.swept is None:
             bins = np.floor(self.liq["price"] / w).astype(np.int64)
             self.swept = {}
             for name, mine in self.subsets:
-                sub = self.liq[mine]
-                cl = self.clusters[name]
+                sub, cl = self.liq[mine], self.clusters[name]
                 self.swept[name] = SweptScore(Liquidations(sub["time_ms"], sub["side"], bins[mine], sub["notional"].astype(float), cl),
-                                              self.options.horizon_ms, self.options.top, int(cl.max()) + 1 if len(cl) else 0, METHODS)
-        lo, hi = self.tape.price_range(np.array([x.time_ms]), np.array([x.time_ms + self.options.horizon_ms + 1]))
-        lo_bin, hi_bin = math.floor(min(float(lo[0]), x.mark) / w), math.floor(max(float(hi[0]), x.mark) / w)
-        cells = column_cells(x.time_ms, x.origin, x.in_band, lo_bin, hi_bin, {"model": x.model, **col.baselines},
-                             self.options.top)
+                                              opt.horizon_ms, int(cl.max()) + 1 if len(cl) else 0, METHODS)
+        cs = [self.open.popleft() for _ in range(count)]
+        R = max(c.window.rows for c in cs)
+        valid = np.zeros((count, R), bool)
+        values = {m: np.zeros((count, 2, R)) for m in METHODS}
+        for i, c in enumerate(cs):
+            valid[i, :c.window.rows] = c.window.in_band
+            values["model"][i, :, :c.window.rows] = c.window.model
+            for m in BASELINES:
+                values[m][i, :, :c.window.rows] = c.baselines[m]
+        times = np.array([c.window.time_ms for c in cs], dtype=np.int64)
+        marks = np.array([c.window.mark for c in cs])
+        lo, hi = self.tape.price_range(times, times + opt.horizon_ms + 1)
+        lo, hi = np.fmin(lo, marks), np.fmax(hi, marks)
+        cols = Columns(times, np.array([c.window.origin for c in cs], dtype=np.int64), valid,
+                       np.floor(lo / w).astype(np.int64), np.floor(hi / w).astype(np.int64), values)
+        cells = column_cells(cols, opt.top)
         for score in self.swept.values():
-            score.add_column(cells)
+            score.add_columns(cells)
 
     def retained(self) -> dict[str, int]:
         """What is kept between look-ups: the tape's seconds and rows, the open columns, the
@@ -164,8 +182,8 @@ class Comparison:
     def result(self, feeds: dict) -> dict:
         """Everything the comparison reports (call after the session's last batch): overall, and
         per venue under ``venues``."""
-        while self.open:
-            self._score_column(self.open.popleft())
+        if self.open:
+            self._score_columns(len(self.open))
         swept = {name: s.result() for name, s in (self.swept or {}).items()}
         out = self._summary("all", swept.get("all"))
         out["swept_columns"] = self.columns

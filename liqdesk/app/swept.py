@@ -26,7 +26,6 @@ percentiles. A column's Spearman goes with the cluster holding most of its liqui
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,59 +141,53 @@ def swept_contributions(cols: Columns, liq: Liquidations, horizon_ms: int, top: 
                         n_clusters: int) -> dict[str, dict[str, np.ndarray]]:
     """Per method, per cluster: ``swept_cap`` (notional in hot cells), ``swept_usd`` (notional in
     crossed cells), ``rho_sum`` / ``rho_n`` (sum and count of defined column Spearmans), for
-    columns given all at once (in time order): :class:`SweptScore` fed every column."""
-    score = SweptScore(liq, horizon_ms, top, n_clusters, tuple(cols.values))
-    for c in range(len(cols.times)):
-        score.add_column(column_cells(int(cols.times[c]), int(cols.origin[c]), cols.valid[c], int(cols.lo_bin[c]),
-                                      int(cols.hi_bin[c]), {m: v[c] for m, v in cols.values.items()}, top))
+    columns given all at once (in time order)."""
+    score = SweptScore(liq, horizon_ms, n_clusters, tuple(cols.values))
+    score.add_columns(column_cells(cols, top))
     return score.result()
 
 
 @dataclass(frozen=True)
 class ColumnCells:
-    """One column's cells (the crossed bins within the band, both sides: cell ``side · n + j`` is
-    side ``side``'s ``j``-th crossed bin) and what every set of liquidations scored on it shares:
-    per method, each cell's hot weight (:func:`hot_weights`) and the rank of its value."""
+    """Some columns' cells (the crossed bins within the band, both sides) and what every set of
+    liquidations scored on them shares: per method each cell's hot weight (:func:`hot_weights`)
+    and the rank of its value within its column. Cells run side 0 then side 1, each by column
+    then bin; ``index[column, side, row]`` is a cell's number (-1: no cell)."""
 
-    time_ms: int
-    origin: int
-    crossed: np.ndarray          # [n] rows of the band crossed
-    place: np.ndarray            # [rows] index among the crossed, -1 elsewhere
-    group: np.ndarray            # [2n] zeros: one column is one group
+    cols: Columns
+    cell_c: np.ndarray
+    index: np.ndarray
     hot: dict[str, np.ndarray]
     ranks: dict[str, np.ndarray]
 
 
-def column_cells(time_ms: int, origin: int, valid: np.ndarray, lo_bin: int, hi_bin: int,
-                 values: dict[str, np.ndarray], top: float) -> ColumnCells:
-    """A column's :class:`ColumnCells`: ``values[method]`` ``[2, rows]`` from absolute bin
-    ``origin``, ``valid[rows]`` the bins within the band, ``lo_bin``/``hi_bin`` the lowest and
-    highest bin price crossed in the horizon."""
-    rows = len(valid)
-    k = origin + np.arange(rows)
-    crossed = np.flatnonzero(valid & (k >= lo_bin) & (k <= hi_bin))
-    place = np.full(rows, -1, np.int64)
-    place[crossed] = np.arange(len(crossed))
-    group = np.zeros(2 * len(crossed), np.int64)
+def column_cells(cols: Columns, top: float) -> ColumnCells:
+    C, R = cols.valid.shape
+    k = cols.origin[:, None] + np.arange(R)[None, :]
+    crossed = cols.valid & (k >= cols.lo_bin[:, None]) & (k <= cols.hi_bin[:, None])
+    cell_c, cell_r = np.nonzero(crossed)              # one entry per crossed bin; both sides below
+    cell_c = np.concatenate([cell_c, cell_c])
+    cell_r = np.concatenate([cell_r, cell_r])
+    cell_s = np.repeat([0, 1], len(cell_c) // 2)
+    index = np.full((C, 2, R), -1, np.int64)
+    index[cell_c, cell_s, cell_r] = np.arange(len(cell_c))
     hot, ranks = {}, {}
-    for name, v in values.items():
-        cell_values = np.concatenate([v[0][crossed], v[1][crossed]])
-        hot[name] = hot_weights(group, cell_values, top)
-        ranks[name] = group_ranks(group, cell_values)
-    return ColumnCells(time_ms, origin, crossed, place, group, hot, ranks)
+    for name, values in cols.values.items():
+        cell_values = values[cell_c, cell_s, cell_r]
+        hot[name] = hot_weights(cell_c, cell_values, top)
+        ranks[name] = group_ranks(cell_c, cell_values)
+    return ColumnCells(cols, cell_c, index, hot, ranks)
 
 
 class SweptScore:
-    """The swept-level score of one set of liquidations (known in advance), fed one column at a
-    time in time order, each once its horizon's prices are known; a column is reduced at once and
-    only its liquidations' per-cell figures wait, until every column that can hold them is in
-    (the sums then run in the order of the liquidations, as one pass over them all would).
+    """The swept-level score of one set of liquidations (known in advance), fed columns in time
+    order (:meth:`add_columns`, a few at a time, each once its horizon's prices are known). Each
+    column is reduced at once; only its liquidations' per-cell figures wait until every column
+    that can hold them is in, so the sums run in the order of the liquidations, as one pass over
+    every column would. :meth:`result`: what :func:`swept_contributions` returns."""
 
-    :meth:`add_column` takes the column's :func:`column_cells`; :meth:`result` gives what
-    :func:`swept_contributions` returns."""
-
-    def __init__(self, liq: Liquidations, horizon_ms: int, top: float, n_clusters: int, methods) -> None:
-        self.liq, self.horizon_ms, self.top, self.K = liq, int(horizon_ms), top, int(n_clusters)
+    def __init__(self, liq: Liquidations, horizon_ms: int, n_clusters: int, methods) -> None:
+        self.liq, self.horizon_ms, self.K = liq, int(horizon_ms), int(n_clusters)
         self.by_time = np.argsort(liq.time_ms, kind="stable")
         self.sorted_ms = np.asarray(liq.time_ms)[self.by_time]
         self.latest_ms = np.maximum.accumulate(liq.time_ms) if len(liq.time_ms) else np.zeros(0, np.int64)
@@ -204,34 +197,49 @@ class SweptScore:
         self.pending: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []   # (liquidation, column, usd·weight)
         self.columns = 0
 
-    def add_column(self, col: ColumnCells) -> None:
-        """Score one column (after every earlier one)."""
-        n, rows, origin = len(col.crossed), len(col.place), col.origin
-        # the liquidations in (t, t + horizon], in their order; cell = side · n + crossed bin
-        a, b = np.searchsorted(self.sorted_ms, [col.time_ms, col.time_ms + self.horizon_ms], side="right")
-        idx = np.sort(self.by_time[a:b])
-        r = self.liq.bin[idx] - origin
-        cell = np.full(len(idx), -1, np.int64)
-        ok = (r >= 0) & (r < rows)
-        cell[ok] = np.where(col.place[r[ok]] >= 0, np.where(self.liq.side[idx[ok]] > 0, 0, n) + col.place[r[ok]], -1)
-        idx, cell = idx[cell >= 0], cell[cell >= 0]
-        usd = self.liq.notional[idx]
-        usd_ranks = group_ranks(col.group, np.bincount(cell, usd, 2 * n))
-        # the column's Spearman goes with the cluster of its largest liquidated notional
-        owner = int(self.liq.cluster[idx[np.argsort(usd, kind="stable")[-1]]]) if len(idx) else -1
-        names = list(self.sums)
-        weighted = {name: usd * col.hot[name][cell] for name in names}
-        # every method at once, one group each (a group's sums run over its own cells in order)
-        rho = ranked_spearman(np.repeat(np.arange(len(names)), 2 * n), np.concatenate([col.ranks[m] for m in names]),
-                              np.tile(usd_ranks, len(names)), len(names))
-        for name, r in zip(names, rho.tolist(), strict=True):
-            if owner >= 0 and not math.isnan(r):
-                self.sums[name]["rho_sum"][owner] += r
-                self.sums[name]["rho_n"][owner] += 1.0
-        self.pending.append((idx, np.full(len(idx), self.columns), weighted))
-        self.columns += 1
-        # a liquidation at or before this column is in no later one
-        self._flush(int(np.searchsorted(self.latest_ms, col.time_ms, side="right")))
+    def add_columns(self, cells: ColumnCells) -> None:
+        """Score columns (later than every earlier one)."""
+        cols, liq = cells.cols, self.liq
+        C, R = cols.valid.shape
+        if not C:
+            return
+        # pairs (liquidation, column) with t < time <= t + horizon, by liquidation then column
+        a, b = np.searchsorted(self.sorted_ms, [cols.times[0], cols.times[-1] + self.horizon_ms], side="right")
+        near = np.sort(self.by_time[a:b])
+        t = liq.time_ms[near]
+        c_from = np.searchsorted(cols.times, t - self.horizon_ms, side="left")
+        c_to = np.searchsorted(cols.times, t, side="left")
+        count = np.maximum(c_to - c_from, 0)
+        pair_i = np.repeat(near, count)
+        pair_c = np.repeat(c_from, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+        r = liq.bin[pair_i] - cols.origin[pair_c]
+        s = np.where(liq.side[pair_i] > 0, 0, 1)
+        ok = (r >= 0) & (r < R)
+        cell = np.full(len(pair_i), -1, np.int64)
+        cell[ok] = cells.index[pair_c[ok], s[ok], r[ok]]
+        keep = cell >= 0
+        pair_i, pair_c, cell = pair_i[keep], pair_c[keep], cell[keep]
+        usd = liq.notional[pair_i]
+        usd_ranks = group_ranks(cells.cell_c, np.bincount(cell, usd, len(cells.cell_c)))
+        # each column's Spearman goes with the cluster of its largest liquidated notional
+        col_cluster = np.full(C, -1, np.int64)
+        if len(pair_c):
+            o = np.lexsort((usd, pair_c))
+            last = np.ones(len(o), bool)
+            last[:-1] = pair_c[o][1:] != pair_c[o][:-1]
+            col_cluster[pair_c[o][last]] = liq.cluster[pair_i[o][last]]
+        weighted = {}
+        for name, sums in self.sums.items():
+            weighted[name] = usd * cells.hot[name][cell]
+            rho = ranked_spearman(cells.cell_c, cells.ranks[name], usd_ranks, C)
+            defined = ~np.isnan(rho) & (col_cluster >= 0)
+            # np.add.at adds one by one in column order: the same sums as one bincount over every column
+            np.add.at(sums["rho_sum"], col_cluster[defined], rho[defined])
+            np.add.at(sums["rho_n"], col_cluster[defined], 1.0)
+        self.pending.append((pair_i, pair_c + self.columns, weighted))
+        self.columns += C
+        # a liquidation at or before the last of these columns is in no later one
+        self._flush(int(np.searchsorted(self.latest_ms, cols.times[-1], side="right")))
 
     def _flush(self, upto: int) -> None:
         """Sum the pending figures of the liquidations ``[0, upto)`` (in their order), per cluster."""
@@ -247,7 +255,7 @@ class SweptScore:
         np.add.at(self.swept_usd, cl, self.liq.notional[idx[order]])
         for m in self.sums:
             np.add.at(self.sums[m]["swept_cap"], cl, weighted[m][order])
-        later = np.flatnonzero(~now)      # still in column order
+        later = np.flatnonzero(~now)
         self.pending = [(idx[later], col[later], {m: w[later] for m, w in weighted.items()})] if len(later) else []
 
     def result(self) -> dict[str, dict[str, np.ndarray]]:
