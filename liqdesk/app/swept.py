@@ -162,6 +162,7 @@ class ColumnCells:
 
 
 def column_cells(cols: Columns, top: float) -> ColumnCells:
+    """The cells of ``cols`` and their per-method hot weights (share ``top``) and value ranks."""
     C, R = cols.valid.shape
     k = cols.origin[:, None] + np.arange(R)[None, :]
     crossed = cols.valid & (k >= cols.lo_bin[:, None]) & (k <= cols.hi_bin[:, None])
