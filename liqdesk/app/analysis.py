@@ -29,7 +29,7 @@ from liqdesk.core.events import EXCHANGE_ID, EXCHANGES, EventBatch, concat_batch
 from liqdesk.core.levels import LONG, SHORT, LevelModel, ModelSettings
 from liqdesk.store import SessionReader
 
-from .comparison import ModelWindow, Recorder, ScoreOptions, band_window, hot_bins
+from .comparison import Comparison, ModelWindow, ScoreOptions, band_window, hot_bins
 
 Progress = Callable[[float], None] | None
 
@@ -200,7 +200,7 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     model = LevelModel(settings)
     acc = Accuracy()
     events = _ChunkedEvents(reader)
-    recorder = Recorder(ids, options) if compare else None
+    comparison = Comparison(liq, ids, reader.start_ms, options) if compare else None
     columns = _column_times(reader, options, liq["time_ms"]) if compare else np.empty(0, np.int64)
     truth_acc, truth_liq, truth_query, agreement = None, liq[:0], query[:0], None
     if truth:
@@ -221,16 +221,16 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     for n, q in enumerate(stops.tolist()):
         batch = events.take(q)
         model.ingest(batch)
-        if recorder is not None:
-            recorder.add_events(batch, model.bin_width)
+        if comparison is not None:
+            comparison.add_events(batch, model.bin_width, q)
         for i in range(at["ev"][n], at["ev"][n + 1]):
             window = _score_event(model, liq[i], band_pct, top, acc, q)
-            if recorder is not None:
-                recorder.add_event_window(window)
+            if comparison is not None:
+                comparison.add_event(i, window)
         for i in range(at["truth"][n], at["truth"][n + 1]):
             _score_event(model, truth_liq[i], band_pct, top, truth_acc, q)
-        if recorder is not None and at["col"][n + 1] > at["col"][n]:
-            recorder.add_column(q, model)
+        if comparison is not None and at["col"][n + 1] > at["col"][n]:
+            comparison.add_column(q, model)
         if agreement is not None and at["snap"][n + 1] > at["snap"][n]:
             agreement.add(model, q)
         if progress and n % 64 == 0:
@@ -243,9 +243,10 @@ def evaluate(reader: SessionReader, lead_s: float = 60, band_pct: float = 5, top
     if truth_acc is not None:
         out["truth_lift"] = truth_acc.result()["lift"]
         out.update(agreement.result())
-    if recorder is not None:
-        recorder.add_events(events.take(reader.end_ms + 1), model.bin_width)  # the last horizon's prices
-        scored = recorder.score(liq, reader.start_ms, reader.end_ms, liquidation_feeds(reader))
+    if comparison is not None:
+        last_s = reader.end_ms // 1000 + 1     # the last horizon's prices, to the session's last whole second
+        comparison.add_events(events.take(reader.end_ms + 1), model.bin_width, last_s * 1000)
+        scored = comparison.result(liquidation_feeds(reader))
         scored.pop("lift")  # the same figure as ``out["lift"]``, recomputed per cluster
         out.update(scored)
         out.update({"horizon_min": options.horizon_ms / 60_000, "column_s": options.column_ms / 1000,

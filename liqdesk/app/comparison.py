@@ -2,24 +2,27 @@
 and :mod:`liqdesk.app.baselines`): the per-event lift of :func:`liqdesk.app.analysis.evaluate`,
 the swept-level score, liquidation clusters and bootstrap intervals, overall and per venue.
 
-:class:`Recorder` is fed during :func:`~liqdesk.app.analysis.evaluate`'s single pass over the
-session: the model's map at every liquidation's look-up time and at every column time, and the
-events (for the baselines). :meth:`Recorder.score` does the rest after the pass.
+:class:`Comparison` is fed during :func:`~liqdesk.app.analysis.evaluate`'s single pass over the
+session and scores as it goes: each liquidation when its window is taken, each column once its
+horizon has passed, so its memory does not grow with the session's length.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from liqdesk.core.events import EXCHANGES, EventBatch
 
-from .baselines import BASELINES, PriceTape, baseline_maps
-from .swept import Columns, Liquidations, clusters, summarize, swept_contributions
+from .baselines import BASELINES, VOLUME_WINDOW_S, BaselineMaps, RollingTape
+from .swept import Columns, Liquidations, SweptScore, clusters, column_cells, summarize
 
 METHODS = ("model",) + BASELINES
+#: columns whose horizon has passed are scored together once this many wait (one vectorized step)
+COLUMN_BATCH = 32
 
 
 @dataclass
@@ -58,115 +61,153 @@ def band_window(mark: float, bin_width: float, band_pct: float, margin: int = 0)
     return lo, rows, np.abs(centres / mark - 1) <= band_pct / 100
 
 
-class Recorder:
-    """Collects, during the pass, what the comparison needs (see the module docstring)."""
+class Comparison:
+    """The comparison, streamed through :func:`~liqdesk.app.analysis.evaluate`'s pass over the
+    session, for the liquidations ``liq`` (in the order of their look-ups):
 
-    def __init__(self, exchange_ids, options: ScoreOptions) -> None:
-        self.options = options
-        self.tape = PriceTape(exchange_ids)
-        self.events: list[ModelWindow | None] = []
-        self.columns: list[ModelWindow] = []
+    - :meth:`add_events` every batch the model ingests (to a whole-second stop ``until_ms``): the
+      baselines' tape settles its complete seconds, the columns whose horizon has passed are
+      scored, and the tape older than what is still needed (an hour for the volume baseline, the
+      open columns' horizons) is dropped;
+    - :meth:`add_event` each liquidation's model window as it is taken: the model and the three
+      baselines (whose maps only read the past, so they are made right then) are scored at once
+      and only the per-event figures are kept (captured, share of bins hot);
+    - :meth:`add_column` the model at each column time: its band and the baselines' maps wait
+      for the column's horizon, then only the swept score's per-cluster sums are kept;
+    - :meth:`result` once the session's last batch is in.
+
+    What it holds follows the horizon and the hour of look-back, not the session's length
+    (:meth:`retained`)."""
+
+    def __init__(self, liq: np.ndarray, exchange_ids, first_ms: int, options: ScoreOptions) -> None:
+        self.liq, self.options = liq, options
+        self.tape = RollingTape(exchange_ids, first_ms // 1000)
+        self.maps = BaselineMaps(self.tape)
+        self.hit = {m: np.zeros(len(liq)) for m in METHODS}     # per event and method: captured (0/1)
+        self.frac = {m: np.zeros(len(liq)) for m in METHODS}    # ... and share of the band's bins hot
+        self.open: deque[_OpenColumn] = deque()
+        self.subsets = [("all", np.ones(len(liq), bool))] + [(EXCHANGES[int(e)], liq["exchange"] == e)
+                                                             for e in np.unique(liq["exchange"]).tolist()]
+        self.clusters = {name: clusters(liq["time_ms"][mine], options.gap_ms) for name, mine in self.subsets}
+        self.swept: dict[str, SweptScore] | None = None         # made at the first column (needs the bin width)
         self.bin_width = 0.0
+        self.columns = 0
 
-    def add_events(self, batch: EventBatch, bin_width: float) -> None:
+    def add_events(self, batch: EventBatch, bin_width: float, until_ms: int) -> None:
+        """A batch holding every event before ``until_ms`` not yet added; ``bin_width`` the model's."""
         self.bin_width = self.bin_width or bin_width
-        self.tape.add(batch, bin_width)
+        self.tape.add(batch, bin_width, until_ms)
+        settled = self.tape.settled_s
+        horizon = self.options.horizon_ms
+        ready = 0
+        while ready < len(self.open) and -(-(self.open[ready].window.time_ms + horizon + 1) // 1000) <= settled:
+            ready += 1
+        # columns are scored a few dozen at a time (vectorized), or when the oldest waited an hour
+        if ready >= COLUMN_BATCH or (ready and self.open[0].window.time_ms // 1000 < settled - VOLUME_WINDOW_S):
+            self._score_columns(ready)
+        # keep the hour the volume baseline looks back and the open columns' horizons
+        keep = settled - VOLUME_WINDOW_S
+        if self.open:
+            keep = min(keep, self.open[0].window.time_ms // 1000)
+        if keep - self.tape.first_s >= 600 and self.tape.bin_width:   # dropped ten minutes at a time
+            self.maps.naive.advance(keep)
+            self.tape.drop_before(keep)
 
-    def add_event_window(self, window: ModelWindow | None) -> None:
-        """The model's map (the liquidated side's row used) at one liquidation's look-up time, in
-        the order of the liquidations; None when the model had no estimate yet."""
-        self.events.append(window)
+    def add_event(self, i: int, window: ModelWindow | None) -> None:
+        """Score liquidation ``i`` against the model's window at its look-up time (None when the
+        model had no estimate yet: missed by every method) and the baselines' maps there."""
+        if window is None or not self.bin_width:
+            return
+        ev = self.liq[i]
+        row = 0 if ev["side"] > 0 else 1
+        k = math.floor(float(ev["price"]) / self.bin_width) - window.origin
+        inside = 0 <= k < window.rows and bool(window.in_band[k])
+        rank = int(window.in_band[:k].sum()) if inside else -1
+        maps = self.maps.at(window.time_ms, window.origin, window.rows, window.mark)
+        for m in METHODS:
+            values = (window.model if m == "model" else maps[m])[row][window.in_band]
+            hot = hot_bins(values, self.options.top)
+            self.hit[m][i] = bool(inside and hot[rank])
+            self.frac[m][i] = float(hot.sum()) / max(1, len(values))
 
     def add_column(self, time_ms: int, model) -> None:
-        """The model's whole band at a column time."""
+        """The model's whole band at a column time, with the baselines' maps there; scored once its
+        horizon has passed."""
         mark = model.mark_price()
         if not model.bin_width or math.isnan(mark):
             return
         origin, rows, in_band = band_window(mark, model.bin_width, self.options.band_pct)
-        self.columns.append(ModelWindow(time_ms, origin, rows, mark, model.level_map(origin=origin, rows=rows), in_band))
+        window = ModelWindow(time_ms, origin, rows, mark, model.level_map(origin=origin, rows=rows), in_band)
+        self.open.append(_OpenColumn(window, self.maps.at(time_ms, origin, rows, mark)))
+        self.columns += 1
+
+    def _score_columns(self, count: int) -> None:
+        """Score the ``count`` oldest open columns (their horizons have passed)."""
+        w, opt = self.bin_width, self.options
+        if self.swept is None:
+            bins = np.floor(self.liq["price"] / w).astype(np.int64)
+            self.swept = {}
+            for name, mine in self.subsets:
+                sub, cl = self.liq[mine], self.clusters[name]
+                self.swept[name] = SweptScore(Liquidations(sub["time_ms"], sub["side"], bins[mine], sub["notional"].astype(float), cl),
+                                              opt.horizon_ms, int(cl.max()) + 1 if len(cl) else 0, METHODS)
+        cs = [self.open.popleft() for _ in range(count)]
+        R = max(c.window.rows for c in cs)
+        valid = np.zeros((count, R), bool)
+        values = {m: np.zeros((count, 2, R)) for m in METHODS}
+        for i, c in enumerate(cs):
+            valid[i, :c.window.rows] = c.window.in_band
+            values["model"][i, :, :c.window.rows] = c.window.model
+            for m in BASELINES:
+                values[m][i, :, :c.window.rows] = c.baselines[m]
+        times = np.array([c.window.time_ms for c in cs], dtype=np.int64)
+        marks = np.array([c.window.mark for c in cs])
+        lo, hi = self.tape.price_range(times, times + opt.horizon_ms + 1)
+        lo, hi = np.fmin(lo, marks), np.fmax(hi, marks)
+        cols = Columns(times, np.array([c.window.origin for c in cs], dtype=np.int64), valid,
+                       np.floor(lo / w).astype(np.int64), np.floor(hi / w).astype(np.int64), values)
+        cells = column_cells(cols, opt.top)
+        for score in self.swept.values():
+            score.add_columns(cells)
+
+    def retained(self) -> dict[str, int]:
+        """What is kept between look-ups: the tape's seconds and rows, the open columns, the
+        swept score's waiting pairs (the per-event figures are allocated once)."""
+        out = self.tape.retained()
+        out["open_columns"] = len(self.open)
+        out["swept_pending_pairs"] = sum(s.retained() for s in (self.swept or {}).values())
+        return out
 
     # ---------------------------------------------------------------------------- scoring
-    def score(self, liq: np.ndarray, first_ms: int, last_ms: int, feeds: dict) -> dict:
-        """Everything the comparison reports, for the liquidations ``liq`` (in the order their
-        windows were added): overall, and per venue under ``venues``."""
-        opt = self.options
-        w = self.bin_width
-        tape = self.tape.finish(first_ms // 1000, last_ms // 1000)
-        ev = self.events
-        queries = [(x.time_ms, x.origin, x.rows, x.mark) for x in ev if x is not None]
-        queries += [(c.time_ms, c.origin, c.rows, c.mark) for c in self.columns]
-        maps = baseline_maps(tape, queries)
-        n_ev = sum(x is not None for x in ev)
-        # per event and method: captured (0/1) and share of bins hot
-        hit = {m: np.zeros(len(liq)) for m in METHODS}
-        frac = {m: np.zeros(len(liq)) for m in METHODS}
-        j = 0
-        for i, x in enumerate(ev):
-            if x is None or not w:
-                continue
-            row = 0 if liq["side"][i] > 0 else 1
-            k = math.floor(float(liq["price"][i]) / w) - x.origin
-            inside = 0 <= k < x.rows and bool(x.in_band[k])
-            rank = int(x.in_band[:k].sum()) if inside else -1
-            for m in METHODS:
-                values = (x.model if m == "model" else maps[m][j])[row][x.in_band]
-                hot = hot_bins(values, opt.top)
-                hit[m][i] = bool(inside and hot[rank])
-                frac[m][i] = float(hot.sum()) / max(1, len(values))
-            j += 1
-        cols = self._columns(tape, {m: maps[m][n_ev:] for m in BASELINES})
-        out = self._summary(liq, np.ones(len(liq), bool), hit, frac, cols, w)
-        out["swept_columns"] = 0 if cols is None else len(cols.times)
+    def result(self, feeds: dict) -> dict:
+        """Everything the comparison reports (call after the session's last batch): overall, and
+        per venue under ``venues``."""
+        if self.open:
+            self._score_columns(len(self.open))
+        swept = {name: s.result() for name, s in (self.swept or {}).items()}
+        out = self._summary("all", swept.get("all"))
+        out["swept_columns"] = self.columns
         venues = {}
-        for e in np.unique(liq["exchange"]).tolist():
-            name = EXCHANGES[int(e)]
-            mine = liq["exchange"] == e
-            v = self._summary(liq, mine, hit, frac, cols, w)
+        for name, _ in self.subsets[1:]:
+            v = self._summary(name, swept.get(name))
             v["feed"] = feeds.get(name, "unknown")
             venues[name] = v
         out["venues"] = venues
         return out
 
-    def _columns(self, tape, baseline_values: dict[str, list[np.ndarray]]) -> Columns | None:
-        cs = self.columns
-        if not cs or not self.bin_width:
-            return None
-        w = self.bin_width
-        R = max(c.rows for c in cs)
-        C = len(cs)
-        valid = np.zeros((C, R), bool)
-        values = {m: np.zeros((C, 2, R)) for m in METHODS}
-        for i, c in enumerate(cs):
-            valid[i, :c.rows] = c.in_band
-            values["model"][i, :, :c.rows] = c.model
-            for m in BASELINES:
-                values[m][i, :, :c.rows] = baseline_values[m][i]
-        times = np.array([c.time_ms for c in cs], dtype=np.int64)
-        marks = np.array([c.mark for c in cs])
-        lo, hi = tape.price_range(times, times + self.options.horizon_ms + 1)
-        lo, hi = np.fmin(lo, marks), np.fmax(hi, marks)
-        return Columns(times, np.array([c.origin for c in cs], dtype=np.int64), valid,
-                       np.floor(lo / w).astype(np.int64), np.floor(hi / w).astype(np.int64), values)
-
-    def _summary(self, liq, mine, hit, frac, cols, w) -> dict:
+    def _summary(self, name: str, swept: dict | None) -> dict:
         opt = self.options
-        sub = liq[mine]
-        cl = clusters(sub["time_ms"], opt.gap_ms)
+        mine = dict(self.subsets)[name]
+        sub = self.liq[mine]
+        cl = self.clusters[name]
         K = int(cl.max()) + 1 if len(cl) else 0
         per = {}
         for m in METHODS:
             n = sub["notional"].astype(float)
-            per[m] = {"cap": np.bincount(cl, n * hit[m][mine], K), "usd": np.bincount(cl, n, K),
-                      "hot_frac": np.bincount(cl, frac[m][mine], K), "events": np.bincount(cl, minlength=K).astype(float)}
-        if cols is not None and w:
-            bins = np.floor(sub["price"] / w).astype(np.int64)
-            swept = swept_contributions(cols, Liquidations(sub["time_ms"], sub["side"], bins, sub["notional"].astype(float), cl),
-                                        opt.horizon_ms, opt.top, K)
-            for m in METHODS:
-                per[m].update(swept[m])
-        else:
-            for m in METHODS:
-                per[m].update({key: np.zeros(K) for key in ("swept_cap", "swept_usd", "rho_sum", "rho_n")})
+            per[m] = {"cap": np.bincount(cl, n * self.hit[m][mine], K), "usd": np.bincount(cl, n, K),
+                      "hot_frac": np.bincount(cl, self.frac[m][mine], K), "events": np.bincount(cl, minlength=K).astype(float)}
+            per[m].update(swept[m] if swept is not None else
+                          {key: np.zeros(K) for key in ("swept_cap", "swept_usd", "rho_sum", "rho_n")})
         s = summarize(per, K, opt.top, BASELINES, resamples=opt.resamples)
         out = {"events": int(len(sub)), "liquidation_usd": float(sub["notional"].sum()), "clusters": K}
         out.update(s.pop("model"))
@@ -174,6 +215,14 @@ class Recorder:
         out["best_baseline"] = s.pop("best_baseline")
         out["baselines"] = {m: s[m] for m in BASELINES}
         return out
+
+
+@dataclass
+class _OpenColumn:
+    """A column waiting for its horizon: the model's window and the baselines' maps at its time."""
+
+    window: ModelWindow
+    baselines: dict[str, np.ndarray]
 
 
 def hot_bins(values: np.ndarray, top: float) -> np.ndarray:

@@ -80,7 +80,11 @@ def group_ranks(group: np.ndarray, values: np.ndarray) -> np.ndarray:
 def group_spearman(group: np.ndarray, x: np.ndarray, y: np.ndarray, groups: int) -> np.ndarray:
     """Spearman correlation of ``x`` and ``y`` within each group ``0 .. groups-1`` (NaN where
     fewer than 3 cells or either side constant)."""
-    rx, ry = group_ranks(group, x), group_ranks(group, y)
+    return ranked_spearman(group, group_ranks(group, x), group_ranks(group, y), groups)
+
+
+def ranked_spearman(group: np.ndarray, rx: np.ndarray, ry: np.ndarray, groups: int) -> np.ndarray:
+    """:func:`group_spearman` from the ranks (:func:`group_ranks`) of both sides."""
     n = np.bincount(group, minlength=groups).astype(float)
     sx, sy = np.bincount(group, rx, groups), np.bincount(group, ry, groups)
     sxy = np.bincount(group, rx * ry, groups)
@@ -136,7 +140,29 @@ class Liquidations:
 def swept_contributions(cols: Columns, liq: Liquidations, horizon_ms: int, top: float,
                         n_clusters: int) -> dict[str, dict[str, np.ndarray]]:
     """Per method, per cluster: ``swept_cap`` (notional in hot cells), ``swept_usd`` (notional in
-    crossed cells), ``rho_sum`` / ``rho_n`` (sum and count of defined column Spearmans)."""
+    crossed cells), ``rho_sum`` / ``rho_n`` (sum and count of defined column Spearmans), for
+    columns given all at once (in time order)."""
+    score = SweptScore(liq, horizon_ms, n_clusters, tuple(cols.values))
+    score.add_columns(column_cells(cols, top))
+    return score.result()
+
+
+@dataclass(frozen=True)
+class ColumnCells:
+    """Some columns' cells (the crossed bins within the band, both sides) and what every set of
+    liquidations scored on them shares: per method each cell's hot weight (:func:`hot_weights`)
+    and the rank of its value within its column. Cells run side 0 then side 1, each by column
+    then bin; ``index[column, side, row]`` is a cell's number (-1: no cell)."""
+
+    cols: Columns
+    cell_c: np.ndarray
+    index: np.ndarray
+    hot: dict[str, np.ndarray]
+    ranks: dict[str, np.ndarray]
+
+
+def column_cells(cols: Columns, top: float) -> ColumnCells:
+    """The cells of ``cols`` and their per-method hot weights (share ``top``) and value ranks."""
     C, R = cols.valid.shape
     k = cols.origin[:, None] + np.arange(R)[None, :]
     crossed = cols.valid & (k >= cols.lo_bin[:, None]) & (k <= cols.hi_bin[:, None])
@@ -146,43 +172,101 @@ def swept_contributions(cols: Columns, liq: Liquidations, horizon_ms: int, top: 
     cell_s = np.repeat([0, 1], len(cell_c) // 2)
     index = np.full((C, 2, R), -1, np.int64)
     index[cell_c, cell_s, cell_r] = np.arange(len(cell_c))
-    # pairs (liquidation, column) with t < time <= t + horizon
-    c_from = np.searchsorted(cols.times, liq.time_ms - horizon_ms, side="left")
-    c_to = np.searchsorted(cols.times, liq.time_ms, side="left")
-    count = np.maximum(c_to - c_from, 0)
-    pair_i = np.repeat(np.arange(len(liq.time_ms)), count)
-    pair_c = np.repeat(c_from, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
-    r = liq.bin[pair_i] - cols.origin[pair_c]
-    s = np.where(liq.side[pair_i] > 0, 0, 1)
-    ok = (r >= 0) & (r < R)
-    cell = np.full(len(pair_i), -1, np.int64)
-    cell[ok] = index[pair_c[ok], s[ok], r[ok]]
-    keep = cell >= 0
-    pair_i, pair_c, cell = pair_i[keep], pair_c[keep], cell[keep]
-    usd = liq.notional[pair_i]
-    cl = liq.cluster[pair_i]
-    cell_usd = np.bincount(cell, usd, len(cell_c))
-    # each column's Spearman goes with the cluster of its largest liquidated notional
-    col_cluster = np.full(C, -1, np.int64)
-    if len(pair_c):
-        o = np.lexsort((usd, pair_c))
-        last = np.ones(len(o), bool)
-        last[:-1] = pair_c[o][1:] != pair_c[o][:-1]
-        col_cluster[pair_c[o][last]] = cl[o][last]
-    out = {}
-    swept_usd = np.bincount(cl, usd, n_clusters)
+    hot, ranks = {}, {}
     for name, values in cols.values.items():
         cell_values = values[cell_c, cell_s, cell_r]
-        w = hot_weights(cell_c, cell_values, top)
-        rho = group_spearman(cell_c, cell_values, cell_usd, C)
-        defined = ~np.isnan(rho) & (col_cluster >= 0)
-        out[name] = {
-            "swept_cap": np.bincount(cl, usd * w[cell], n_clusters),
-            "swept_usd": swept_usd,
-            "rho_sum": np.bincount(col_cluster[defined], rho[defined], n_clusters),
-            "rho_n": np.bincount(col_cluster[defined], minlength=n_clusters).astype(float),
-        }
-    return out
+        hot[name] = hot_weights(cell_c, cell_values, top)
+        ranks[name] = group_ranks(cell_c, cell_values)
+    return ColumnCells(cols, cell_c, index, hot, ranks)
+
+
+class SweptScore:
+    """The swept-level score of one set of liquidations (known in advance), fed columns in time
+    order (:meth:`add_columns`, a few at a time, each once its horizon's prices are known). Each
+    column is reduced at once; only its liquidations' per-cell figures wait until every column
+    that can hold them is in, so the sums run in the order of the liquidations, as one pass over
+    every column would. :meth:`result`: what :func:`swept_contributions` returns."""
+
+    def __init__(self, liq: Liquidations, horizon_ms: int, n_clusters: int, methods) -> None:
+        self.liq, self.horizon_ms, self.K = liq, int(horizon_ms), int(n_clusters)
+        self.by_time = np.argsort(liq.time_ms, kind="stable")
+        self.sorted_ms = np.asarray(liq.time_ms)[self.by_time]
+        self.latest_ms = np.maximum.accumulate(liq.time_ms) if len(liq.time_ms) else np.zeros(0, np.int64)
+        self.swept_usd = np.zeros(self.K)
+        self.sums = {m: {"swept_cap": np.zeros(self.K), "rho_sum": np.zeros(self.K), "rho_n": np.zeros(self.K)}
+                     for m in methods}
+        self.pending: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []   # (liquidation, column, usd·weight)
+        self.columns = 0
+
+    def add_columns(self, cells: ColumnCells) -> None:
+        """Score columns (later than every earlier one)."""
+        cols, liq = cells.cols, self.liq
+        C, R = cols.valid.shape
+        if not C:
+            return
+        # pairs (liquidation, column) with t < time <= t + horizon, by liquidation then column
+        a, b = np.searchsorted(self.sorted_ms, [cols.times[0], cols.times[-1] + self.horizon_ms], side="right")
+        near = np.sort(self.by_time[a:b])
+        t = liq.time_ms[near]
+        c_from = np.searchsorted(cols.times, t - self.horizon_ms, side="left")
+        c_to = np.searchsorted(cols.times, t, side="left")
+        count = np.maximum(c_to - c_from, 0)
+        pair_i = np.repeat(near, count)
+        pair_c = np.repeat(c_from, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+        r = liq.bin[pair_i] - cols.origin[pair_c]
+        s = np.where(liq.side[pair_i] > 0, 0, 1)
+        ok = (r >= 0) & (r < R)
+        cell = np.full(len(pair_i), -1, np.int64)
+        cell[ok] = cells.index[pair_c[ok], s[ok], r[ok]]
+        keep = cell >= 0
+        pair_i, pair_c, cell = pair_i[keep], pair_c[keep], cell[keep]
+        usd = liq.notional[pair_i]
+        usd_ranks = group_ranks(cells.cell_c, np.bincount(cell, usd, len(cells.cell_c)))
+        # each column's Spearman goes with the cluster of its largest liquidated notional
+        col_cluster = np.full(C, -1, np.int64)
+        if len(pair_c):
+            o = np.lexsort((usd, pair_c))
+            last = np.ones(len(o), bool)
+            last[:-1] = pair_c[o][1:] != pair_c[o][:-1]
+            col_cluster[pair_c[o][last]] = liq.cluster[pair_i[o][last]]
+        weighted = {}
+        for name, sums in self.sums.items():
+            weighted[name] = usd * cells.hot[name][cell]
+            rho = ranked_spearman(cells.cell_c, cells.ranks[name], usd_ranks, C)
+            defined = ~np.isnan(rho) & (col_cluster >= 0)
+            # np.add.at adds one by one in column order: the same sums as one bincount over every column
+            np.add.at(sums["rho_sum"], col_cluster[defined], rho[defined])
+            np.add.at(sums["rho_n"], col_cluster[defined], 1.0)
+        self.pending.append((pair_i, pair_c + self.columns, weighted))
+        self.columns += C
+        # a liquidation at or before the last of these columns is in no later one
+        self._flush(int(np.searchsorted(self.latest_ms, cols.times[-1], side="right")))
+
+    def _flush(self, upto: int) -> None:
+        """Sum the pending figures of the liquidations ``[0, upto)`` (in their order), per cluster."""
+        if not self.pending:
+            return
+        idx = np.concatenate([p[0] for p in self.pending])
+        col = np.concatenate([p[1] for p in self.pending])
+        weighted = {m: np.concatenate([p[2][m] for p in self.pending]) for m in self.sums}
+        now = idx < upto
+        order = np.flatnonzero(now)[np.lexsort((col[now], idx[now]))]
+        cl = self.liq.cluster[idx[order]]
+        # np.add.at adds one by one in order: the same sums as one bincount over every pair
+        np.add.at(self.swept_usd, cl, self.liq.notional[idx[order]])
+        for m in self.sums:
+            np.add.at(self.sums[m]["swept_cap"], cl, weighted[m][order])
+        later = np.flatnonzero(~now)
+        self.pending = [(idx[later], col[later], {m: w[later] for m, w in weighted.items()})] if len(later) else []
+
+    def result(self) -> dict[str, dict[str, np.ndarray]]:
+        self._flush(len(self.liq.time_ms))
+        return {m: {"swept_cap": s["swept_cap"], "swept_usd": self.swept_usd, "rho_sum": s["rho_sum"],
+                    "rho_n": s["rho_n"]} for m, s in self.sums.items()}
+
+    def retained(self) -> int:
+        """Pairs (liquidation, column) waiting to be summed."""
+        return sum(len(p[0]) for p in self.pending)
 
 
 def summarize(per_cluster: dict[str, dict[str, np.ndarray]], n_clusters: int, top: float, baselines,
