@@ -33,17 +33,27 @@ def store(tmp_path):
     return LayoutStore(tmp_path / "layouts.json")
 
 
+#: (session, order_book_grid) -> the engine after the first 30 minutes, built once per worker
+_INGESTED: dict = {}
+
+
 def ingested_engine(session_path, order_book_grid: bool = False):
-    """(engine, reader) with the first 30 minutes of the session ingested, directly."""
+    """(engine, reader) with the first 30 minutes of the session ingested, directly: a copy of
+    one engine ingested once per worker (ingesting took half of each window test's setup)."""
+    import copy
+
     from liqdesk.app.engine import Engine
     from liqdesk.main import open_reader, replay_settings
 
-    reader = open_reader(session_path)
-    engine = Engine(replay_settings(reader, window="1h"), order_book_grid=order_book_grid)
-    start = reader.start_ms
-    for batch in reader.iter_batches(600_000, start, start + 30 * 60_000):
-        engine.ingest(batch)
-    return engine, reader
+    key = (str(session_path), order_book_grid)
+    if key not in _INGESTED:
+        reader = open_reader(session_path)
+        engine = Engine(replay_settings(reader, window="1h"), order_book_grid=order_book_grid)
+        start = reader.start_ms
+        for batch in reader.iter_batches(600_000, start, start + 30 * 60_000):
+            engine.ingest(batch)
+        _INGESTED[key] = engine
+    return copy.deepcopy(_INGESTED[key]), open_reader(session_path)
 
 
 @pytest.fixture
