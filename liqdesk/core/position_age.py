@@ -50,6 +50,9 @@ N_SLOTS = _OLDER + 1
 #: after this many steps without additions every cohort has reached "older"
 _CATCH_UP = DAY_STEPS * (_DAYS + 2)
 
+#: shares closer than this to 0 or 1 are taken as 0 or 1 (float32 cohorts against the float64
+#: notional: their rounding, not a position)
+_SNAP = 1e-5
 #: shares are stored as multiples of 1/QUANT: C(QUANT + 3, 3) codes fit in 16 bits
 QUANT = 71
 
@@ -107,7 +110,10 @@ def cumulative_shares(total: np.ndarray, older: np.ndarray) -> np.ndarray:
     cum[2] = 1.0 - b3 * inv
     cum[1] = cum[2] - b2 * inv
     cum[0] = cum[1] - b1 * inv
-    return np.clip(cum, 0.0, 1.0, out=cum)
+    # the cohorts are float32: a share within their rounding of 0 or 1 is exactly that
+    cum[cum < _SNAP] = 0.0
+    cum[cum > 1.0 - _SNAP] = 1.0
+    return cum
 
 
 def bucket_shares(cum: np.ndarray, ages) -> np.ndarray:
