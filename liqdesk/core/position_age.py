@@ -71,6 +71,7 @@ def _simplex_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _ENCODE, _DECODE = _simplex_tables()
+_ENCODE_FLAT = _ENCODE.reshape(-1)
 #: the code of a cell whose notional is all in "last hour" (also used for empty cells)
 YOUNG_CODE = int(_ENCODE[QUANT, QUANT, QUANT])
 
@@ -246,14 +247,25 @@ class PositionAge:
         return self.stack[:_SUM_H].sum(axis=0, dtype=np.float64) + self.stack[_OLDER]
 
 
-def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray:
+def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray | None:
     """Codes ``[E·T, rows]`` of one grid column: ``window[E, T, 2, rows]`` the stored notional,
     ``older[3, E, T, 2, rows]`` its "1–24 h", "1–7 d" and "older" parts (long and short packed
-    together, as the grid stores them)."""
-    total = window[:, :, 0] + window[:, :, 1]
-    old = older[:, :, :, 0].astype(np.float64) + older[:, :, :, 1]
-    codes = encode(cumulative_shares(total, old))
-    return codes.reshape(-1, codes.shape[-1])
+    together, as the grid stores them). None when every cell is all "last hour" (the grid's
+    default). Runs at every column end: only the cells holding something older are encoded."""
+    old = older[:, :, :, 0] + older[:, :, :, 1]                       # float32 [3, E, T, rows]
+    rows = old.shape[-1]
+    old = old.reshape(3, -1)
+    some = np.flatnonzero(old[0] + old[1] + old[2])
+    if not some.size:
+        return None
+    total = (window[:, :, 0] + window[:, :, 1]).reshape(-1)[some]
+    inv = (QUANT / np.where(total > 0, total, np.inf)).astype(np.float32)
+    # running sums from the oldest bucket: QUANT minus them are the cumulative shares K2, K1, K0
+    older_first = np.cumsum(old[::-1, some] * inv, axis=0)
+    k = np.clip(np.rint(QUANT - older_first), 0, QUANT).astype(np.intp)
+    codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
+    codes[some] = _ENCODE_FLAT[(k[2] * (QUANT + 1) + k[1]) * (QUANT + 1) + k[0]]
+    return codes.reshape(-1, rows)
 
 
 def live_shares(window: np.ndarray, older: np.ndarray, ages) -> np.ndarray:
