@@ -369,7 +369,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         self._dirty = True
 
     def _filters_changed(self, v: ViewState) -> None:
-        self.set_view(self.view.with_(exchanges=v.exchanges, tiers=v.tiers, long=v.long, short=v.short))
+        self.set_view(self.view.with_(exchanges=v.exchanges, tiers=v.tiers, long=v.long, short=v.short, ages=v.ages))
         self.on_frame(force=True)
 
     def _settings_changed(self, window: str, bin_pct: float, decay: str) -> None:
