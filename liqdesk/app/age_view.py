@@ -50,7 +50,7 @@ def age_rgb(buckets: np.ndarray, top: float) -> np.ndarray:
 
 def age_legend() -> list[tuple[str, str]]:
     """(label, ``#rrggbb``) per bucket, youngest first."""
-    return [(label, "#%02x%02x%02x" % c) for (_, label), c in zip(BUCKETS, AGE_COLOURS)]
+    return [(label, "#" + "".join(f"{v:02x}" for v in c)) for (_, label), c in zip(BUCKETS, AGE_COLOURS)]
 
 
 def age_summary(buckets: np.ndarray) -> dict[str, float]:
