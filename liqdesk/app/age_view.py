@@ -1,8 +1,9 @@
 """The position-age view (no Qt): the filtered window split into the four age buckets (last hour,
 1–24 h, 1–7 d, older; see :mod:`liqdesk.core.position_age`) and drawn as one picture a trader
 reads at a glance: each cell's hue is the mix of its buckets' colours (weighted by their shares:
-fresh positions cyan, a day old green, a week old amber, older magenta), its brightness the
-cell's total notional on the same square-root scale for the whole picture.
+fresh positions warm orange, up to a day old sky blue, up to a week violet, older grey — warm is
+new money, cool and grey have sat there), its brightness the cell's total notional on the same
+square-root scale for the whole picture.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import numpy as np
 
 from liqdesk.core.position_age import BUCKET_KEYS, BUCKETS
 
-#: RGB per bucket, youngest first (distinct hues that stay apart for common colour blindness
-#: in brightness as well: cyan, green, amber, magenta)
-AGE_COLOURS = ((60, 210, 255), (90, 220, 110), (255, 180, 40), (235, 80, 200))
+#: RGB per bucket, youngest first: orange, sky blue, violet, grey (warm against cool: apart for
+#: the common colour blindnesses too)
+AGE_COLOURS = ((255, 130, 40), (70, 180, 255), (160, 110, 255), (150, 150, 160))
 _BACKGROUND = np.array([11, 14, 20], np.float32)
 
 

@@ -22,7 +22,7 @@ class AgePanel(LinkedPanel):
         header = QtWidgets.QHBoxLayout()
         header.setContentsMargins(6, 2, 6, 2)
         legend = " ".join(f"<span style='color:{colour}'>■ {label}</span>" for label, colour in age_legend())
-        self.legend = QtWidgets.QLabel(f"opened: {legend}")
+        self.legend = QtWidgets.QLabel(f"opened: {legend}&nbsp;&nbsp;")
         self.legend.setToolTip("hue: the mix of ages in a cell; brightness: its notional (" + EDGE_NOTE + ")")
         header.addWidget(self.legend)
         self.note = QtWidgets.QLabel("")
