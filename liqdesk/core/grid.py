@@ -226,12 +226,14 @@ class HeatmapGrid:
         step = max(1, _BLOCK_CELLS // n)
         part_buf = np.empty((min(step, b - a), n), dtype=np.float32)
         tmp_buf = np.empty_like(part_buf)
+        share_buf = np.empty_like(part_buf) if table is not None else None
         for r0 in range(a, b, step):
             r1 = min(r0 + step, b)
             part, tmp, dst = part_buf[: r1 - r0], tmp_buf[: r1 - r0], out[r0 - a: r1 - a]
+            share = None if share_buf is None else share_buf[: r1 - r0]
             for i, e in enumerate(sel_ex):
                 self._exchange_part(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, tmp, staged,
-                                    table)
+                                    table, share)
                 if i == 0:
                     dst[...] = part
                 else:
@@ -240,7 +242,7 @@ class HeatmapGrid:
 
     def _exchange_part(self, e: int, r0: int, r1: int, idx, slot_idx: np.ndarray, sel_tiers: np.ndarray,
                        w32: np.ndarray | None, long: bool, short: bool, part: np.ndarray, tmp: np.ndarray,
-                       staged: bool = False, table: np.ndarray | None = None) -> None:
+                       staged: bool = False, table: np.ndarray | None = None, share: np.ndarray | None = None) -> None:
         """One exchange's filtered sum of stored rows ``[r0, r1)`` written into ``part``."""
         for j, t in enumerate(sel_tiers):
             if staged:
@@ -248,7 +250,11 @@ class HeatmapGrid:
             else:
                 v = self.values[e * self.n_tiers + t, r0:r1][:, idx]
             if table is not None:
-                v = v * table[self._codes(e * self.n_tiers + t, r0, r1, idx, slot_idx, staged)]
+                # the selected buckets' share of each cell: one table look-up (take into a buffer,
+                # no bounds checks: every code is below the table's length), then the product
+                np.take(table, self._codes(e * self.n_tiers + t, r0, r1, idx, slot_idx, staged), mode="clip",
+                        out=share)
+                v = np.multiply(share, v, out=share)
             if j == 0:
                 if w32 is None:
                     part[...] = v

@@ -422,9 +422,9 @@ class ChartWindow(QtWidgets.QMainWindow):
             self._last["liquidity"] = now
             if self._visible("liquidity"):
                 self.liquidity.refresh(engine)
-            if self._visible("delta"):
+            if self._tab_shown("delta"):
                 self.delta.refresh(engine)
-            if self._visible("age"):
+            if self._tab_shown("age"):
                 self.age.refresh(engine)
         if (changed and now - self._last["ladder"] >= 0.1) or force:
             self._last["ladder"] = now
@@ -453,6 +453,14 @@ class ChartWindow(QtWidgets.QMainWindow):
     def _visible(self, key: str) -> bool:
         dock = self.docks[key]
         return not dock.isHidden() and dock.widget().isVisible() or not self.isVisible()
+
+    def _tab_shown(self, key: str) -> bool:
+        """As :meth:`_visible`, and for a dock tabbed behind another (whose widget still counts
+        as visible) only when its tab is the one shown: the whole-window reads of the delta and
+        position-age tabs are not paid for a tab nobody sees."""
+        if not self._visible(key):
+            return False
+        return not self.isVisible() or not self.docks[key].widget().visibleRegion().isEmpty()
 
     def _painted(self, t: float) -> None:
         if self.clock is None or getattr(self, "_painted_tick", None) != self.clock.tick_id:
