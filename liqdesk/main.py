@@ -336,7 +336,8 @@ def run_window(args) -> int:
 
 
 def render_session(path, out, at_ms: int | None = None, width: int = 1600, height: int = 900,
-                   progress=None, omissions=None, view: str = "heatmap", delta_period: str = "4h") -> dict:
+                   progress=None, omissions=None, view: str = "heatmap", delta_period: str = "4h",
+                   ages=None) -> dict:
     """Replay ``path`` up to ``at_ms`` (default: its end) and draw the heatmap panel (``view``:
     see :data:`liqdesk.ui.render.VIEWS`) to ``out``.
     ``omissions(reader)`` makes the :class:`~liqdesk.commands.Omissions` that refuses (strict) a
@@ -370,7 +371,7 @@ def render_session(path, out, at_ms: int | None = None, width: int = 1600, heigh
     from liqdesk.ui.render import render_engine
 
     try:
-        ok = render_engine(engine, out, width, height, view=view, delta_period=delta_period)
+        ok = render_engine(engine, out, width, height, view=view, delta_period=delta_period, ages=ages)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if not ok:

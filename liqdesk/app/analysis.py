@@ -110,9 +110,9 @@ class GridExport:
 
 def grid_for_session(reader: SessionReader, exchanges=None, tiers=None, column_ms: int | None = None,
                      rows: int = 600, bin_width_pct: float | None = None, progress: Progress = None,
-                     prior: dict | None = None) -> GridExport:
+                     prior: dict | None = None, ages=None) -> GridExport:
     """Replay the session and return its whole estimated grid, filtered. ``prior``: the model's
-    ``leverages`` and ``weights`` when not the default."""
+    ``leverages`` and ``weights`` when not the default; ``ages``: position-age buckets (None: all)."""
     if reader.start_ms is None:
         raise ValueError(f"session {reader.path} holds no events: nothing to export")
     span = reader.end_ms - reader.start_ms + 1
@@ -130,8 +130,8 @@ def grid_for_session(reader: SessionReader, exchanges=None, tiers=None, column_m
             raise ValueError(f"tier(s) {', '.join(map(str, unknown))} not in the model; it has "
                              f"{', '.join(f'{x:g}' for x in settings.leverages)}")
     model = run_model(reader, settings, progress=progress)
-    long, cols, origin = model.image(exchanges, tiers, long=True, short=False)
-    short, _, _ = model.image(exchanges, tiers, long=False, short=True)
+    long, cols, origin = model.image(exchanges, tiers, long=True, short=False, ages=ages)
+    short, _, _ = model.image(exchanges, tiers, long=False, short=True, ages=ages)
     times = (cols + 1) * column_ms
     times[-1] = model.watermark
     first = reader.start_ms // column_ms

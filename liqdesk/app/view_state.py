@@ -16,6 +16,8 @@ class ViewState:
 
     exchanges: tuple[str, ...] | None = None
     tiers: tuple[float, ...] | None = None
+    #: position-age buckets shown (keys of ``liqdesk.core.position_age.BUCKETS``; None = all)
+    ages: tuple[str, ...] | None = None
     long: bool = True
     short: bool = True
     scale: str = "percentile"
@@ -26,7 +28,7 @@ class ViewState:
 
     @property
     def filter_key(self) -> tuple:
-        return (self.exchanges, self.tiers, self.long, self.short)
+        return (self.exchanges, self.tiers, self.long, self.short, self.ages)
 
     def masks(self, model) -> tuple[np.ndarray, np.ndarray]:
         """Boolean (exchange, tier) masks over ``model``'s slices."""
@@ -78,16 +80,16 @@ _LIVE_CACHE: dict = {}
 
 def live_level_map(engine, view: ViewState, origin: int | None = None, rows: int | None = None
                    ) -> tuple[int, np.ndarray]:
-    """(origin, ``[2, rows]`` live level map filtered by the view's exchanges and tiers), shared
+    """(origin, ``[2, rows]`` live level map filtered by the view's exchanges, tiers and ages), shared
     by every panel within one engine version (the panels of one frame read it once)."""
     model = engine.model
     origin = display_origin(model) if origin is None else origin
     rows = model.settings.rows if rows is None else rows
-    key = (id(model), engine.version, view.exchanges, view.tiers, origin, rows)
+    key = (id(model), engine.version, view.exchanges, view.tiers, view.ages, origin, rows)
     hit = _LIVE_CACHE.get("key")
     if hit == key:
         return origin, _LIVE_CACHE["value"]
-    lm = model.level_map(view.model_exchanges(model), view.tiers, origin, rows)
+    lm = model.level_map(view.model_exchanges(model), view.tiers, origin, rows, ages=view.ages)
     lm.flags.writeable = False
     _LIVE_CACHE["key"], _LIVE_CACHE["value"] = key, lm
     return origin, lm

@@ -80,6 +80,7 @@ class ChartLayout:
     path: str | None = None                         # replayed session folder
     exchanges: tuple[str, ...] | None = None        # venues shown (filter; None: all of the session's)
     tiers: tuple[float, ...] | None = None          # leverage tiers shown (None: all)
+    ages: tuple[str, ...] | None = None             # position-age buckets shown (None: all)
     long: bool = True
     short: bool = True
     scale: str = "percentile"
@@ -211,6 +212,13 @@ def layout_from_json(doc: object) -> ChartLayout:
         if not isinstance(tiers, list) or len(tiers) > MAX_TIERS:
             raise WorkspaceError(f"its view tiers are not a list of up to {MAX_TIERS} leverages")
         tiers = tuple(_number(t, "view tier") for t in tiers)
+    ages = view.get("ages")
+    if ages is not None:
+        from liqdesk.core.position_age import BUCKET_KEYS
+
+        if not isinstance(ages, list) or len(ages) > len(BUCKET_KEYS):
+            raise WorkspaceError(f"its view ages are not a list of up to {len(BUCKET_KEYS)} buckets")
+        ages = tuple(k for k in BUCKET_KEYS if k in {_choice(a, "age bucket", BUCKET_KEYS) for a in ages})
     time_range = _pair(doc.get("time_range_s"), "time range")
     price_range = _pair(doc.get("price_range"), "price range")
     docks = doc.get("docks")
@@ -230,6 +238,7 @@ def layout_from_json(doc: object) -> ChartLayout:
         path=path,
         exchanges=_venues(view.get("exchanges"), "view exchanges"),
         tiers=tiers,
+        ages=ages,
         long=_bool(view.get("long", True), "view long"),
         short=_bool(view.get("short", True), "view short"),
         scale=_choice(view.get("scale", "percentile"), "colour scale", SCALES),
@@ -278,7 +287,8 @@ def layout_to_json(layout: ChartLayout) -> dict:
     return {
         "source": {"kind": layout.kind, "symbol": layout.symbol, "venues": listed(layout.venues),
                    "scenario": layout.scenario, "path": layout.path},
-        "view": {"exchanges": listed(layout.exchanges), "tiers": listed(layout.tiers), "long": layout.long,
+        "view": {"exchanges": listed(layout.exchanges), "tiers": listed(layout.tiers), "ages": listed(layout.ages),
+                 "long": layout.long,
                  "short": layout.short, "scale": layout.scale, "candle_ms": layout.candle_ms},
         "chart": {"window": layout.window, "bin_pct": layout.bin_pct, "decay": layout.decay},
         "follow": layout.follow,

@@ -17,11 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", help="draw the state at this time (ms since epoch or ISO 8601; default: the end)")
     parser.add_argument("--width", type=int, default=1600, help="picture width in pixels (default 1600)")
     parser.add_argument("--height", type=int, default=900, help="picture height in pixels (default 900)")
-    parser.add_argument("--view", default="heatmap", choices=("heatmap", "context", "liquidity", "delta", "hotlines"),
+    parser.add_argument("--view", default="heatmap",
+                        choices=("heatmap", "context", "liquidity", "delta", "hotlines", "age"),
                         help="heatmap: the heatmap panel (default); context: with the open interest, "
                              "funding, CVD and liquidation panes under it; liquidity: with the order-book "
                              "heatmap under it; delta: with the levels' change over --period under it; "
-                             "hotlines: with the 10 strongest levels as labelled lines")
+                             "hotlines: with the 10 strongest levels as labelled lines; age: with the levels "
+                             "coloured by when their positions were opened under it")
+    parser.add_argument("--age", metavar="BUCKETS",
+                        help="only levels whose positions were opened in these age buckets, comma-separated: "
+                             "hour (last hour), day (1-24 h), week (1-7 d), older (default: all)")
     from liqdesk.app.views import DELTA_PERIODS
 
     parser.add_argument("--period", default="4h", choices=tuple(DELTA_PERIODS),
@@ -47,6 +52,14 @@ def run(args: argparse.Namespace) -> int:
     if not (200 <= args.width <= 8000 and 150 <= args.height <= 8000):
         raise UserError("--width must be 200..8000 and --height 150..8000 pixels")
     at = parse_time(args.at) if args.at is not None else None
+    ages = None
+    if args.age is not None:
+        from liqdesk.core.position_age import parse_ages
+
+        try:
+            ages = parse_ages(args.age)
+        except ValueError as exc:
+            raise UserError(f"--age: {exc}") from None
     # render_session reports the share of the span replayed; events/s from the session's count
     progress = Progress("render", total=_events(args.session))
     tmp = out
@@ -60,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         # drawn to a temporary PNG beside --out, renamed to it once written
         with atomic_file(out, overwrite=args.overwrite) as tmp:
             info = render_session(args.session, tmp, at, args.width, args.height, progress=progress,
-                                  omissions=omissions, view=args.view, delta_period=args.period)
+                                  omissions=omissions, view=args.view, delta_period=args.period, ages=ages)
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
     except (UserError, OSError) as exc:

@@ -2,7 +2,7 @@
 
 Storage is chosen so that any filter (exchanges × leverage tiers × sides) rebuilds the whole
 window with a handful of array additions, and so that a day of one-minute columns over 2,000
-price rows and 3 × 5 × 2 slices fits in well under 300 MB:
+price rows and 3 × 5 × 2 slices fits in 173 MB (259 MB with the position-age codes):
 
 - Long levels always sit below their exchange's mark price and short levels above it (a level
   the mark crosses is removed), so for each (exchange, tier) the long and short maps never
@@ -12,6 +12,9 @@ price rows and 3 × 5 × 2 slices fits in well under 300 MB:
 - ``values`` is ``[slices, rows, W]`` with the time axis last and used as a ring buffer: a column
   is written in place, and the filtered image comes out as a contiguous row-major ``[rows, W]``
   float32 array (price rows × time columns), ready for an image item without a transpose.
+- ``age_codes`` (uint16, same layout) holds each cell's split by position age (four buckets,
+  see :mod:`liqdesk.core.position_age`): half the memory of ``values`` more, read only by an age
+  filter; the unfiltered path never touches it.
 
 Price axis. Prices are binned on an absolute axis: bin ``k`` covers ``[k·w, (k+1)·w)`` for the
 model's bin width ``w``. Each stored column keeps ``rows`` bins starting at its own ``origin``.
@@ -24,6 +27,8 @@ the displayed range are simply not shown).
 from __future__ import annotations
 
 import numpy as np
+
+from .position_age import YOUNG_CODE, share_table
 
 _STAGE_COLUMNS = 32
 #: cells per block of rows in a filtered read: the partial sums (3 float32 blocks, 3 MB) stay in
@@ -47,6 +52,7 @@ class HeatmapGrid:
         # commit the memory now (first-touch page faults would otherwise land on the ingest path,
         # and RSS stays flat for the life of the grid)
         self.values.fill(0.0)
+        self.age_codes = np.full((n_exchanges * n_tiers, rows, window_columns), YOUNG_CODE, dtype=np.uint16)
         self.boundary = np.zeros((window_columns, n_exchanges, n_tiers, 2), dtype=np.float32)
         self.mark_row = np.full((window_columns, n_exchanges), -1, dtype=np.int64)
         self.origin = np.zeros(window_columns, dtype=np.int64)
@@ -58,20 +64,28 @@ class HeatmapGrid:
         # one run of memory) and a block of them is copied in one go, transposed into short
         # contiguous runs of ``values`` (measured: 4x less time per column than a strided stage).
         self._stage = np.zeros((_STAGE_COLUMNS, n_exchanges * n_tiers, rows), dtype=np.float32)
+        self._stage_codes = np.full((_STAGE_COLUMNS, n_exchanges * n_tiers, rows), YOUNG_CODE, dtype=np.uint16)
         self._staged_from = -1
         self._staged = 0
 
     @property
     def nbytes(self) -> int:
         """Memory held by the stored columns, in bytes."""
-        return sum(a.nbytes for a in (self.values, self.boundary, self.mark_row, self.origin, self.column))
+        return sum(a.nbytes for a in (self.values, self.age_codes, self.boundary, self.mark_row, self.origin,
+                                      self.column))
+
+    @property
+    def age_nbytes(self) -> int:
+        """Memory of the position-age codes alone, in bytes."""
+        return self.age_codes.nbytes
 
     def record(self, column: int, origin: int, levels: np.ndarray, mark_rows: np.ndarray,
-               scale: np.ndarray | None = None) -> None:
+               scale: np.ndarray | None = None, age_codes: np.ndarray | None = None) -> None:
         """Store column ``column``: ``levels[E, T, 2, rows]`` (long, short) starting at bin ``origin``,
         times ``scale[E]`` when given (the model's per-exchange scale factors).
 
         ``mark_rows[E]`` is each exchange's mark-price row relative to ``origin`` (-1 if unknown).
+        ``age_codes[E·T, rows]``: each cell's position-age split (default: all "last hour").
         """
         slot = column % self.window
         if self._staged and (slot != self._staged_from + self._staged or self._staged == _STAGE_COLUMNS):
@@ -82,6 +96,7 @@ class HeatmapGrid:
         if scale is not None:
             packed *= scale[:, None, None]
         self._stage[self._staged] = packed.reshape(-1, self.rows)
+        self._stage_codes[self._staged] = YOUNG_CODE if age_codes is None else age_codes
         self._staged += 1
         rows_ok = (mark_rows >= 0) & (mark_rows < self.rows)
         safe = np.where(rows_ok, mark_rows, 0)
@@ -100,12 +115,14 @@ class HeatmapGrid:
         if self._staged:
             lo = self._staged_from
             self.values[:, :, lo: lo + self._staged] = self._stage[: self._staged].transpose(1, 2, 0)
+            self.age_codes[:, :, lo: lo + self._staged] = self._stage_codes[: self._staged].transpose(1, 2, 0)
             self._staged = 0
 
     def clear(self) -> None:
         """Forget every stored column (keeps the memory)."""
         self._staged = 0
         self.values.fill(0.0)
+        self.age_codes.fill(YOUNG_CODE)
         self.boundary.fill(0.0)
         self.mark_row.fill(-1)
         self.origin.fill(0)
@@ -119,20 +136,22 @@ class HeatmapGrid:
 
     def image(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool = True, short: bool = True,
               display_origin: int | None = None, end_column: int | None = None,
-              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              weights: np.ndarray | None = None, ages=None) -> tuple[np.ndarray, np.ndarray]:
         """The filtered window as ``([rows, W] float32 row-major, column numbers [W])``.
 
         Columns run oldest to newest ending at ``end_column`` (default: the last stored); columns
         never stored are zero. ``exchanges`` and ``tiers`` are boolean masks. Rows are aligned on
         ``display_origin`` (default: the origin of the newest column). ``weights[E, T]``: a factor
-        per slice (the model's learned leverage mix), applied to every stored column. Every cell
-        equals what :meth:`band` gives for it, bit for bit (the same arithmetic per cell).
+        per slice (the model's learned leverage mix), applied to every stored column. ``ages``: the
+        position-age buckets to keep (keys, None = all: the plain sum). Every cell equals what
+        :meth:`band` gives for it, bit for bit (the same arithmetic per cell).
         """
         end = self.last_column if end_column is None else end_column
         columns = np.arange(end - self.window + 1, end + 1)
         if display_origin is None:
             display_origin = int(self.origin[end % self.window]) if end >= 0 else 0
-        slot_img = self.band(exchanges, tiers, long, short, display_origin, end_column=end, weights=weights)
+        slot_img = self.band(exchanges, tiers, long, short, display_origin, end_column=end, weights=weights,
+                             ages=ages)
         shift = end % self.window + 1
         out = np.empty_like(slot_img)
         # time order: slots [shift:] are older than [:shift]
@@ -142,7 +161,7 @@ class HeatmapGrid:
 
     def band(self, exchanges: np.ndarray, tiers: np.ndarray, long: bool, short: bool, display_origin: int,
              rows: tuple[int, int] | None = None, end_column: int | None = None,
-             slots: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+             slots: np.ndarray | None = None, weights: np.ndarray | None = None, ages=None) -> np.ndarray:
         """Display rows ``rows = (r0, r1)`` (default: all) of the filtered window ending at
         ``end_column``, for the ring ``slots`` (default: all, in slot order: column ``c`` sits in
         slot ``c % W``), as ``[r1 - r0, len(slots)]`` float32 notional (quote currency).
@@ -152,7 +171,8 @@ class HeatmapGrid:
         per-slice multiply and add, not a BLAS product whose summation order depends on the
         shape), so a column read alone equals the same column of a whole-window read bit for bit.
         Columns still in the write stage are read from it (a frame reading the column that just
-        closed does not force the stage out, one strided column at a time).
+        closed does not force the stage out, one strided column at a time). ``ages`` (bucket keys;
+        None = all): each slice's cell times the selected buckets' share of it.
         """
         end = self.last_column if end_column is None else end_column
         r0, r1 = (0, self.rows) if rows is None else (int(rows[0]), int(rows[1]))
@@ -169,6 +189,7 @@ class HeatmapGrid:
         want = end - (end - slots) % self.window      # the column each slot holds in this window
         valid = (self.column[slots] == want) & (want >= 0)
         off = self.origin[slots] - display_origin     # stored row r shows at display row r + off
+        table = None if ages is None else share_table(ages)
         for o in np.unique(off[valid]):
             o = int(o)
             a, b = max(r0 - o, 0), min(r1 - o, self.rows)       # the stored rows that show
@@ -177,7 +198,7 @@ class HeatmapGrid:
             sel = np.flatnonzero(valid & (off == o))
             whole = every and len(sel) == self.window
             idx = slice(None) if whole else slots[sel]
-            part = self._filtered(a, b, idx, exchanges, tiers, long, short, weights, staged)
+            part = self._filtered(a, b, idx, exchanges, tiers, long, short, weights, staged, table)
             if whole:
                 out[a + o - r0: b + o - r0] = part
             else:
@@ -185,10 +206,11 @@ class HeatmapGrid:
         return out
 
     def _filtered(self, a: int, b: int, idx, exchanges: np.ndarray, tiers: np.ndarray, long: bool,
-                  short: bool, weights: np.ndarray | None, staged: bool = False) -> np.ndarray:
+                  short: bool, weights: np.ndarray | None, staged: bool = False,
+                  table: np.ndarray | None = None) -> np.ndarray:
         """Filtered sum of stored rows ``[a, b)`` of the slots ``idx`` (a slice or an index array;
         ``staged``: slots all still in the write stage, read from there), each column in its own
-        origin, ``[b - a, n]`` float32.
+        origin, ``[b - a, n]`` float32. ``table``: per age code, the share to keep (None: all).
 
         Per cell: each exchange's selected tiers, in order, each times its weight; then the
         exchanges summed in order. Worked through in blocks of rows small enough to stay in the
@@ -204,11 +226,14 @@ class HeatmapGrid:
         step = max(1, _BLOCK_CELLS // n)
         part_buf = np.empty((min(step, b - a), n), dtype=np.float32)
         tmp_buf = np.empty_like(part_buf)
+        share_buf = np.empty_like(part_buf) if table is not None else None
         for r0 in range(a, b, step):
             r1 = min(r0 + step, b)
             part, tmp, dst = part_buf[: r1 - r0], tmp_buf[: r1 - r0], out[r0 - a: r1 - a]
+            share = None if share_buf is None else share_buf[: r1 - r0]
             for i, e in enumerate(sel_ex):
-                self._exchange_part(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, tmp, staged)
+                self._exchange_part(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, tmp, staged,
+                                    table, share)
                 if i == 0:
                     dst[...] = part
                 else:
@@ -217,13 +242,19 @@ class HeatmapGrid:
 
     def _exchange_part(self, e: int, r0: int, r1: int, idx, slot_idx: np.ndarray, sel_tiers: np.ndarray,
                        w32: np.ndarray | None, long: bool, short: bool, part: np.ndarray, tmp: np.ndarray,
-                       staged: bool = False) -> None:
+                       staged: bool = False, table: np.ndarray | None = None, share: np.ndarray | None = None) -> None:
         """One exchange's filtered sum of stored rows ``[r0, r1)`` written into ``part``."""
         for j, t in enumerate(sel_tiers):
             if staged:
                 v = self._stage[slot_idx - self._staged_from, e * self.n_tiers + t, r0:r1].T
             else:
                 v = self.values[e * self.n_tiers + t, r0:r1][:, idx]
+            if table is not None:
+                # the selected buckets' share of each cell: one table look-up (take into a buffer,
+                # no bounds checks: every code is below the table's length), then the product
+                np.take(table, self._codes(e * self.n_tiers + t, r0, r1, idx, slot_idx, staged), mode="clip",
+                        out=share)
+                v = np.multiply(share, v, out=share)
             if j == 0:
                 if w32 is None:
                     part[...] = v
@@ -245,10 +276,20 @@ class HeatmapGrid:
             return
         side = 0 if long else 1
         at_mark = np.zeros(len(slot_idx), dtype=np.float32)
+        safe = np.clip(mark, 0, self.rows - 1)
         for t in sel_tiers:
             bt = self.boundary[slot_idx, e, t, side]
+            if table is not None:    # the mark row's long and short parts share its cell's split
+                codes = self._codes(e * self.n_tiers + t, 0, self.rows, idx, slot_idx, staged)
+                bt = bt * table[codes[safe, np.arange(len(slot_idx))]]
             np.add(at_mark, bt if w32 is None else bt * w32[e, t], out=at_mark)
         part[mark[has] - r0, np.flatnonzero(has)] = at_mark[has]
+
+    def _codes(self, s: int, r0: int, r1: int, idx, slot_idx: np.ndarray, staged: bool) -> np.ndarray:
+        """Age codes of slice ``s``, stored rows ``[r0, r1)``, the read's slots: ``[r1 - r0, n]``."""
+        if staged:
+            return self._stage_codes[slot_idx - self._staged_from, s, r0:r1].T
+        return self.age_codes[s, r0:r1][:, idx]
 
     def cell(self, column: int, row: int, display_origin: int,
              weights: np.ndarray | None = None) -> np.ndarray | None:

@@ -45,6 +45,7 @@ import numpy as np
 from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, validate_level_kinds
 from .grid import HeatmapGrid
 from .leverage_mix import LIQ_DTYPE, NO_PUBLIC_LIQUIDATIONS, SWEEP_DTYPE, LeverageMix, MixSettings
+from .position_age import PositionAge, column_codes, live_shares, normalize_ages
 from .tiers import TierTable, liquidation_price, load_tiers
 
 LONG, SHORT = 0, 1
@@ -317,6 +318,8 @@ class LevelModel:
         # exchange's scale factor, so that shrinking or decaying an exchange is O(1)
         self.notional = np.zeros((self.E, self.T, 2, 0))
         self.weighted = np.zeros((self.E, self.T, 2, 0))
+        # the notional split by when it was opened (see position_age.py)
+        self.age = PositionAge((self.E, self.T, 2))
         self._factor = [1.0] * self.E
         # additions not yet written into the arrays: (additions, lo, hi, divisor) per exchange;
         # written in one np.add.at, in order, before anything reads the arrays
@@ -368,16 +371,22 @@ class LevelModel:
         tier_mask = np.ones(self.T, bool) if tiers is None else np.isin(self.leverages, [float(t) for t in tiers])
         return ex_mask, tier_mask
 
-    def level_map(self, exchanges=None, tiers=None, origin: int | None = None, rows: int | None = None) -> np.ndarray:
-        """Live outstanding notional ``[2 (long, short), rows]`` from absolute bin ``origin``."""
+    def level_map(self, exchanges=None, tiers=None, origin: int | None = None, rows: int | None = None,
+                  ages=None) -> np.ndarray:
+        """Live outstanding notional ``[2 (long, short), rows]`` from absolute bin ``origin``;
+        ``ages``: the position-age buckets to count (keys of ``position_age.BUCKETS``; None = all)."""
         origin = self._display_origin() if origin is None else origin
         rows = self.settings.rows if rows is None else rows
         ex_mask, tier_mask = self.masks(exchanges, tiers)
         window = self._true_window(origin, rows)
+        ages = normalize_ages(ages)
+        if ages is not None:
+            window = window * live_shares(self._state_window(self.notional, origin, rows),
+                                          self._state_window(self.age.older_view(), origin, rows), ages)
         return window[ex_mask][:, tier_mask].sum(axis=(0, 1))
 
     def image(self, exchanges=None, tiers=None, long: bool = True, short: bool = True,
-              include_live: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+              include_live: bool = True, ages=None) -> tuple[np.ndarray, np.ndarray, int]:
         """The filtered window ``[rows, W]`` float32 (price rows × time columns, oldest first).
 
         With ``include_live`` the last column is the live state (the column in progress).
@@ -387,15 +396,15 @@ class LevelModel:
         ex_mask, tier_mask = self.masks(exchanges, tiers)
         end = self.grid.last_column + (1 if include_live else 0)
         img, cols = self.grid.image(ex_mask, tier_mask, long, short, origin, end_column=end,
-                                    weights=self.mix_multipliers())
+                                    weights=self.mix_multipliers(), ages=normalize_ages(ages))
         if include_live and self.bin_width:
-            live = self.level_map(exchanges, tiers, origin, self.settings.rows)
+            live = self.level_map(exchanges, tiers, origin, self.settings.rows, ages=ages)
             img[:, -1] = (live[0] if long else 0) + (live[1] if short else 0)
         return img, cols, origin
 
     def band(self, exchanges=None, tiers=None, long: bool = True, short: bool = True,
              rows: tuple[int, int] | None = None, slots: np.ndarray | None = None,
-             origin: int | None = None, end_column: int | None = None) -> np.ndarray:
+             origin: int | None = None, end_column: int | None = None, ages=None) -> np.ndarray:
         """Display rows ``rows = (r0, r1)`` (default: all) of the closed columns' window, for the
         ring ``slots`` (default: every slot; column ``c`` sits in slot ``c % window_columns``), as
         ``[r1 - r0, len(slots)]`` float32 notional (quote currency) under the mix in use. Each
@@ -407,7 +416,7 @@ class LevelModel:
         ex_mask, tier_mask = self.masks(exchanges, tiers)
         end = self.grid.last_column if end_column is None else end_column
         return self.grid.band(ex_mask, tier_mask, long, short, origin, rows=rows, end_column=end,
-                              slots=slots, weights=self.mix_multipliers())
+                              slots=slots, weights=self.mix_multipliers(), ages=normalize_ages(ages))
 
     def window_stamp(self) -> tuple:
         """What every closed column of :meth:`image` depends on besides the filters: (grid
@@ -605,6 +614,7 @@ class LevelModel:
         self.origin = int(math.floor(price / self.bin_width)) - span // 2
         self.notional = np.zeros((self.E, self.T, 2, span))
         self.weighted = np.zeros((self.E, self.T, 2, span))
+        self.age.reset(span)
         self._lp_ratio = self._liquidation_ratios(price)
 
     def _liquidation_ratios(self, price: float) -> np.ndarray:
@@ -646,6 +656,7 @@ class LevelModel:
         ops = self._ops(oi, hi)
         segs = [_SweepSegments(stream, ops, oi["exchange"], e) for e, stream in enumerate(sweeps)]
         for t_op, kind, i in ops:
+            self.age.advance(t_op)   # positions opened by this operation have its event time
             if kind == 2:  # OI observation of one exchange: marks and trades up to and at its time
                 e = int(oi["exchange"][i])
                 self._sweep_next(e, segs[e])
@@ -667,6 +678,7 @@ class LevelModel:
                         self._volume_step(e)
             else:  # column end
                 self._close_column(t_op)
+        self.age.advance(hi)
         for e in range(self.E):
             self._sweep_next(e, segs[e])
             start = max(tr_cursor[e], plans[e].trades_used if plans[e] else 0)
@@ -813,6 +825,7 @@ class LevelModel:
             self._mix_sweeps.append(rec)
         n[hit] = 0.0
         wp[hit] = 0.0
+        self.age.zero(e, side, lo, hi, hit)
 
     def _take_pending(self, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(price, size, taker side) of the trades since the last addition, emptied."""
@@ -901,6 +914,7 @@ class LevelModel:
             self._flush(e)
             self.notional[e] *= f
             self.weighted[e] *= f
+            self.age.scale(e, f)
             f = 1.0
         self._factor[e] = f
 
@@ -924,6 +938,7 @@ class LevelModel:
         flat = slot * bins + (k - self.origin)
         np.add.at(self.notional[e].reshape(-1), flat, amount)
         np.add.at(self.weighted[e].reshape(-1), flat, weighted)
+        self.age.add(e, flat, amount)
 
     def _flush_all(self) -> None:
         for e in range(self.E):
@@ -1037,6 +1052,7 @@ class LevelModel:
         pads = ((0, 0), (0, 0), (0, 0), (pad_lo, pad_hi))
         self.notional = np.pad(self.notional, pads)
         self.weighted = np.pad(self.weighted, pads)
+        self.age.pad(pad_lo, pad_hi)
         self.origin -= pad_lo
 
     def _column_decay(self) -> float:
@@ -1055,7 +1071,8 @@ class LevelModel:
         scale = np.asarray(self._factor) if any(f != 1.0 for f in self._factor) else None
         mark_rows = np.array([(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
                               for st in self.ex], dtype=np.int64) if self.bin_width else np.full(self.E, -1)
-        self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows, scale)
+        codes = column_codes(window, self._state_window(self.age.older_view(), origin, rows))
+        self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows, scale, codes)
 
     def _display_origin(self) -> int:
         return self.display_origin if self.display_origin is not None else self._recentre(peek=True)

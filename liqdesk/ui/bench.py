@@ -10,6 +10,9 @@
   ``frame_painted`` counts the paints, to show both really painted every frame.
 - ``frame_grab_*``: the same comparison with ``QWidget.grab()`` of the whole window against a
   grab of the plain plot (re-renders every widget, changed or not).
+- ``frame_rebuild_age_*``: the same with a position-age filter (one bucket, three, two) combined
+  with those filters. ``grid_mb``: the heatmap grid's memory, ``grid_age_mb`` the part that holds
+  the position-age codes.
 - ``frame_rebuild_*``: a filter change (exchanges, sides) applied as the filters panel does it,
   so the heatmap reads its whole window from the level model and colours it, every panel is
   refreshed, then painted; ``frame_live_*``: a steady live frame, the model's time stepped by
@@ -204,6 +207,21 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
         if i >= 3:
             rebuild.append(t)
             rebuild_base.append(b)
+    # the same with the position-age filter (issue 15) combined with the others: every slice's
+    # cells times the selected buckets' share, read and coloured again
+    age_views = [views[0].with_(ages=("hour",)), views[1].with_(ages=("day", "week", "older")),
+                 views[2].with_(ages=("hour", "older"))]
+    rebuild_age, rebuild_age_base = [], []
+    for i in range(max(9, n_frames // 2) + 3):
+        t0 = time.perf_counter()
+        window.set_view(age_views[i % 3])
+        window.on_frame()
+        app.processEvents()
+        t = time.perf_counter() - t0
+        b = baseline(grids[i % 3])
+        if i >= 3:
+            rebuild_age.append(t)
+            rebuild_age_base.append(b)
     window.set_view(views[0])
     window.on_frame()
     app.processEvents()
@@ -271,6 +289,9 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
         "frame_live_still_ms_median": round(still_med * 1000, 2),
         "frame_live_still_ratio": round(still_med / still_b_med, 3),
         **_figures("frame_rebuild", rebuild, rebuild_base),
+        **_figures("frame_rebuild_age", rebuild_age, rebuild_age_base, with_baseline=False),
+        "grid_mb": round(model.grid.nbytes / 2**20, 1),
+        "grid_age_mb": round(model.grid.age_nbytes / 2**20, 1),
         "frame_rows_read": list(raster.band) if raster is not None else [0, ROWS],
     }
 

@@ -20,6 +20,7 @@ from liqdesk.app.session import Session
 from liqdesk.app.view_state import ViewState
 
 from . import scaling, theme
+from .age_panel import AgePanel
 from .alerts_panel import AlertsPanel, ChartAlerts, attach, jump_to
 from .context_panes import ContextPanes
 from .delta_panel import DeltaPanel
@@ -121,6 +122,8 @@ class ChartWindow(QtWidgets.QMainWindow):
         self.liquidity.link_axes(self.heatmap.vb)
         self.delta = DeltaPanel(right_margin=int(self.heatmap.gview.ci.layout.columnMaximumWidth(1)))
         self.delta.link_axes(self.heatmap.vb)
+        self.age = AgePanel(right_margin=int(self.heatmap.gview.ci.layout.columnMaximumWidth(1)))
+        self.age.link_axes(self.heatmap.vb)
         self.heatmap.vb.sigXRangeChanged.connect(lambda *_: self._refresh_context())
         self.heatmap.vb.sigYRangeChanged.connect(
             lambda *_: self.hot_lines.refresh(self.session.engine, self.view, self.heatmap.vb.viewRange()[1]))
@@ -130,7 +133,8 @@ class ChartWindow(QtWidgets.QMainWindow):
                                    ("filters", "Filters", self.filters), ("alerts", "Alerts", self.alerts),
                                    ("context", "Context: OI · funding · CVD · liquidations", self.context),
                                    ("liquidity", "Order-book heatmap", self.liquidity),
-                                   ("delta", "Δ levels (change over a period)", self.delta)):
+                                   ("delta", "Δ levels (change over a period)", self.delta),
+                                   ("age", "Position age", self.age)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
@@ -198,6 +202,7 @@ class ChartWindow(QtWidgets.QMainWindow):
         # the order-book heatmap shares the context panes' place, as a tab (same time axis)
         self.tabifyDockWidget(d["context"], d["liquidity"])
         self.tabifyDockWidget(d["context"], d["delta"])
+        self.tabifyDockWidget(d["context"], d["age"])
         d["context"].raise_()
         self.splitDockWidget(d["liqmap"], d["ladder"], QtCore.Qt.Orientation.Horizontal)
         self.splitDockWidget(d["ladder"], d["stats"], QtCore.Qt.Orientation.Horizontal)
@@ -364,12 +369,13 @@ class ChartWindow(QtWidgets.QMainWindow):
     def set_view(self, view: ViewState) -> None:
         """Apply filters/display choices to every panel; the whole window redraws next frame."""
         self.view = view
-        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats, self.context, self.liquidity, self.delta):
+        for panel in (self.heatmap, self.liqmap, self.ladder, self.stats, self.context, self.liquidity, self.delta,
+                      self.age):
             panel.set_view(view)
         self._dirty = True
 
     def _filters_changed(self, v: ViewState) -> None:
-        self.set_view(self.view.with_(exchanges=v.exchanges, tiers=v.tiers, long=v.long, short=v.short))
+        self.set_view(self.view.with_(exchanges=v.exchanges, tiers=v.tiers, long=v.long, short=v.short, ages=v.ages))
         self.on_frame(force=True)
 
     def _settings_changed(self, window: str, bin_pct: float, decay: str) -> None:
@@ -416,8 +422,10 @@ class ChartWindow(QtWidgets.QMainWindow):
             self._last["liquidity"] = now
             if self._visible("liquidity"):
                 self.liquidity.refresh(engine)
-            if self._visible("delta"):
+            if self._tab_shown("delta"):
                 self.delta.refresh(engine)
+            if self._tab_shown("age"):
+                self.age.refresh(engine)
         if (changed and now - self._last["ladder"] >= 0.1) or force:
             self._last["ladder"] = now
             if self._visible("ladder"):
@@ -445,6 +453,14 @@ class ChartWindow(QtWidgets.QMainWindow):
     def _visible(self, key: str) -> bool:
         dock = self.docks[key]
         return not dock.isHidden() and dock.widget().isVisible() or not self.isVisible()
+
+    def _tab_shown(self, key: str) -> bool:
+        """As :meth:`_visible`, and for a dock tabbed behind another (whose widget still counts
+        as visible) only when its tab is the one shown: the whole-window reads of the delta and
+        position-age tabs are not paid for a tab nobody sees."""
+        if not self._visible(key):
+            return False
+        return not self.isVisible() or not self.docks[key].widget().visibleRegion().isEmpty()
 
     def _painted(self, t: float) -> None:
         if self.clock is None or getattr(self, "_painted_tick", None) != self.clock.tick_id:

@@ -67,7 +67,7 @@ class DeltaPanel(LinkedPanel):
             return
         s = model.settings
         v = self.view
-        key = (id(model), model.grid.last_column, v.exchanges, v.tiers, v.long, v.short, self.period,
+        key = (id(model), model.grid.last_column, v.exchanges, v.tiers, v.long, v.short, v.ages, self.period,
                model.display_origin)
         if key == self._key:
             return
@@ -79,7 +79,8 @@ class DeltaPanel(LinkedPanel):
             self.image.clear()
             self.last = None
             return
-        img, cols, origin = model.image(v.model_exchanges(model), v.tiers, v.long, v.short, include_live=True)
+        img, cols, origin = model.image(v.model_exchanges(model), v.tiers, v.long, v.short, include_live=True,
+                                        ages=v.ages)
         candles = engine.candles.candles
         first_data = 0
         if len(candles):

@@ -15,8 +15,8 @@ def grid_table(model, view: ViewState) -> dict[str, np.ndarray]:
     time_ms (the time each column stands for: its end; the live column the newest event),
     price_low, price_high, long_usd, short_usd."""
     exchanges = view.model_exchanges(model)
-    long, cols, origin = model.image(exchanges, view.tiers, long=view.long, short=False)
-    short, _, _ = model.image(exchanges, view.tiers, long=False, short=view.short)
+    long, cols, origin = model.image(exchanges, view.tiers, long=view.long, short=False, ages=view.ages)
+    short, _, _ = model.image(exchanges, view.tiers, long=False, short=view.short, ages=view.ages)
     if not view.long:
         long = np.zeros_like(long)
     if not view.short:

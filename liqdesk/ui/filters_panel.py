@@ -16,6 +16,7 @@ from liqdesk.app.chart_settings import (
 )
 from liqdesk.app.view_state import ViewState
 from liqdesk.core.levels import ModelSettings
+from liqdesk.core.position_age import BUCKETS, EDGE_NOTE
 
 from . import theme
 
@@ -111,7 +112,17 @@ class FiltersPanel(QtWidgets.QWidget):
             cb.setStyleSheet(f"color: {colour}")
             cb.toggled.connect(self._emit_view)
             side_layout.addWidget(cb)
-        for box in (self.ex_box, self.tier_box, side_box):
+        age_box = QtWidgets.QGroupBox("position age")
+        age_box.setToolTip("levels by when their positions were opened (" + EDGE_NOTE + ")")
+        age_layout = FlowLayout(age_box)
+        self.age_checks: dict[str, QtWidgets.QCheckBox] = {}
+        for key, label in BUCKETS:
+            cb = QtWidgets.QCheckBox(label)
+            cb.setChecked(True)
+            cb.toggled.connect(self._emit_view)
+            age_layout.addWidget(cb)
+            self.age_checks[key] = cb
+        for box in (self.ex_box, self.tier_box, side_box, age_box):
             outer.addWidget(box)
         model_box = QtWidgets.QGroupBox("model")
         model_box.setToolTip("a change here rebuilds the whole window from the session")
@@ -166,6 +177,8 @@ class FiltersPanel(QtWidgets.QWidget):
                 self.tier_checks[float(lev)] = cb
             self.long_cb.setChecked(view.long)
             self.short_cb.setChecked(view.short)
+            for key, cb in self.age_checks.items():
+                cb.setChecked(view.ages is None or key in view.ages)
             self.show_settings(settings)
             self.view = view
         finally:
@@ -184,7 +197,9 @@ class FiltersPanel(QtWidgets.QWidget):
     def current_view(self) -> ViewState:
         ex = tuple(n for n, cb in self.ex_checks.items() if cb.isChecked())
         tiers = tuple(t for t, cb in self.tier_checks.items() if cb.isChecked())
+        ages = tuple(k for k, cb in self.age_checks.items() if cb.isChecked())
         return self.view.with_(
+            ages=None if len(ages) == len(self.age_checks) else ages,
             exchanges=None if len(ex) == len(self.ex_checks) else ex,
             tiers=None if len(tiers) == len(self.tier_checks) else tiers,
             long=self.long_cb.isChecked(), short=self.short_cb.isChecked())

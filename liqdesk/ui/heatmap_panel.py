@@ -485,7 +485,7 @@ class HeatmapPanel(QtWidgets.QWidget):
             self.message_label.hide()
             return
         v = self.view
-        none_selected = v.exchanges == () or v.tiers == () or not (v.long or v.short)
+        none_selected = v.exchanges == () or v.tiers == () or v.ages == () or not (v.long or v.short)
         why = " (the filters select nothing)" if none_selected else ""
         self.message_label.setText(COLORBAR_EMPTY + why)
         self._place_message()

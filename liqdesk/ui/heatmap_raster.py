@@ -249,7 +249,7 @@ class WindowRaster:
                 slots = changed % width
                 b0, b1 = self.band
                 fresh = (slots, model.band(view.model_exchanges(model), view.tiers, view.long, view.short,
-                                           rows=(b0, b1), slots=slots, origin=self.origin))
+                                           rows=(b0, b1), slots=slots, origin=self.origin, ages=view.ages))
                 self.vals[b0:b1, slots] = fresh[1]
                 self.seen_column = int(model.grid.last_column)
             levels_changed = self._update_levels(view.scale, False)
@@ -288,7 +288,7 @@ class WindowRaster:
 
     def _read(self, model, view, rows: tuple[int, int]) -> np.ndarray:
         return model.band(view.model_exchanges(model), view.tiers, view.long, view.short, rows=rows,
-                          origin=self.origin, end_column=self.seen_column)
+                          origin=self.origin, end_column=self.seen_column, ages=view.ages)
 
     def extend(self, model, view, need: tuple[int, int]) -> bool:
         """Grow the band to cover the rows ``need`` (a pan or zoom showed rows not read yet):

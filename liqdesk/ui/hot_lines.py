@@ -55,7 +55,7 @@ class HotLinesOverlay:
         bins = None
         if price_range is not None and w:
             bins = (int(price_range[0] // w), int(price_range[1] // w))
-        key = (id(model), engine.version, view.exchanges, view.tiers, view.long, view.short, bins)
+        key = (id(model), engine.version, view.exchanges, view.tiers, view.ages, view.long, view.short, bins)
         if key == self._key:
             return
         self._key = key

@@ -439,7 +439,7 @@ class LadderPanel(QtWidgets.QWidget):
         if origin <= k_lo and k_hi < origin + full.shape[1]:
             lm = full[:, k_lo - origin: k_hi - origin + 1][:, ::-1]
         else:
-            lm = model.level_map(exchanges, self.view.tiers, k_lo, k_hi - k_lo + 1)[:, ::-1]
+            lm = model.level_map(exchanges, self.view.tiers, k_lo, k_hi - k_lo + 1, ages=self.view.ages)[:, ::-1]
         long = lm[0] if self.view.long else np.zeros(rows)
         short = lm[1] if self.view.short else np.zeros(rows)
         liq = long + short

@@ -8,6 +8,7 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from .age_panel import AgePanel
 from .context_panes import ContextPanes
 from .delta_panel import DeltaPanel
 from .heatmap_panel import HeatmapPanel
@@ -15,16 +16,17 @@ from .hot_lines import HotLinesOverlay
 from .liquidity_panel import LiquidityPanel
 
 #: what ``render_engine`` can draw
-VIEWS = ("heatmap", "context", "liquidity", "delta", "hotlines")
+VIEWS = ("heatmap", "context", "liquidity", "delta", "hotlines", "age")
 
 
 def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: int | None = None,
-                  view: str = "heatmap", delta_period: str = "4h") -> bool:
+                  view: str = "heatmap", delta_period: str = "4h", ages=None) -> bool:
     """Draw ``engine``'s heatmap panel (candles, bubbles, mark line, axes, colour bar) to ``out``;
     ``view`` "context" adds the context panes (open interest, funding, CVD, liquidations) under
     it on the same time axis, "liquidity" the order-book heatmap on the same axes, "delta" the
     change of the levels over ``delta_period`` (1h, 4h, 24h) on the same axes, "hotlines"
-    draws the 10 strongest levels in view over it as labelled lines.
+    draws the 10 strongest levels in view over it as labelled lines, "age" the levels coloured
+    by position age under it. ``ages``: the age filter (bucket keys; None = all) for every part.
 
     The time range shown ends at the engine's newest event and covers ``span_ms`` (default:
     everything the window holds that has data); the price range fits the candles of that span.
@@ -42,7 +44,7 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
     panel = HeatmapPanel(interactive=False)
     top = panel
     panes = None
-    if view in ("context", "liquidity", "delta"):
+    if view in ("context", "liquidity", "delta", "age"):
         top = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(top)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -55,6 +57,9 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
         elif view == "liquidity":
             panes = LiquidityPanel(right_margin=margin)
             panes.link_axes(panel.vb)
+        elif view == "age":
+            panes = AgePanel(right_margin=margin)
+            panes.link_axes(panel.vb)
         else:
             panes = DeltaPanel(right_margin=margin)
             panes.set_period(delta_period)
@@ -63,6 +68,10 @@ def render_engine(engine, out, width: int = 1600, height: int = 900, span_ms: in
     hot = HotLinesOverlay(panel.plot) if view == "hotlines" else None
     if hot is not None:
         hot.set_enabled(True)
+    if ages is not None:
+        panel.set_view(panel.view.with_(ages=tuple(ages)))
+        if panes is not None and hasattr(panes, "set_view"):
+            panes.set_view(panes.view.with_(ages=tuple(ages)))
     top.resize(width, height)
     top.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     top.show()

@@ -100,6 +100,7 @@ def capture_window(win: ChartWindow) -> ChartLayout:
         path=str(key[3]) if session.kind == "replay" and len(key) > 3 else None,
         exchanges=view.exchanges,
         tiers=view.tiers,
+        ages=view.ages,
         long=view.long,
         short=view.short,
         scale=view.scale,
@@ -131,7 +132,8 @@ def apply_layout(win: ChartWindow, layout: ChartLayout) -> list[str]:
     engine_settings = win.session.engine.settings
     venues = engine_settings.exchanges
     shown = None if layout.exchanges is None else tuple(e for e in venues if e in layout.exchanges)
-    view = win.view.with_(exchanges=shown or None, tiers=layout.tiers, long=layout.long, short=layout.short,
+    view = win.view.with_(exchanges=shown or None, tiers=layout.tiers, ages=layout.ages, long=layout.long,
+                          short=layout.short,
                           scale=layout.scale if layout.scale in scaling.MODES else win.view.scale,
                           candle_ms=layout.candle_ms)
     win.filters.populate(engine_settings, view)

@@ -112,6 +112,10 @@ def test_a_rebuild_from_the_journal_equals_one_pass_over_the_events(tmp_path, sp
     b, cb, ob = direct.image(include_live=True)
     assert oa == ob and np.array_equal(ca, cb) and np.array_equal(a, b)
     assert np.array_equal(rebuilt.swept(), direct.swept())
+    # the position-age split too (issue 15): a rebuild from the journal ages positions as live did
+    assert np.array_equal(rebuilt.age.stack, direct.age.stack) and rebuilt.age.step == direct.age.step
+    assert np.array_equal(rebuilt.image(ages=("day",))[0], direct.image(ages=("day",))[0])
+    assert rebuilt.age.buckets()[1].sum() > 0          # (some positions are more than an hour old)
     assert fractions and fractions[-1] == pytest.approx(1.0, abs=0.02)
     assert all(x <= y for x, y in zip(fractions, fractions[1:]))
 

@@ -24,7 +24,8 @@ def _set_saved(store, **fields) -> None:
 def test_docks_float_and_the_layout_round_trips_through_save_and_restore(window, store, qtbot):
     from liqdesk.ui.chart_window import ChartWindow
 
-    assert set(window.docks) == {"heatmap", "liqmap", "ladder", "stats", "filters", "alerts", "context", "liquidity", "delta"}
+    assert set(window.docks) == {"heatmap", "liqmap", "ladder", "stats", "filters", "alerts", "context", "liquidity", "delta",
+                                  "age"}
     window.show()
     qtbot.waitExposed(window)
     ladder = window.docks["ladder"]

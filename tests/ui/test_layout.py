@@ -48,8 +48,9 @@ def test_the_window_really_is_1000_by_650(small):
 
 def test_panels_have_real_sizes_and_do_not_overlap(small):
     # (the order-book heatmap and the delta view are tabs behind the context panes: not on screen until chosen)
-    assert set(small.tabifiedDockWidgets(small.docks["context"])) == {small.docks["liquidity"], small.docks["delta"]}
-    docks = {k: d for k, d in small.docks.items() if k not in ("liquidity", "delta")}
+    assert set(small.tabifiedDockWidgets(small.docks["context"])) == {small.docks["liquidity"], small.docks["delta"],
+                                                                     small.docks["age"]}
+    docks = {k: d for k, d in small.docks.items() if k not in ("liquidity", "delta", "age")}
     rects = {k: _global_rect(d) for k, d in docks.items()}
     for k, r in rects.items():
         assert docks[k].isVisible() and r.width() >= 60 and r.height() >= 120, (k, r)

@@ -1,0 +1,64 @@
+"""The position-age view: the window's levels coloured by when their positions were opened
+(:mod:`liqdesk.app.age_view`), on the heatmap's own time and price axes. The view's filters apply
+(exchanges × tiers × sides; its age filter too, so a bucket left out goes dark). Redrawn when a
+column closes or a filter changes."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from liqdesk.app.age_view import age_buckets, age_legend, age_rgb, age_summary, age_top
+from liqdesk.core.position_age import BUCKET_KEYS, EDGE_NOTE
+
+from . import scaling, theme
+from .linked_panel import LinkedPanel
+
+
+class AgePanel(LinkedPanel):
+    """Levels by position age, linked to the heatmap."""
+
+    def __init__(self, parent=None, right_margin: int = 0):
+        header = QtWidgets.QHBoxLayout()
+        header.setContentsMargins(6, 2, 6, 2)
+        legend = " ".join(f"<span style='color:{colour}'>■ {label}</span>" for label, colour in age_legend())
+        self.legend = QtWidgets.QLabel(f"opened: {legend}&nbsp;&nbsp;")
+        self.legend.setToolTip("hue: the mix of ages in a cell; brightness: its notional (" + EDGE_NOTE + ")")
+        header.addWidget(self.legend)
+        self.note = QtWidgets.QLabel("")
+        self.note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+        self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        header.addWidget(self.note, 1)
+        super().__init__("agePanel", parent, right_margin, header)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.image.setZValue(-1)
+
+    def refresh(self, engine) -> None:
+        model = engine.model
+        if model.watermark is None or not model.bin_width:
+            return
+        s = model.settings
+        v = self.view
+        key = (id(model), model.grid.last_column, v.filter_key, model.display_origin, model.mix.version)
+        if key == self._key:
+            return
+        self._key = key
+        buckets, cols, origin = age_buckets(model, v.model_exchanges(model), v.tiers, v.long, v.short)
+        if v.ages is not None:       # buckets left out of the filter go dark
+            for i, k in enumerate(BUCKET_KEYS):
+                if k not in v.ages:
+                    buckets[i] = 0.0
+        top = age_top(buckets)
+        self.image.setImage(age_rgb(buckets, top), autoLevels=False, levels=(0, 255))
+        w, cm = model.bin_width, s.column_ms
+        self.image.setRect(QtCore.QRectF(cols[0] * cm / 1000.0, origin * w, len(cols) * cm / 1000.0,
+                                         buckets.shape[1] * w))
+        mark = model.mark_price()
+        if mark == mark:
+            self.mark.setValue(mark)
+        now = age_summary(buckets)
+        total = sum(now.values()) or 1.0
+        self.note.setText("now: " + " · ".join(f"{100 * now[k] / total:.0f} %" for k in BUCKET_KEYS)
+                          + f" of {scaling.fmt_usd(sum(now.values()))} · full brightness {scaling.fmt_usd(top)}")
+        self.last = {"buckets": buckets, "columns": cols, "origin": origin, "top_usd": top}
