@@ -74,7 +74,7 @@ def _cells(time_ms: np.ndarray, price_low: np.ndarray, width: float, values: dic
 
 
 def delta_table(reader: SessionReader, period: str, exchanges=None, tiers=None, column_ms: int | None = None,
-                rows: int = 600, prior: dict | None = None, progress=None) -> ViewTable:
+                rows: int = 600, prior: dict | None = None, progress=None, ages=None) -> ViewTable:
     """Each level's change over ``period`` (a key of :data:`DELTA_PERIODS`), long and short
     together, filtered, in dollars: rows only where there was something to compare with and the
     level changed."""
@@ -82,7 +82,7 @@ def delta_table(reader: SessionReader, period: str, exchanges=None, tiers=None, 
     _check_filters(settings, exchanges, tiers)
     k = period_columns(DELTA_PERIODS[period], settings.column_ms, settings.window_columns)
     model = run_model(reader, settings, progress=progress)
-    image, cols, origin = model.image(exchanges, tiers)
+    image, cols, origin = model.image(exchanges, tiers, ages=ages)
     first = int(np.searchsorted(cols, reader.start_ms // settings.column_ms))
     delta = delta_image(image, k, first)
     times = _column_times(cols, settings.column_ms, model.watermark)
@@ -93,6 +93,28 @@ def delta_table(reader: SessionReader, period: str, exchanges=None, tiers=None, 
                      {"time_ms": times[first:], "price_low": price_low, "bin_width": np.float64(model.bin_width),
                       "delta_usd": delta[:, first:], "period_ms": np.int64(DELTA_PERIODS[period])},
                      f"changed cells over {period}")
+
+
+def age_table(reader: SessionReader, exchanges=None, tiers=None, column_ms: int | None = None, rows: int = 600,
+              prior: dict | None = None, progress=None) -> ViewTable:
+    """Each cell's notional split by when its positions were opened (the position-age buckets of
+    :mod:`liqdesk.core.position_age`, one ``<bucket>_usd`` column each, summing to the heatmap's
+    cell), long and short together, filtered."""
+    from liqdesk.app.age_view import age_buckets
+    from liqdesk.core.position_age import BUCKET_KEYS
+
+    settings = _span_settings(reader, column_ms, rows, prior)
+    _check_filters(settings, exchanges, tiers)
+    model = run_model(reader, settings, progress=progress)
+    buckets, cols, origin = age_buckets(model, exchanges, tiers)
+    first = int(np.searchsorted(cols, reader.start_ms // settings.column_ms))
+    buckets, cols = buckets[:, :, first:], cols[first:]
+    times = _column_times(cols, settings.column_ms, model.watermark)
+    price_low = model.bin_prices(origin, settings.rows)
+    values = {f"{key}_usd": buckets[i] for i, key in enumerate(BUCKET_KEYS)}
+    return ViewTable(_cells(times, price_low, model.bin_width, values, buckets.sum(axis=0) > 0),
+                     {"time_ms": times, "price_low": price_low, "bin_width": np.float64(model.bin_width),
+                      **values}, "non-empty cells")
 
 
 def liquidity_table(reader: SessionReader, exchanges=None, column_ms: int | None = None, rows: int = 600,
@@ -157,14 +179,14 @@ def context_table(reader: SessionReader, exchanges=None, interval_ms: int | None
 
 
 def hot_lines_table(reader: SessionReader, at_ms: int | None = None, n: int = 10, exchanges=None, tiers=None,
-                    rows: int = 600, prior: dict | None = None, progress=None) -> ViewTable:
+                    rows: int = 600, prior: dict | None = None, progress=None, ages=None) -> ViewTable:
     """The ``n`` strongest levels (as the hot lines draw them) at ``at_ms`` (default: the
     session's end): rank, price (the bin's middle), side, dollars, distance from the price (%)."""
     settings = _span_settings(reader, None, rows, prior)
     _check_filters(settings, exchanges, tiers)
     model = run_model(reader, settings, until_ms=at_ms, progress=progress)
     origin = model.image(long=False, short=False)[2]      # the heatmap's own rows
-    level_map = model.level_map(exchanges, tiers, origin, settings.rows)
+    level_map = model.level_map(exchanges, tiers, origin, settings.rows, ages=ages)
     lines = hot_lines(level_map, origin, model.bin_width, n)
     price = model.mark_price()
     time_ms = model.watermark if model.watermark is not None else reader.end_ms

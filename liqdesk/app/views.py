@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: the views ``export --view`` writes besides ``heatmap`` (see :mod:`liqdesk.app.view_export`)
-EXPORT_VIEWS = ("delta", "liquidity", "context", "hotlines")
+EXPORT_VIEWS = ("delta", "age", "liquidity", "context", "hotlines")
 #: the delta view's periods (label -> ms)
 DELTA_PERIODS = {"1h": 3_600_000, "4h": 14_400_000, "24h": 86_400_000}
 

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--view", default="heatmap", choices=("heatmap",) + EXPORT_VIEWS,
                         help="heatmap: the estimated grid, long and short (default); delta: each level's "
-                             "change over --period; liquidity: resting bid/ask notional by price over "
+                             "change over --period; age: each cell split by when its positions were opened (one "
+                             "column per age bucket); liquidity: resting bid/ask notional by price over "
                              "time (sessions with order-book events); context: per time bucket taker "
                              "buy/sell, CVD, liquidations, open interest and funding; hotlines: the "
                              "--lines strongest levels at --at or the end")
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     omissions = Omissions(reader, args.strict)
     omissions.check()
     if args.view != "heatmap":
-        return _export_view(args, reader, omissions, out, fmt, column_ms)
+        return _export_view(args, reader, omissions, out, fmt, column_ms, ages)
     with Progress("export") as progress:
         grid = grid_for_session(TrackedReader(reader, progress), args.exchanges, args.tiers, column_ms, args.rows,
                                 prior=args.prior, ages=ages)
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_view(args, reader, omissions: Omissions, out: Path, fmt: str, column_ms: int | None) -> int:
+def _export_view(args, reader, omissions: Omissions, out: Path, fmt: str, column_ms: int | None, ages) -> int:
     """``export --view`` for the views besides the heatmap (see :mod:`liqdesk.app.view_export`)."""
     import numpy as np
 
@@ -131,8 +132,11 @@ def _export_view(args, reader, omissions: Omissions, out: Path, fmt: str, column
     if reader.start_ms is None:
         raise UserError(f"session {reader.path} holds no events: nothing to export")
     at = parse_time(args.at) if args.at is not None else None
-    if args.tiers and args.view in ("liquidity", "context"):
-        raise UserError(f"--tiers does not apply to --view {args.view} (it holds no estimated levels)")
+    if (args.tiers or ages) and args.view in ("liquidity", "context"):
+        raise UserError(f"--{'tiers' if args.tiers else 'age'} does not apply to --view {args.view} "
+                        "(it holds no estimated levels)")
+    if ages and args.view == "age":
+        raise UserError("--age does not apply to --view age (it holds every age bucket, one column each)")
     if at is not None and at <= reader.start_ms:
         raise UserError(f"--at {format_time(at)} is before the session starts ({format_time(reader.start_ms)})")
     with Progress("export") as progress:
@@ -140,14 +144,17 @@ def _export_view(args, reader, omissions: Omissions, out: Path, fmt: str, column
         try:
             if args.view == "delta":
                 table = view_export.delta_table(tracked, args.period, args.exchanges, args.tiers, column_ms,
-                                                args.rows, args.prior, progress)
+                                                args.rows, args.prior, progress, ages)
+            elif args.view == "age":
+                table = view_export.age_table(tracked, args.exchanges, args.tiers, column_ms, args.rows, args.prior,
+                                              progress)
             elif args.view == "liquidity":
                 table = view_export.liquidity_table(tracked, args.exchanges, column_ms, args.rows, progress)
             elif args.view == "context":
                 table = view_export.context_table(tracked, args.exchanges, column_ms, progress)
             else:
                 table = view_export.hot_lines_table(tracked, at, args.lines, args.exchanges, args.tiers, args.rows,
-                                                    args.prior, progress)
+                                                    args.prior, progress, ages)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     omissions.check()

@@ -75,6 +75,24 @@ def test_delta_rows_are_the_heatmap_grid_minus_itself_one_period_earlier(tmp_pat
         assert float(r["delta_usd"]) == pytest.approx(float(total[i, c]) - float(total[i, c - k]), rel=1e-5, abs=1e-2)
 
 
+def test_age_rows_split_each_heatmap_cell_by_position_age(tmp_path, session):
+    rows = export(tmp_path, session, "--view", "age")
+    assert rows
+    grid = grid_for_session(SessionReader(session), column_ms=COLUMN_S * 1000)
+    total = grid.long + grid.short
+    col = {int(t): i for i, t in enumerate(grid.time_ms)}
+    row = {round(float(p), 6): i for i, p in enumerate(grid.price_low)}
+    buckets = ("hour_usd", "day_usd", "week_usd", "older_usd")
+    assert set(buckets) <= set(rows[0])
+    for r in rows[:: max(1, len(rows) // 400)]:
+        cell = float(total[row[round(float(r["price_low"]), 6)], col[int(r["time_ms"])]])
+        assert sum(float(r[b]) for b in buckets) == pytest.approx(cell, rel=1e-4, abs=1e-2)
+    # a three-hour session: the newest column holds positions from the last hour and older ones
+    newest = [r for r in rows if int(r["time_ms"]) == max(int(x["time_ms"]) for x in rows)]
+    assert sum(float(r["hour_usd"]) for r in newest) > 0 and sum(float(r["day_usd"]) for r in newest) > 0
+    assert sum(float(r["week_usd"]) + float(r["older_usd"]) for r in rows) == 0
+
+
 def test_context_rows_hold_the_sessions_trades_liquidations_oi_and_funding(tmp_path, session):
     rows = export(tmp_path, session, "--view", "context")
     batch = SessionReader(session).read()
@@ -158,6 +176,8 @@ def test_at_keeps_one_column_and_npz_parquet_hold_the_same(tmp_path, session):
     (["--view", "delta", "--period", "24h"], "needs a time window longer"),
     (["--view", "hotlines", "--lines", "0"], "--lines must be"),
     (["--view", "delta", "--exchanges", "okx"], "not in the session"),
+    (["--view", "context", "--age", "hour"], "--age does not apply"),
+    (["--view", "age", "--age", "hour"], "--age does not apply"),
 ])
 def test_bad_view_options_give_one_line(tmp_path, session, capsys, args, needle):
     out = tmp_path / "x.csv"
