@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liqdesk.app.analysis import evaluate, settings_for
 from liqdesk.app.truth import truth_metrics
@@ -60,3 +62,22 @@ def test_sessions_without_truth_have_no_truth_metrics(tmp_path):
     with SessionWriter(path, "BTCUSDT") as w:
         w.write(random_walk_stream(hours=0.05, seed=1))
     assert truth_metrics(SessionReader(path)) == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 10**8), st.integers(0, 10**8)), max_size=40), min_size=1, max_size=8))
+def test_running_moments_give_the_correlation_of_everything_added(batches):
+    """The map agreement's correlation is kept as running moments: they equal the correlation of
+    every snapshot's values put together, however the snapshots cut them."""
+    from liqdesk.app.truth import PairMoments
+
+    m = PairMoments()
+    for batch in batches:
+        arr = np.array(batch, float).reshape(-1, 2)
+        m.add(arr[:, 0], arr[:, 1])
+    every = np.array([p for b in batches for p in b], float).reshape(-1, 2)
+    x, y = every[:, 0], every[:, 1]
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        assert np.isnan(m.pearson())
+    else:
+        assert m.pearson() == pytest.approx(float(np.corrcoef(x, y)[0, 1]), abs=1e-9)
