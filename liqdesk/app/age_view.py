@@ -57,3 +57,83 @@ def age_legend() -> list[tuple[str, str]]:
 def age_summary(buckets: np.ndarray) -> dict[str, float]:
     """Each bucket's notional in the newest column (quote currency), by key."""
     return {key: float(buckets[i, :, -1].sum()) for i, key in enumerate(BUCKET_KEYS)}
+
+
+class AgeImage:
+    """The age view's buckets and picture kept between frames: a full read only when the filters,
+    the display origin, the mix or the grid change (:meth:`LevelModel.closed_since` says when);
+    otherwise the columns that closed are read alone (each bucket's band of those columns, the
+    same cells as a whole read bit for bit), the live column is read again, and only those are
+    coloured. The brightness scale (``top``) is recomputed from the whole picture only when the
+    new columns' own high percentile leaves it by more than :data:`TOP_RULE` (so a frame does not
+    re-colour the window for a small change)."""
+
+    #: relative change of the full-brightness level that re-colours the whole picture
+    TOP_RULE = 0.25
+
+    def __init__(self) -> None:
+        self.buckets: np.ndarray | None = None     # [4, rows, W] float32
+        self.rgb: np.ndarray | None = None         # [rows, W, 3] uint8
+        self.columns: np.ndarray | None = None
+        self.origin: int | None = None
+        self.top = 1.0
+        self._stamp = self._last = self._filters = None
+        #: how the last update went: "full", "columns" (with how many) or "live"
+        self.last_update: tuple = ("none", 0)
+
+    def update(self, model, exchanges=None, tiers=None, long: bool = True, short: bool = True,
+               shown=None) -> bool:
+        """Bring the picture up to ``model``; ``shown``: the buckets drawn (None: all; the others
+        go dark). False when the model has nothing to draw yet."""
+        if model.watermark is None or not model.bin_width:
+            return False
+        filters = (tuple(exchanges) if exchanges is not None else None,
+                   tuple(tiers) if tiers is not None else None, long, short,
+                   tuple(shown) if shown is not None else None, id(model))
+        new = model.closed_since(self._stamp, self._last) if filters == self._filters else None
+        if new is None or self.buckets is None:
+            self._full(model, exchanges, tiers, long, short, shown)
+        else:
+            self._columns(model, new, exchanges, tiers, long, short, shown)
+        self._filters, self._stamp, self._last = filters, model.window_stamp(), model.grid.last_column
+        return True
+
+    def _full(self, model, exchanges, tiers, long, short, shown) -> None:
+        buckets, cols, origin = age_buckets(model, exchanges, tiers, long, short)
+        self._mask(buckets, shown)
+        self.buckets, self.columns, self.origin = buckets, cols, origin
+        self.top = age_top(buckets)
+        self.rgb = age_rgb(buckets, self.top)
+        self.last_update = ("full", len(cols))
+
+    def _columns(self, model, new: np.ndarray, exchanges, tiers, long, short, shown) -> None:
+        k = len(new)
+        b = self.buckets
+        W, rows = b.shape[2], b.shape[1]
+        if k:
+            b[:, :, :-k] = b[:, :, k:].copy()
+            self.rgb[:, :-k] = self.rgb[:, k:].copy()
+            slots = new % model.settings.window_columns
+            for i, key in enumerate(BUCKET_KEYS):
+                b[i, :, W - 1 - k: W - 1] = model.band(exchanges, tiers, long, short, origin=self.origin,
+                                                       slots=slots, ages=(key,))
+            self.columns = self.columns + k
+        live = np.stack([model.level_map(exchanges, tiers, self.origin, rows, ages=(key,)) for key in BUCKET_KEYS])
+        b[:, :, -1] = (live[:, 0] if long else 0) + (live[:, 1] if short else 0)
+        self._mask(b[:, :, -1 - k:], shown)
+        fresh = b[:, :, -1 - k:]
+        top = age_top(fresh) if fresh.any() else self.top
+        if abs(top - self.top) > self.TOP_RULE * self.top and top > self.top:
+            self.top = age_top(b)
+            self.rgb = age_rgb(b, self.top)
+            self.last_update = ("full colour", k)
+            return
+        self.rgb[:, -1 - k:] = age_rgb(fresh, self.top)
+        self.last_update = ("columns", k)
+
+    @staticmethod
+    def _mask(buckets: np.ndarray, shown) -> None:
+        if shown is not None:
+            for i, key in enumerate(BUCKET_KEYS):
+                if key not in shown:
+                    buckets[i] = 0.0

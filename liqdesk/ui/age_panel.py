@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from liqdesk.app.age_view import age_buckets, age_legend, age_rgb, age_summary, age_top
+from liqdesk.app.age_view import AgeImage, age_legend, age_summary
 from liqdesk.core.position_age import BUCKET_KEYS, EDGE_NOTE
 
 from . import scaling, theme
@@ -33,6 +33,7 @@ class AgePanel(LinkedPanel):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.image.setZValue(-1)
+        self.picture = AgeImage()
 
     def refresh(self, engine) -> None:
         model = engine.model
@@ -44,13 +45,10 @@ class AgePanel(LinkedPanel):
         if key == self._key:
             return
         self._key = key
-        buckets, cols, origin = age_buckets(model, v.model_exchanges(model), v.tiers, v.long, v.short)
-        if v.ages is not None:       # buckets left out of the filter go dark
-            for i, k in enumerate(BUCKET_KEYS):
-                if k not in v.ages:
-                    buckets[i] = 0.0
-        top = age_top(buckets)
-        self.image.setImage(age_rgb(buckets, top), autoLevels=False, levels=(0, 255))
+        pic = self.picture
+        pic.update(model, v.model_exchanges(model), v.tiers, v.long, v.short, shown=v.ages)
+        buckets, cols, origin, top = pic.buckets, pic.columns, pic.origin, pic.top
+        self.image.setImage(pic.rgb, autoLevels=False, levels=(0, 255))
         w, cm = model.bin_width, s.column_ms
         self.image.setRect(QtCore.QRectF(cols[0] * cm / 1000.0, origin * w, len(cols) * cm / 1000.0,
                                          buckets.shape[1] * w))

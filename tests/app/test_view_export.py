@@ -88,7 +88,8 @@ def test_age_rows_split_each_heatmap_cell_by_position_age(tmp_path, session):
         cell = float(total[row[round(float(r["price_low"]), 6)], col[int(r["time_ms"])]])
         assert sum(float(r[b]) for b in buckets) == pytest.approx(cell, rel=1e-4, abs=1e-2)
     # a three-hour session: the newest column holds positions from the last hour and older ones
-    newest = [r for r in rows if int(r["time_ms"]) == max(int(x["time_ms"]) for x in rows)]
+    last = max(int(x["time_ms"]) for x in rows)
+    newest = [r for r in rows if int(r["time_ms"]) == last]
     assert sum(float(r["hour_usd"]) for r in newest) > 0 and sum(float(r["day_usd"]) for r in newest) > 0
     assert sum(float(r["week_usd"]) + float(r["older_usd"]) for r in rows) == 0
 

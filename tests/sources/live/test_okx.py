@@ -488,7 +488,9 @@ def test_live_source_with_okx_polls_batches():
                 if b is not None:
                     got.append(b)
                 kinds = {k for b in got for k, arr in b.arrays().items() if len(arr)}
-                if len(got) > 5 and {"trades", "marks", "book", "open_interest"} <= kinds:
+                # (open interest can come from the backfill before the stream's first push: wait
+                # for every stream to be live too, or the state may still say "idle")
+                if len(got) > 5 and {"trades", "marks", "book", "open_interest"} <= kinds and "okx live" in src.state():
                     break
                 time.sleep(0.05)
             assert {"trades", "marks", "book", "open_interest"} <= kinds
