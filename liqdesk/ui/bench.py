@@ -261,8 +261,8 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
     still_med, still_b_med = float(np.median(still)), float(np.median(still_base))
     views_out = {}
     # the views (issue 15), each shown as a trader would, with the same live frames: the context
-    # panes hidden (their share of a live frame), the order-book heatmap and the delta tabs in
-    # their place, hot lines over the heatmap
+    # panes hidden (their share of a live frame), the order-book heatmap, delta and position-age
+    # tabs in their place, hot lines over the heatmap
     docks = window.docks
 
     def variant(name: str, setup, undo) -> None:
@@ -275,7 +275,7 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
 
     if "context" in docks:
         variant("no_panes", lambda: docks["context"].hide(), lambda: docks["context"].show())
-        for key in ("liquidity", "delta"):
+        for key in ("liquidity", "delta", "age"):
             if key in docks:
                 variant(key, docks[key].raise_, docks["context"].raise_)
     if hasattr(window, "hot_lines"):

@@ -300,10 +300,10 @@ def test_gap_dup_malformed_truncated_and_burst():
         assert a.counts["reconnects"] == 0 and sum(s.retries for s in a.streams_status.values()) == 0
         # a broken frame that may have held trades (what is left of it names no other channel) opened
         # a hole, checked against recentTrades: the trades it still held were recovered, the rest is
-        # a recorded gap
+        # a recorded gap (whether any broken frame held trades depends on the timing: check_trades
+        # below is what says none was lost outside a recorded gap)
         trade_gaps = [g for g in a.gaps if g[0] == "trades"]
         assert a.holes_checked >= 1 and len(trade_gaps) <= a.holes_checked <= fired["malformed"] + fired["truncated"]
-        assert a.trades_recovered >= 1
         check_trades(run, emu, exact=False)
         check_contexts(run, emu, exact=False)
         check_books(run, emu, start)
