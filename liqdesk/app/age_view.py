@@ -39,14 +39,24 @@ def age_top(buckets: np.ndarray, quantile: float = 99.5) -> float:
 
 def age_rgb(buckets: np.ndarray, top: float) -> np.ndarray:
     """``[rows, W, 3]`` uint8: hue the share-weighted mix of the bucket colours, brightness
-    ``sqrt(total / top)`` (clipped at 1) from the background."""
-    total = buckets.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shares = np.where(total > 0, buckets / np.where(total > 0, total, 1.0), 0.0)
-    hue = np.tensordot(shares.transpose(1, 2, 0), np.asarray(AGE_COLOURS, np.float32), axes=1)
-    bright = np.sqrt(np.clip(total / max(top, 1e-12), 0.0, 1.0))[..., None]
-    rgb = _BACKGROUND + (hue - _BACKGROUND) * bright
-    return np.clip(rgb, 0, 255).astype(np.uint8)
+    ``sqrt(total / top)`` (clipped at 1) from the background (float32 throughout: a whole
+    2,000 × 1,440 window in well under a plain frame's read)."""
+    b = buckets.astype(np.float32, copy=False)
+    total = b.sum(axis=0)
+    # brightness over the total, folded into the shares: weight_i = share_i · bright = b_i · k
+    k = np.sqrt(np.clip(total / np.float32(max(top, 1e-12)), 0.0, 1.0))
+    np.divide(k, total, out=k, where=total > 0)
+    k[total <= 0] = 0.0
+    bright = np.minimum(total * k, 1.0)              # sqrt(total / top) clipped (0 where empty)
+    out = np.empty(total.shape + (3,), np.uint8)
+    for c in range(3):
+        chan = np.full(total.shape, _BACKGROUND[c], np.float32)
+        chan -= bright * _BACKGROUND[c]              # the background fades as the cell brightens
+        for i in range(b.shape[0]):
+            chan += b[i] * k * np.float32(AGE_COLOURS[i][c])
+        np.clip(chan, 0, 255, out=chan)
+        out[..., c] = chan
+    return out
 
 
 def age_legend() -> list[tuple[str, str]]:
@@ -70,6 +80,8 @@ class AgeImage:
 
     #: relative change of the full-brightness level that re-colours the whole picture
     TOP_RULE = 0.25
+    #: event time after which a change of the learned mix re-reads the whole window (ms)
+    MIX_REFRESH_MS = 300_000
 
     def __init__(self) -> None:
         self.buckets: np.ndarray | None = None     # [4, rows, W] float32
@@ -78,6 +90,7 @@ class AgeImage:
         self.origin: int | None = None
         self.top = 1.0
         self._stamp = self._last = self._filters = None
+        self._full_ms = 0
         #: how the last update went: "full", "columns" (with how many) or "live"
         self.last_update: tuple = ("none", 0)
 
@@ -90,13 +103,31 @@ class AgeImage:
         filters = (tuple(exchanges) if exchanges is not None else None,
                    tuple(tiers) if tiers is not None else None, long, short,
                    tuple(shown) if shown is not None else None, id(model))
-        new = model.closed_since(self._stamp, self._last) if filters == self._filters else None
+        new = self._closed_since(model) if filters == self._filters else None
         if new is None or self.buckets is None:
             self._full(model, exchanges, tiers, long, short, shown)
+            self._full_ms = model.watermark
         else:
             self._columns(model, new, exchanges, tiers, long, short, shown)
         self._filters, self._stamp, self._last = filters, model.window_stamp(), model.grid.last_column
         return True
+
+    def _closed_since(self, model) -> np.ndarray | None:
+        """As :meth:`LevelModel.closed_since`, except that a change of the learned mix alone asks
+        for a whole read only once :data:`MIX_REFRESH_MS` of event time passed since the last one:
+        the mix moves most minutes, and a whole read of four buckets costs ~10 plain frames; until
+        then the older columns keep the mix they were read with (new columns use the new one)."""
+        new = model.closed_since(self._stamp, self._last)
+        if new is not None or self._stamp is None:
+            return new
+        now = model.window_stamp()
+        if now[:2] + now[3:] != self._stamp[:2] + self._stamp[3:] or \
+                model.watermark - self._full_ms >= self.MIX_REFRESH_MS:
+            return None
+        end = model.grid.last_column
+        if end < self._last or end - self._last > model.settings.window_columns:
+            return None
+        return np.arange(self._last + 1, end + 1)
 
     def _full(self, model, exchanges, tiers, long, short, shown) -> None:
         buckets, cols, origin = age_buckets(model, exchanges, tiers, long, short)

@@ -39,3 +39,23 @@ def test_the_kept_picture_equals_a_whole_read_after_each_step(filters):
         np.testing.assert_array_equal(pic.rgb, age_rgb(want, pic.top))
     assert updates[0] == "full" and "columns" in updates, updates   # later steps read only what closed
     assert end > cuts[-1]
+
+
+def test_a_change_of_the_learned_mix_re_reads_the_window_at_most_every_five_minutes():
+    stream = random_walk_stream(hours=2, seed=6, exchanges=("binance", "bybit"), trades_per_s=0.5,
+                                oi_every_ms=30_000, mark_every_ms=10_000, vol_per_sqrt_s=0.0015)
+    start, _ = stream.time_span()
+    model = LevelModel(SETTINGS)
+    pic = AgeImage()
+    steps = []
+    prev = start
+    for minute in (70, 72, 74, 76, 78):          # a mix change every two minutes of event time
+        cut = start + minute * 60_000
+        model.ingest(slice_batch(stream, prev, cut))
+        prev = cut
+        model.mix.version += 1
+        pic.update(model)
+        steps.append(pic.last_update[0])
+    assert steps == ["full", "columns", "columns", "full", "columns"], steps
+    # what it re-read whole is what a whole read gives
+    np.testing.assert_array_equal(pic.buckets[:, :, :-3], age_buckets(model)[0][:, :, :-3])
