@@ -108,6 +108,19 @@ class GridExport:
     short: np.ndarray
 
 
+def check_filters(settings: ModelSettings, exchanges=None, tiers=None) -> None:
+    """ValueError (one line) naming an exchange or tier filter the session's model does not have."""
+    if exchanges:
+        unknown = [e for e in exchanges if e not in settings.exchanges]
+        if unknown:
+            raise ValueError(f"exchange(s) {', '.join(unknown)} not in the session; it has {', '.join(settings.exchanges)}")
+    if tiers:
+        unknown = [t for t in tiers if float(t) not in settings.leverages]
+        if unknown:
+            raise ValueError(f"tier(s) {', '.join(map(str, unknown))} not in the model; it has "
+                             f"{', '.join(f'{x:g}' for x in settings.leverages)}")
+
+
 def grid_for_session(reader: SessionReader, exchanges=None, tiers=None, column_ms: int | None = None,
                      rows: int = 600, bin_width_pct: float | None = None, progress: Progress = None,
                      prior: dict | None = None, ages=None) -> GridExport:
@@ -120,15 +133,7 @@ def grid_for_session(reader: SessionReader, exchanges=None, tiers=None, column_m
     n_cols = int(reader.end_ms // column_ms - reader.start_ms // column_ms) + 1
     settings = settings_for(reader, column_ms=column_ms, window_columns=max(2, n_cols), rows=rows,
                             bin_width_pct=bin_width_pct, **(prior or {}))
-    if exchanges:
-        unknown = [e for e in exchanges if e not in settings.exchanges]
-        if unknown:
-            raise ValueError(f"exchange(s) {', '.join(unknown)} not in the session; it has {', '.join(settings.exchanges)}")
-    if tiers:
-        unknown = [t for t in tiers if float(t) not in settings.leverages]
-        if unknown:
-            raise ValueError(f"tier(s) {', '.join(map(str, unknown))} not in the model; it has "
-                             f"{', '.join(f'{x:g}' for x in settings.leverages)}")
+    check_filters(settings, exchanges, tiers)
     model = run_model(reader, settings, progress=progress)
     long, cols, origin = model.image(exchanges, tiers, long=True, short=False, ages=ages)
     short, _, _ = model.image(exchanges, tiers, long=False, short=True, ages=ages)

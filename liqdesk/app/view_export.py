@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from liqdesk.app.analysis import auto_column_ms, run_model, settings_for
+from liqdesk.app.analysis import auto_column_ms, check_filters, run_model, settings_for
 from liqdesk.app.views import DELTA_PERIODS, EXPORT_VIEWS, delta_image, hot_lines, period_columns
 from liqdesk.core.context import ContextSeries
 from liqdesk.store import SessionReader
@@ -43,18 +43,6 @@ def _span_settings(reader: SessionReader, column_ms: int | None, rows: int, prio
     return settings_for(reader, column_ms=column_ms, window_columns=max(2, n_cols), rows=rows, **(prior or {}))
 
 
-def _check_filters(settings, exchanges, tiers) -> None:
-    if exchanges:
-        unknown = [e for e in exchanges if e not in settings.exchanges]
-        if unknown:
-            raise ValueError(f"exchange(s) {', '.join(unknown)} not in the session; it has {', '.join(settings.exchanges)}")
-    if tiers:
-        unknown = [t for t in tiers if float(t) not in settings.leverages]
-        if unknown:
-            raise ValueError(f"tier(s) {', '.join(map(str, unknown))} not in the model; it has "
-                             f"{', '.join(f'{x:g}' for x in settings.leverages)}")
-
-
 def _column_times(cols: np.ndarray, column_ms: int, watermark: int | None) -> np.ndarray:
     """Each column's time: its end, the newest one the session's last event (as the heatmap export)."""
     times = (cols + 1) * column_ms
@@ -79,7 +67,7 @@ def delta_table(reader: SessionReader, period: str, exchanges=None, tiers=None, 
     together, filtered, in dollars: rows only where there was something to compare with and the
     level changed."""
     settings = _span_settings(reader, column_ms, rows, prior)
-    _check_filters(settings, exchanges, tiers)
+    check_filters(settings, exchanges, tiers)
     k = period_columns(DELTA_PERIODS[period], settings.column_ms, settings.window_columns)
     model = run_model(reader, settings, progress=progress)
     image, cols, origin = model.image(exchanges, tiers, ages=ages)
@@ -104,7 +92,7 @@ def age_table(reader: SessionReader, exchanges=None, tiers=None, column_ms: int 
     from liqdesk.core.position_age import BUCKET_KEYS
 
     settings = _span_settings(reader, column_ms, rows, prior)
-    _check_filters(settings, exchanges, tiers)
+    check_filters(settings, exchanges, tiers)
     model = run_model(reader, settings, progress=progress)
     buckets, cols, origin = age_buckets(model, exchanges, tiers)
     first = int(np.searchsorted(cols, reader.start_ms // settings.column_ms))
@@ -127,7 +115,7 @@ def liquidity_table(reader: SessionReader, exchanges=None, column_ms: int | None
     if not any(counts.values()):
         raise ValueError(f"session {reader.path} holds no order-book events: no resting liquidity to export")
     settings = _span_settings(reader, column_ms, rows, None)
-    _check_filters(settings, exchanges, None)
+    check_filters(settings, exchanges, None)
     engine = Engine(settings, order_book_grid=True)
     start, end = reader.start_ms, reader.end_ms + 1
     for batch in reader.iter_batches(900_000, start, end):
@@ -183,7 +171,7 @@ def hot_lines_table(reader: SessionReader, at_ms: int | None = None, n: int = 10
     """The ``n`` strongest levels (as the hot lines draw them) at ``at_ms`` (default: the
     session's end): rank, price (the bin's middle), side, dollars, distance from the price (%)."""
     settings = _span_settings(reader, None, rows, prior)
-    _check_filters(settings, exchanges, tiers)
+    check_filters(settings, exchanges, tiers)
     model = run_model(reader, settings, until_ms=at_ms, progress=progress)
     origin = model.image(long=False, short=False)[2]      # the heatmap's own rows
     level_map = model.level_map(exchanges, tiers, origin, settings.rows, ages=ages)

@@ -29,6 +29,25 @@ PRIOR_HELP = ("the model's leverage prior, LEVERAGE:WEIGHT,... (weights normaliz
               "(no learning) and 'fixed' alone the earlier fixed prior (even on 10, 20, 25, 50, 75, 100x)")
 
 
+def add_age(parser) -> None:
+    """``--age BUCKETS``: the position-age filter of ``render`` and ``export`` (a tuple of bucket
+    keys, None for all; a bad name is argparse's one-line error, exit 2)."""
+    parser.add_argument("--age", metavar="BUCKETS", type=_age_buckets,
+                        help="only levels whose positions were opened in these age buckets, comma-separated: "
+                             "hour (last hour), day (1-24 h), week (1-7 d), older (default: all)")
+
+
+def _age_buckets(text: str) -> tuple[str, ...]:
+    import argparse
+
+    from liqdesk.core.position_age import parse_ages
+
+    try:
+        return parse_ages(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def leverage_prior(text: str) -> dict:
     """An argparse type: ``"10:0.3,25:0.3,100:0.4"`` (learned from there), ``"fixed:10:0.5,25:0.5"``
     or ``"fixed"`` (not learned) -> the keyword arguments of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liqdesk.commands import PRIOR_HELP, Omissions, add_strict, leverage_prior
+from liqdesk.commands import PRIOR_HELP, Omissions, add_age, add_strict, leverage_prior
 
 HELP = "write a session's estimated heatmap grid (or another view) to .csv, .parquet or .npz"
 
@@ -29,9 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "hotlines: the state at this time")
     parser.add_argument("--exchanges", nargs="+", help="exchanges to include (default all)")
     parser.add_argument("--tiers", nargs="+", type=float, help="leverage tiers to include, e.g. 50 100")
-    parser.add_argument("--age", metavar="BUCKETS",
-                        help="only levels whose positions were opened in these age buckets, comma-separated: "
-                             "hour (last hour), day (1-24 h), week (1-7 d), older (default: all)")
+    add_age(parser)
     parser.add_argument("--column-s", type=float, help="column width in seconds (default: fit the session in 2,000)")
     parser.add_argument("--rows", type=int, default=600, help="price rows around the price (default 600)")
     parser.add_argument("--prior", type=leverage_prior, metavar="LEV:WEIGHT,...", help=PRIOR_HELP)
@@ -59,14 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if args.rows < 8:
         raise UserError("--rows must be at least 8")
-    ages = None
-    if args.age is not None:
-        from liqdesk.core.position_age import parse_ages
-
-        try:
-            ages = parse_ages(args.age)
-        except ValueError as exc:
-            raise UserError(f"--age: {exc}") from None
+    ages = args.age
     column_ms = None
     if args.column_s is not None:
         if not args.column_s >= 0.001:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liqdesk.commands import Omissions, add_strict
+from liqdesk.commands import Omissions, add_age, add_strict
 
 HELP = "draw a session's heatmap with candles to a PNG (offscreen)"
 
@@ -24,9 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "heatmap under it; delta: with the levels' change over --period under it; "
                              "hotlines: with the 10 strongest levels as labelled lines; age: with the levels "
                              "coloured by when their positions were opened under it")
-    parser.add_argument("--age", metavar="BUCKETS",
-                        help="only levels whose positions were opened in these age buckets, comma-separated: "
-                             "hour (last hour), day (1-24 h), week (1-7 d), older (default: all)")
+    add_age(parser)
     from liqdesk.app.views import DELTA_PERIODS
 
     parser.add_argument("--period", default="4h", choices=tuple(DELTA_PERIODS),
@@ -52,14 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if not (200 <= args.width <= 8000 and 150 <= args.height <= 8000):
         raise UserError("--width must be 200..8000 and --height 150..8000 pixels")
     at = parse_time(args.at) if args.at is not None else None
-    ages = None
-    if args.age is not None:
-        from liqdesk.core.position_age import parse_ages
-
-        try:
-            ages = parse_ages(args.age)
-        except ValueError as exc:
-            raise UserError(f"--age: {exc}") from None
+    ages = args.age
     # render_session reports the share of the span replayed; events/s from the session's count
     progress = Progress("render", total=_events(args.session))
     tmp = out

@@ -11,8 +11,8 @@ from PySide6 import QtCore, QtWidgets
 from liqdesk.app.age_view import AgeImage, age_legend, age_summary
 from liqdesk.core.position_age import BUCKET_KEYS, EDGE_NOTE
 
-from . import scaling, theme
-from .linked_panel import LinkedPanel
+from . import scaling
+from .linked_panel import LinkedPanel, header_note
 
 
 class AgePanel(LinkedPanel):
@@ -25,9 +25,7 @@ class AgePanel(LinkedPanel):
         self.legend = QtWidgets.QLabel(f"opened: {legend}&nbsp;&nbsp;")
         self.legend.setToolTip("hue: the mix of ages in a cell; brightness: its notional (" + EDGE_NOTE + ")")
         header.addWidget(self.legend)
-        self.note = QtWidgets.QLabel("")
-        self.note.setStyleSheet(f"color: {theme.TEXT_DIM};")
-        self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.note = header_note()
         header.addWidget(self.note, 1)
         super().__init__("agePanel", parent, right_margin, header)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -37,14 +35,10 @@ class AgePanel(LinkedPanel):
 
     def refresh(self, engine) -> None:
         model = engine.model
-        if model.watermark is None or not model.bin_width:
+        if not self.redraw_due(model, model.mix.version):
             return
         s = model.settings
         v = self.view
-        key = (id(model), model.grid.last_column, v.filter_key, model.display_origin, model.mix.version)
-        if key == self._key:
-            return
-        self._key = key
         pic = self.picture
         pic.update(model, v.model_exchanges(model), v.tiers, v.long, v.short, shown=v.ages)
         buckets, cols, origin, top = pic.buckets, pic.columns, pic.origin, pic.top

@@ -195,33 +195,28 @@ def _live_and_rebuild_frames(app, window, engine, item, grids, n_frames: int) ->
         app.processEvents()
         return time.perf_counter() - t0
 
-    # a filter change: the whole window read and coloured again (as FiltersPanel does it)
-    rebuild, rebuild_base = [], []
-    for i in range(max(9, n_frames // 2) + 3):
-        t0 = time.perf_counter()
-        window.set_view(views[i % 3])
-        window.on_frame()
-        app.processEvents()
-        t = time.perf_counter() - t0
-        b = baseline(grids[i % 3])
-        if i >= 3:
-            rebuild.append(t)
-            rebuild_base.append(b)
+    def rebuild_frames(filters) -> tuple[list[float], list[float]]:
+        """A filter change per frame, cycling through ``filters``: the whole window read and
+        coloured again (as FiltersPanel does it), beside the baseline of the same frame."""
+        out, out_base = [], []
+        for i in range(max(9, n_frames // 2) + 3):
+            t0 = time.perf_counter()
+            window.set_view(filters[i % 3])
+            window.on_frame()
+            app.processEvents()
+            t = time.perf_counter() - t0
+            b = baseline(grids[i % 3])
+            if i >= 3:
+                out.append(t)
+                out_base.append(b)
+        return out, out_base
+
+    rebuild, rebuild_base = rebuild_frames(views)
     # the same with the position-age filter (issue 15) combined with the others: every slice's
     # cells times the selected buckets' share, read and coloured again
-    age_views = [views[0].with_(ages=("hour",)), views[1].with_(ages=("day", "week", "older")),
-                 views[2].with_(ages=("hour", "older"))]
-    rebuild_age, rebuild_age_base = [], []
-    for i in range(max(9, n_frames // 2) + 3):
-        t0 = time.perf_counter()
-        window.set_view(age_views[i % 3])
-        window.on_frame()
-        app.processEvents()
-        t = time.perf_counter() - t0
-        b = baseline(grids[i % 3])
-        if i >= 3:
-            rebuild_age.append(t)
-            rebuild_age_base.append(b)
+    rebuild_age, rebuild_age_base = rebuild_frames([views[0].with_(ages=("hour",)),
+                                                    views[1].with_(ages=("day", "week", "older")),
+                                                    views[2].with_(ages=("hour", "older"))])
     window.set_view(views[0])
     window.on_frame()
     app.processEvents()

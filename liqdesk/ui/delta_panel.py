@@ -14,8 +14,8 @@ from PySide6 import QtCore, QtWidgets
 
 from liqdesk.app.views import DELTA_PERIODS, delta_image, delta_levels, period_columns
 
-from . import scaling, theme
-from .linked_panel import LinkedPanel
+from . import scaling
+from .linked_panel import LinkedPanel, header_note
 
 
 def diverging_lut(n: int = 256) -> np.ndarray:
@@ -41,10 +41,7 @@ class DeltaPanel(LinkedPanel):
         self.periods.addItems(list(DELTA_PERIODS))
         self.periods.setCurrentText(self.period)
         header.addWidget(self.periods)
-        self.note = QtWidgets.QLabel("")
-        self.note.setStyleSheet(f"color: {theme.TEXT_DIM};")
-        # (a long note must not widen the dock: it is cut at the panel's edge instead)
-        self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.note = header_note()
         header.addWidget(self.note, 1)
         super().__init__("deltaPanel", parent, right_margin, header)
         self.periods.currentTextChanged.connect(self.set_period)
@@ -63,15 +60,10 @@ class DeltaPanel(LinkedPanel):
     def refresh(self, engine) -> None:
         """Redraw when a column closed, the filters or the period changed."""
         model = engine.model
-        if model.watermark is None or not model.bin_width:
+        if not self.redraw_due(model, self.period):
             return
         s = model.settings
         v = self.view
-        key = (id(model), model.grid.last_column, v.exchanges, v.tiers, v.long, v.short, v.ages, self.period,
-               model.display_origin)
-        if key == self._key:
-            return
-        self._key = key
         try:
             k = period_columns(DELTA_PERIODS[self.period], s.column_ms, s.window_columns)
         except ValueError as exc:

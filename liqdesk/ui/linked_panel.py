@@ -13,6 +13,15 @@ from . import theme
 from .heatmap_items import time_price_plot
 
 
+def header_note() -> QtWidgets.QLabel:
+    """The dim one-line read-out of a panel's header; a long one is cut at the panel's edge
+    rather than widening the dock."""
+    note = QtWidgets.QLabel("")
+    note.setStyleSheet(f"color: {theme.TEXT_DIM};")
+    note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+    return note
+
+
 class LinkedPanel(QtWidgets.QWidget):
     """A panel with an optional header row above a time × price plot linked to the heatmap.
     Subclasses draw in :meth:`refresh` and reset ``_key`` when what they show changes."""
@@ -42,6 +51,17 @@ class LinkedPanel(QtWidgets.QWidget):
         """Share ``vb``'s time and price axes (the heatmap's)."""
         self.plot.setXLink(vb)
         self.plot.setYLink(vb)
+
+    def redraw_due(self, model, *extra) -> bool:
+        """Whether to redraw: the model has something to draw and, since the last redraw, a column
+        closed or the filters, the display rows or ``extra`` changed (then it is remembered)."""
+        if model.watermark is None or not model.bin_width:
+            return False
+        key = (id(model), model.grid.last_column, self.view.filter_key, model.display_origin, *extra)
+        if key == self._key:
+            return False
+        self._key = key
+        return True
 
     def set_view(self, view: ViewState) -> None:
         self.view = view
