@@ -296,7 +296,10 @@ def test_gap_dup_malformed_truncated_and_burst():
         # the burst: the complete feed in one frame; the watch resolved fewer times than rows read
         got = check_liquidations(run, emu, 0, exact=False)
         assert len(got) >= 8
-        assert a.streams_status["liquidations"].messages < len(got)
+        # every row the watch returned was kept, and the cache cursor read the rest of a burst
+        # (fewer returned than read when frames arrived while no watch was pending; as many when
+        # the loop happened to be waiting on each: timing, not a fault)
+        assert a.streams_status["liquidations"].messages <= len(got)
         keys = list(zip((got["time_ms"] // 1000).tolist(), got["side"].tolist()))
         assert len(keys) > len(set(keys)), "the burst carried several liquidations of one second and side"
 

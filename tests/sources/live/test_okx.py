@@ -292,7 +292,10 @@ def test_live_feed_equals_what_the_emulator_published_burst_included():
             assert _key(published) <= _key(zip(every["time_ms"], every["side"], every["price"], every["size"]))
             # the burst: one frame of several; ccxt's watch returned one per frame, the cache had them all
             assert emu.server.faults.fired["burst"] == 1
-            assert run.adapter.streams_status["liquidations"].messages < len(published)
+            # every row the watch returned was kept, and the cache cursor read the rest of a burst
+            # (fewer returned than read when frames arrived while no watch was pending; as many when
+            # the loop happened to be waiting on each: timing, not a fault)
+            assert run.adapter.streams_status["liquidations"].messages <= len(published)
             assert a.status().state == LiveState.LIVE and a.status().liquidations == SAMPLED
 
     # pinned: this market (seed 38, history ending here) publishes 4 sampled liquidations (of 9) 89-114 s
