@@ -219,7 +219,13 @@ def test_adapter_receives_everything_the_emulator_published():
         check_books(run, emu, start)
         a = run.adapter
         assert a.market["symbol"] == HL_SYMBOL and a.market["contractSize"] == 1
-        assert a.counts["duplicates"] == a.counts["malformed"] == a.counts["resyncs"] == a.counts["gaps"] == 0
+        assert a.counts["malformed"] == 0
+        # no fault was sent: nothing repeated, resynced or lost — unless the machine starved the loop
+        # past a watchdog (a CI run once: one re-dial), whose re-read trades are dropped as duplicates
+        # and whose unrecoverable hole is a recorded gap; check_trades above asserts that nothing was
+        # lost outside a recorded gap either way
+        if not (a.counts["stalls"] or a.counts["reconnects"]):
+            assert a.counts["duplicates"] == a.counts["resyncs"] == a.counts["gaps"] == 0, dict(a.counts)
         assert n > 100
         # the simulated market liquidated positions on this venue; Hyperliquid publishes none
         assert len(ledger(emu, "liquidations_all")) and not len(run.rows("liquidations"))
