@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from liqdesk.app.analysis import auto_column_ms, check_filters, run_model, settings_for
-from liqdesk.app.views import DELTA_PERIODS, EXPORT_VIEWS, delta_image, hot_lines, period_columns
+from liqdesk.app.views import DELTA_PERIODS, delta_image, hot_lines, period_columns
 from liqdesk.core.context import ContextSeries
 from liqdesk.store import SessionReader
 
-VIEWS = EXPORT_VIEWS
 
 
 @dataclass
