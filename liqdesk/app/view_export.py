@@ -21,7 +21,6 @@ from liqdesk.core.context import ContextSeries
 from liqdesk.store import SessionReader
 
 
-
 @dataclass
 class ViewTable:
     """One view as columns of equal length (``columns``: name -> 1-D array, in output order) and,
