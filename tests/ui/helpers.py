@@ -60,3 +60,12 @@ def write_session(path, hours: float = 0.5, seed: int = 3, **kw):
         for t in range(start, end + 1, 600_000):
             w.write(slice_batch(stream, t, t + 600_000))
     return path
+
+
+def show_tab(qtbot, window, key: str) -> None:
+    """Show ``window`` and bring its ``key`` dock's tab to the front, as a user does: the window
+    reads the delta and position-age tabs only while one is in front in a shown window."""
+    window.show()
+    qtbot.waitExposed(window)
+    window.docks[key].raise_()
+    qtbot.waitUntil(lambda: not window.docks[key].widget().visibleRegion().isEmpty(), timeout=3000)

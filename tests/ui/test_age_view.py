@@ -8,6 +8,8 @@ import numpy as np
 
 from liqdesk.core.position_age import BUCKET_KEYS
 
+from .helpers import show_tab
+
 
 def test_the_age_filter_rebuilds_the_window_and_all_is_unfiltered(window):
     engine = window.session.engine
@@ -40,8 +42,16 @@ def test_the_age_filter_rebuilds_the_window_and_all_is_unfiltered(window):
     assert whole.sum() > 0 and np.allclose(np.sum(parts, axis=0), whole, rtol=1e-5, atol=1e-3)
 
 
-def test_the_age_tab_colours_the_levels(window):
-    window.docks["age"].raise_()
+def test_the_age_tab_colours_the_levels(window, qtbot):
+    # behind the context panes (the default) or in a window not shown, the tab's whole-window
+    # read is not paid for
+    window.on_frame(force=True)
+    assert window.age.last is None and window.delta.last is None
+    window.show()
+    qtbot.waitExposed(window)
+    window.on_frame(force=True)
+    assert window.age.last is None and window.delta.last is None
+    show_tab(qtbot, window, "age")
     window.on_frame(force=True)
     last = window.age.last
     assert last is not None and last["buckets"].shape[0] == 4

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .helpers import show_tab
 
-def test_the_delta_tab_shows_the_change_over_the_period(window, monkeypatch):
+
+def test_the_delta_tab_shows_the_change_over_the_period(window, qtbot, monkeypatch):
     engine = window.session.engine
     model = engine.model
     panel = window.delta
-    window.docks["delta"].raise_()
+    show_tab(qtbot, window, "delta")
     panel.set_period("1h")
     window.on_frame(force=True)
     # the replayed session spans 30 minutes of a 1-hour window: a 1-hour period cannot be shown
