@@ -203,6 +203,10 @@ class _ExchangeState:
 
 
 _MAX_KEYS = 2_000_000
+#: relative slack on the price bounds of the levels (``_long_ceiling``, ``_short_floor``): far
+#: above the rounding of a level's price (weighted / notional: ~1e-13 after thousands of
+#: additions to one cell), so that skipping a sweep by them never skips a level it would hit
+_PRICE_SLACK = 1e-9
 _SIDE_SIGN = np.array([1, -1])[None, :, None]   # broadcast over [n, 2, T]
 
 
@@ -332,6 +336,12 @@ class LevelModel:
         # (Python ints: they are read at every sweep segment, where numpy scalars cost ~10x more)
         self._long_top = [np.iinfo(np.int64).min // 2] * self.E
         self._short_bottom = [np.iinfo(np.int64).max // 2] * self.E
+        # per exchange: no long level's price (weighted / notional, as a sweep computes it) is
+        # above ``_long_ceiling``, no short level's below ``_short_floor`` (quote; up to
+        # _PRICE_SLACK). Tighter than the bins after a sweep: the mark coming back into the bin
+        # of its last extreme, without passing it, cannot hit anything and is skipped.
+        self._long_ceiling = [-math.inf] * self.E
+        self._short_floor = [math.inf] * self.E
         self.watermark: int | None = None    # newest event time seen (ms)
         self._next_column_end: int | None = None
         self._next_volume_step: int | None = None
@@ -695,6 +705,20 @@ class LevelModel:
         low, high = seg.mins[k], seg.maxs[k]
         reach_long = low < (self._long_top[e] + 1) * w
         reach_short = high >= self._short_bottom[e] * w
+        if reach_long and low > self._long_ceiling[e] * (1 + _PRICE_SLACK):
+            # no level to hit: do only what a sweep that finds nothing does (narrow the bins a
+            # later sweep scans; write the queued additions, which then join the current cohort)
+            reach_long = False
+            k_ext = math.floor(low / w)
+            if min(self._long_top[e], self.origin + self.notional.shape[-1] - 1) >= max(k_ext, self.origin):
+                self._flush(e)
+            self._long_top[e] = min(self._long_top[e], k_ext)
+        if reach_short and high < self._short_floor[e] * (1 - _PRICE_SLACK):
+            reach_short = False
+            k_ext = math.floor(high / w)
+            if min(k_ext, self.origin + self.notional.shape[-1] - 1) >= max(self._short_bottom[e], self.origin):
+                self._flush(e)
+            self._short_bottom[e] = max(self._short_bottom[e], k_ext)
         if reach_long or reach_short:
             self._sweep(e, seg.times[lo:hi], seg.prices[lo:hi], reach_long, reach_short)
         else:
@@ -790,9 +814,11 @@ class LevelModel:
             lo, hi = k_ext - self.origin, self._long_top[e] - self.origin + 1
             # what is left sits below the extreme
             self._long_top[e] = min(self._long_top[e], k_ext)
+            self._long_ceiling[e] = min(self._long_ceiling[e], extreme)
         else:
             lo, hi = self._short_bottom[e] - self.origin, k_ext - self.origin + 1
             self._short_bottom[e] = max(self._short_bottom[e], k_ext)
+            self._short_floor[e] = max(self._short_floor[e], extreme)
         lo, hi = max(lo, 0), min(hi, self.notional.shape[-1])
         if hi <= lo:
             return
@@ -1038,6 +1064,10 @@ class LevelModel:
             self._long_top[e] = top
         if bottom < self._short_bottom[e]:
             self._short_bottom[e] = bottom
+        # a level's price lies in its bin (k = floor(price / w)), up to rounding
+        w = self.bin_width
+        self._long_ceiling[e] = max(self._long_ceiling[e], (top + 1) * w)
+        self._short_floor[e] = min(self._short_floor[e], bottom * w)
 
     def _ensure_bins(self, k_min: int, k_max: int) -> None:
         """Grow the live state so absolute bins k_min..k_max exist (by chunks of a quarter grid)."""

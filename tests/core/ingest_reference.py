@@ -12,3 +12,19 @@ from liqdesk.core.levels import LevelModel
 
 class ReferenceLevelModel(LevelModel):
     """:class:`LevelModel` with the pre-issue-13 ingest paths."""
+
+    def _sweep_next(self, e, seg):
+        """Earlier: a sweep ran whenever the segment's extreme reached the bins holding levels."""
+        k = seg.next
+        seg.next += 1
+        lo, hi = seg.bounds[k], seg.bounds[k + 1]
+        if hi <= lo:
+            return
+        w = self.bin_width
+        low, high = seg.mins[k], seg.maxs[k]
+        reach_long = low < (self._long_top[e] + 1) * w
+        reach_short = high >= self._short_bottom[e] * w
+        if reach_long or reach_short:
+            self._sweep(e, seg.times[lo:hi], seg.prices[lo:hi], reach_long, reach_short)
+        else:
+            self.ex[e].mark = seg.last[k]
