@@ -45,7 +45,14 @@ import numpy as np
 from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, validate_level_kinds
 from .grid import HeatmapGrid
 from .leverage_mix import LIQ_DTYPE, NO_PUBLIC_LIQUIDATIONS, SWEEP_DTYPE, LeverageMix, MixSettings
-from .position_age import PositionAge, column_codes, live_shares, normalize_ages
+from .position_age import (
+    YOUNG_CODE,
+    PositionAge,
+    cell_codes,
+    live_shares,
+    normalize_ages,
+    packed_column_codes,
+)
 from .tiers import TierTable, liquidation_price, load_tiers
 
 LONG, SHORT = 0, 1
@@ -328,6 +335,14 @@ class LevelModel:
         # additions not yet written into the arrays: (additions, lo, hi, divisor) per exchange;
         # written in one np.add.at, in order, before anything reads the arrays
         self._queued: list[list] = [[] for _ in range(self.E)]
+        # the age codes of the last closed column, and what they were computed for (display
+        # origin, state origin, bins, cohort version): while that holds, the next column's codes
+        # differ only in the cells written since (additions, sweeps), listed per exchange as
+        # flat [T·2·bins] indexes
+        self._codes: np.ndarray | None = None
+        self._codes_key: tuple | None = None
+        self._codes_dirty: list[list] = [[] for _ in range(self.E)]
+        self._packed: np.ndarray | None = None    # [E, T, rows] float64 buffer of a closing column
         self.display_origin: int | None = None
         self.ex = [_ExchangeState() for _ in range(self.E)]
         self._lp_ratio: np.ndarray | None = None   # [E, 2, T] liquidation price / entry price
@@ -852,6 +867,7 @@ class LevelModel:
         n[hit] = 0.0
         wp[hit] = 0.0
         self.age.zero(e, side, lo, hi, hit)
+        self._codes_dirty[e].append((tier_i * 2 + side) * self.notional.shape[-1] + (lo + bin_i))
 
     def _take_pending(self, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(price, size, taker side) of the trades since the last addition, emptied."""
@@ -965,6 +981,7 @@ class LevelModel:
         np.add.at(self.notional[e].reshape(-1), flat, amount)
         np.add.at(self.weighted[e].reshape(-1), flat, weighted)
         self.age.add(e, flat, amount)
+        self._codes_dirty[e].append(flat)
 
     def _flush_all(self) -> None:
         for e in range(self.E):
@@ -1097,12 +1114,69 @@ class LevelModel:
         rows = self.settings.rows
         origin = self._recentre()
         self._flush_all()
-        window = self._state_window(self.notional, origin, rows)     # stored values, unscaled
         scale = np.asarray(self._factor) if any(f != 1.0 for f in self._factor) else None
-        mark_rows = np.array([(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
-                              for st in self.ex], dtype=np.int64) if self.bin_width else np.full(self.E, -1)
-        codes = column_codes(window, self._state_window(self.age.older_view(), origin, rows))
-        self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows, scale, codes)
+        mark_rows = [(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
+                     for st in self.ex] if self.bin_width else [-1] * self.E
+        packed, at_mark = self._packed_window(origin, rows, mark_rows)
+        codes = self._column_codes(origin, rows, packed)
+        self.grid.record_packed(t_end // self.settings.column_ms - 1, origin, packed, at_mark,
+                                np.array(mark_rows, dtype=np.int64), scale, codes)
+
+    def _packed_window(self, origin: int, rows: int, mark_rows: list) -> tuple[np.ndarray, np.ndarray]:
+        """Stored notional (unscaled) from absolute bin ``origin``, long and short added,
+        ``[E, T, rows]`` float64 (a buffer reused at every column end), zero where the state has
+        no bins; and ``[E, T, 2]`` the long and short parts at each exchange's mark row."""
+        if self._packed is None or self._packed.shape[-1] != rows:
+            self._packed = np.empty((self.E, self.T, rows))
+        out = self._packed
+        bins = self.notional.shape[-1]
+        lo = origin - self.origin
+        src_lo, src_hi = max(lo, 0), min(lo + rows, bins)
+        if src_hi > src_lo:
+            out[..., : src_lo - lo] = 0.0
+            out[..., src_hi - lo:] = 0.0
+            np.add(self.notional[:, :, 0, src_lo:src_hi], self.notional[:, :, 1, src_lo:src_hi],
+                   out=out[..., src_lo - lo: src_hi - lo])
+        else:
+            out.fill(0.0)
+        at_mark = np.zeros((self.E, self.T, 2))
+        for e, r in enumerate(mark_rows):
+            if 0 <= r < rows and 0 <= lo + r < bins:
+                at_mark[e] = self.notional[e, :, :, lo + r]
+        return out, at_mark
+
+    def _column_codes(self, origin: int, rows: int, packed: np.ndarray) -> np.ndarray:
+        """The age codes ``[E·T, rows]`` of the closing column (``packed``: its stored notional,
+        long and short added). Every cell as :func:`packed_column_codes` gives it; recomputed in
+        full only when the cohorts moved or the rows shifted, else only in the cells written
+        since the last column (the others cannot have changed)."""
+        bins = self.notional.shape[-1]
+        key = (origin, self.origin, bins, self.age.version)
+        dirty = self._codes_dirty
+        self._codes_dirty = [[] for _ in range(self.E)]
+        if key != self._codes_key or self._codes is None:
+            codes = packed_column_codes(packed, self._state_window(self.age.older_view(), origin, rows))
+            self._codes = np.full((self.E * self.T, rows), YOUNG_CODE, np.uint16) if codes is None else codes
+            self._codes_key = key
+            return self._codes
+        parts = [(e * self.T + f // (2 * bins)) * bins + f % bins
+                 for e in range(self.E) for f in dirty[e]]
+        if not parts:
+            return self._codes
+        cells = np.unique(np.concatenate(parts))            # (e·T + t)·bins + state bin
+        row = cells % bins + (self.origin - origin)
+        inside = (row >= 0) & (row < rows)
+        cells, row = cells[inside], row[inside]
+        slice_ = cells // bins
+        stored = cells % bins
+        older = self.age.older_view().reshape(3, self.E * self.T, 2, bins)
+        long_old, short_old = older[:, slice_, 0, stored], older[:, slice_, 1, stored]
+        lo = origin - self.origin
+        if not (lo >= 0 and lo + rows <= bins):
+            # the full path reads the cohorts through a zero-padded float64 copy then: same here
+            long_old, short_old = long_old.astype(np.float64), short_old.astype(np.float64)
+        self._codes[slice_, row] = cell_codes(long_old + short_old, packed.reshape(-1, rows)[slice_, row])
+        return self._codes
 
     def _display_origin(self) -> int:
         return self.display_origin if self.display_origin is not None else self._recentre(peek=True)

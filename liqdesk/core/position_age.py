@@ -157,6 +157,10 @@ class PositionAge:
         self.stack = np.zeros((N_SLOTS, *self.head, 0), np.float32)
         self.step: int | None = None
         self._used = np.zeros(N_SLOTS, bool)
+        #: bumped whenever the older buckets may change in many cells at once (a cohort moved,
+        #: a running sum recomputed, a rescale, a resize): a reader caching per-cell results
+        #: (the model's column codes) recomputes them all; :meth:`zero` is tracked by the caller
+        self.version = 0
 
     @property
     def nbytes(self) -> int:
@@ -165,12 +169,14 @@ class PositionAge:
     def reset(self, bins: int = 0) -> None:
         self.stack = np.zeros((N_SLOTS, *self.head, bins), np.float32)
         self.step = None
+        self.version += 1
         self._used[:] = False
 
     def pad(self, lo: int, hi: int) -> None:
         """Grow the bins axis by ``lo`` bins below and ``hi`` above (as the model's state)."""
         pads = ((0, 0),) * (self.stack.ndim - 1) + ((lo, hi),)
         self.stack = np.pad(self.stack, pads)
+        self.version += 1
 
     def add(self, e: int, flat: np.ndarray, amount: np.ndarray) -> None:
         """Add stored-unit notional to exchange ``e``'s cells ``flat`` (flat [T·2·bins] index) in
@@ -186,6 +192,7 @@ class PositionAge:
     def scale(self, e: int, factor: float) -> None:
         """Multiply exchange ``e``'s cohorts (the model renormalised its stored values)."""
         self.stack[:, e] *= np.float32(factor)
+        self.version += 1
 
     def advance(self, t_ms: int) -> None:
         """Move the age clock to event time ``t_ms`` (never back), one 5-minute step at a time."""
@@ -203,6 +210,7 @@ class PositionAge:
     def _move(self, src: int, dst: int, running_sum: int | None = None) -> None:
         if not self._used[src]:
             return
+        self.version += 1
         np.add(self.stack[dst], self.stack[src], out=self.stack[dst])
         if running_sum is not None:
             np.add(self.stack[running_sum], self.stack[src], out=self.stack[running_sum])
@@ -212,6 +220,7 @@ class PositionAge:
 
     def _resum(self, first: int, n: int, into: int) -> None:
         """Recompute a running sum after a cohort left it (no subtraction: no drift)."""
+        self.version += 1
         if self._used[first:first + n].any():
             np.sum(self.stack[first:first + n], axis=0, out=self.stack[into])
         else:
@@ -252,20 +261,34 @@ def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray | None:
     ``older[3, E, T, 2, rows]`` its "1–24 h", "1–7 d" and "older" parts (long and short packed
     together, as the grid stores them). None when every cell is all "last hour" (the grid's
     default). Runs at every column end: only the cells holding something older are encoded."""
+    return packed_column_codes(window[:, :, 0] + window[:, :, 1], older)
+
+
+def packed_column_codes(total: np.ndarray, older: np.ndarray) -> np.ndarray | None:
+    """:func:`column_codes` from the stored notional with long and short already added,
+    ``total[E, T, rows]`` (float64)."""
     old = older[:, :, :, 0] + older[:, :, :, 1]                       # float32 [3, E, T, rows]
     rows = old.shape[-1]
     old = old.reshape(3, -1)
     some = np.flatnonzero(old[0] + old[1] + old[2])
     if not some.size:
         return None
-    total = (window[:, :, 0] + window[:, :, 1]).reshape(-1)[some]
+    total = total.reshape(-1)[some]
+    codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
+    codes[some] = cell_codes(old[:, some], total)
+    return codes.reshape(-1, rows)
+
+
+def cell_codes(old: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Codes ``[n]`` of ``n`` cells from their "1–24 h", "1–7 d" and "older" parts ``old[3, n]``
+    and their stored notional ``total[n]`` (float64). Cell by cell, so a subset of a column's
+    cells gets exactly the codes the whole column would give them; a cell with nothing older
+    gets :data:`YOUNG_CODE`."""
     inv = (QUANT / np.where(total > 0, total, np.inf)).astype(np.float32)
     # running sums from the oldest bucket: QUANT minus them are the cumulative shares K2, K1, K0
-    older_first = np.cumsum(old[::-1, some] * inv, axis=0)
+    older_first = np.cumsum(old[::-1] * inv, axis=0)
     k = np.clip(np.rint(QUANT - older_first), 0, QUANT).astype(np.intp)
-    codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
-    codes[some] = _ENCODE_FLAT[(k[2] * (QUANT + 1) + k[1]) * (QUANT + 1) + k[0]]
-    return codes.reshape(-1, rows)
+    return _ENCODE_FLAT[(k[2] * (QUANT + 1) + k[1]) * (QUANT + 1) + k[0]]
 
 
 def live_shares(window: np.ndarray, older: np.ndarray, ages) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The faster ingest (issue 13) gives bit-identical results to the earlier code.
 
-A 1.5 h random walk (older than an hour, so the position-age codes hold every bucket) with
+Two 1.5 h random walks (older than an hour, so the position-age codes hold every bucket) with
 marks, trades, open interest that rises and falls, sweeps and the learned leverage mix, fed in
 5-minute and in 1-minute batches and in uneven cuts, to the model and to
 :class:`ReferenceLevelModel` (the earlier ingest code): the grid (values, age codes, mark-row
@@ -17,15 +17,22 @@ from liqdesk.core.synthetic import random_walk_stream
 
 from .ingest_reference import ReferenceLevelModel
 
-SETTINGS = ModelSettings(column_ms=60_000, window_columns=120, rows=300,
-                         liquidation_feeds=("binance", "bybit", "okx"))
+FEEDS = ("binance", "bybit", "okx")
+#: two regimes: a volatile walk (the price leaves the grid's rows: re-centres, state growth,
+#: many sweeps; the window always lies inside the state) and a calm one on more rows (the
+#: window reaches past the state's bins, as in the bench: the zero-padded read paths)
+SCENARIOS = {
+    "volatile": (dict(hours=1.5, seed=11, trades_per_s=25.0, oi_every_ms=4_000, vol_per_sqrt_s=0.0015),
+                 ModelSettings(column_ms=60_000, window_columns=120, rows=300, liquidation_feeds=FEEDS)),
+    "calm": (dict(hours=1.5, seed=5, trades_per_s=25.0, oi_every_ms=4_000, vol_per_sqrt_s=0.0004),
+             ModelSettings(column_ms=60_000, window_columns=120, rows=600, liquidation_feeds=FEEDS)),
+}
 
 
-@pytest.fixture(scope="module")
-def stream():
-    # a volatile walk: the price leaves the grid's rows (re-centres, state growth) and sweeps often
-    return random_walk_stream(hours=1.5, seed=11, trades_per_s=25.0, oi_every_ms=4_000,
-                              vol_per_sqrt_s=0.0015)
+@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+def scenario(request):
+    kwargs, settings = SCENARIOS[request.param]
+    return random_walk_stream(**kwargs), settings
 
 
 def _feed(model, stream, chunk_ms=None, cuts=None):
@@ -67,11 +74,12 @@ def _cuts(stream, seed):
 
 
 @pytest.mark.parametrize("chunk_ms", [300_000, 60_000, "uneven"])
-def test_fast_ingest_equals_the_reference_bit_for_bit(stream, chunk_ms):
+def test_fast_ingest_equals_the_reference_bit_for_bit(scenario, chunk_ms):
+    stream, settings = scenario
     cuts = _cuts(stream, 3) if chunk_ms == "uneven" else None
     chunk = None if cuts else chunk_ms
-    fast = _feed(LevelModel(SETTINGS), stream, chunk, cuts)
-    ref = _feed(ReferenceLevelModel(SETTINGS), stream, chunk, cuts)
+    fast = _feed(LevelModel(settings), stream, chunk, cuts)
+    ref = _feed(ReferenceLevelModel(settings), stream, chunk, cuts)
     state = _state(ref)
     # the stream exercises what the rewrite touched: sweeps, every age bucket, the learned mix
     assert len(state["swept.time_ms"]) > 50
