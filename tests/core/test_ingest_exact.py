@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from liqdesk.core.events import slice_batch
-from liqdesk.core.levels import LevelModel, ModelSettings
+from liqdesk.core.levels import LevelModel, ModelSettings, interval_of
 from liqdesk.core.synthetic import random_walk_stream
 
 from .ingest_reference import ReferenceLevelModel
@@ -86,3 +86,11 @@ def test_fast_ingest_equals_the_reference_bit_for_bit(scenario, chunk_ms):
     assert (state["age_codes"] != state["age_codes"].max()).sum() > 1000
     assert state["mix_version"][0] > 0
     _assert_identical(fast, ref)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_interval_of_equals_searchsorted(seed):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(0, 50, rng.integers(0, 60)))
+    times = np.sort(rng.integers(-5, 55, rng.integers(0, 12)))
+    assert np.array_equal(interval_of(t, times), np.searchsorted(times, t, "left"))
