@@ -1167,19 +1167,21 @@ class LevelModel:
             self._codes = np.full((self.E * self.T, rows), YOUNG_CODE, np.uint16) if codes is None else codes
             self._codes_key = key
             return self._codes
-        parts = [(e * self.T + f // (2 * bins)) * bins + f % bins
-                 for e in range(self.E) for f in dirty[e]]
-        if not parts:
+        if not any(dirty):
             return self._codes
-        cells = np.unique(np.concatenate(parts))            # (e·T + t)·bins + state bin
-        row = cells % bins + (self.origin - origin)
-        inside = (row >= 0) & (row < rows)
-        cells, row = cells[inside], row[inside]
-        slice_ = cells // bins
-        stored = cells % bins
+        # mark the written cells on a [E·T, bins] mask (long and short share a code)
+        mask = np.zeros((self.E, self.T, bins), bool)
+        for e in range(self.E):
+            if dirty[e]:
+                flat = np.concatenate(dirty[e]) if len(dirty[e]) > 1 else dirty[e][0]
+                mask[e].reshape(-1)[(flat // (2 * bins)) * bins + flat % bins] = True
+        lo = origin - self.origin
+        src_lo, src_hi = max(lo, 0), min(lo + rows, bins)
+        slice_, stored = np.nonzero(mask.reshape(self.E * self.T, bins)[:, src_lo:src_hi])
+        stored += src_lo
+        row = stored - lo
         older = self.age.older_view().reshape(3, self.E * self.T, 2, bins)
         long_old, short_old = older[:, slice_, 0, stored], older[:, slice_, 1, stored]
-        lo = origin - self.origin
         if not (lo >= 0 and lo + rows <= bins):
             # the full path reads the cohorts through a zero-padded float64 copy then: same here
             long_old, short_old = long_old.astype(np.float64), short_old.astype(np.float64)
