@@ -59,8 +59,8 @@ LONG, SHORT = 0, 1
 
 #: Swept levels: ``side`` +1 long, -1 short; ``price`` the level's liquidation price (quote);
 #: ``notional`` in quote currency; ``leverage`` the tier's leverage multiple.
-#: swept-record parts (one per sweep segment that hit levels) collected before they are joined
-#: and the sweeps older than the grid's window dropped
+#: swept-record parts (sweep segments that hit levels; joined batches) collected before they
+#: are joined and the sweeps older than the grid's window dropped
 _SWEPT_PARTS = 256
 
 SWEPT_DTYPE = np.dtype(
@@ -372,6 +372,10 @@ class LevelModel:
         self._swept: list[np.ndarray] = []
         self._swept_sorted = True                 # _swept is one part in swept()'s order
         self._mix_sweeps: list[np.ndarray] = []   # swept levels not yet handed to the mix
+        # sweeps of this batch as plain columns (time, exchange id, side, tier, price, notional),
+        # made into records once per batch (:meth:`_join_sweeps`): a structured array per sweep
+        # and their concatenation cost more than the sweep itself
+        self._sweep_parts: list[tuple] = []
         self.counts = {k: 0 for k in ("trades", "marks", "open_interest", "ignored")}
 
     # ------------------------------------------------------------------ public read-outs
@@ -501,6 +505,7 @@ class LevelModel:
     def _prune_swept(self) -> None:
         """Join the swept record's parts (in the order they came) and drop the sweeps before the
         window; the join is sorted only when read (:meth:`swept`)."""
+        self._join_sweeps()
         cutoff = self._swept_cutoff()
         if cutoff is None or not self._swept:
             return
@@ -594,7 +599,30 @@ class LevelModel:
         rows["exchange"] = local[good]
         self.mix.add_liquidations(rows)
 
+    def _join_sweeps(self) -> None:
+        """Make the sweeps kept as plain columns into one block of :data:`SWEPT_DTYPE` records
+        (in the order they came), for the swept record and, when it learns, the mix."""
+        parts = self._sweep_parts
+        if not parts:
+            return
+        self._sweep_parts = []
+        lengths = [len(p[4]) for p in parts]
+        rec = np.empty(sum(lengths), SWEPT_DTYPE)
+        rec["time_ms"] = np.concatenate([p[0] for p in parts])
+        rec["exchange"] = np.repeat([p[1] for p in parts], lengths)
+        rec["side"] = np.repeat([p[2] for p in parts], lengths)
+        rec["leverage"] = self.leverages[np.concatenate([p[3] for p in parts])]
+        rec["price"] = np.concatenate([p[4] for p in parts])
+        rec["notional"] = np.concatenate([p[5] for p in parts])
+        self._swept.append(rec)
+        self._swept_sorted = False
+        if self.mix.settings.learn:
+            self._mix_sweeps.append(rec)
+        if len(self._swept) >= _SWEPT_PARTS:
+            self._prune_swept()
+
     def _advance_mix(self) -> None:
+        self._join_sweeps()
         if self._mix_sweeps:
             # the batch's swept levels in one go: local exchange, tier and unit notional
             rec = np.concatenate(self._mix_sweeps) if len(self._mix_sweeps) > 1 else self._mix_sweeps[0]
@@ -859,19 +887,10 @@ class LevelModel:
             first = np.searchsorted(-running, -lp, "left")
         else:
             first = np.searchsorted(running, lp, "left")
-        rec = np.empty(len(lp), SWEPT_DTYPE)
-        rec["time_ms"] = t[np.minimum(first, len(t) - 1)]
-        rec["exchange"] = self._global_id[e]
-        rec["side"] = 1 if side == LONG else -1
-        rec["leverage"] = self.leverages[tier_i]
-        rec["price"] = lp
-        rec["notional"] = n[tier_i, bin_i] * self._factor[e]
-        self._swept.append(rec)
-        self._swept_sorted = False
-        if len(self._swept) >= _SWEPT_PARTS:
-            self._prune_swept()
-        if self.mix.settings.learn:
-            self._mix_sweeps.append(rec)
+        self._sweep_parts.append((t[np.minimum(first, len(t) - 1)], int(self._global_id[e]), 1 if side == LONG else -1,
+                                  tier_i, lp, n[tier_i, bin_i] * self._factor[e]))
+        if len(self._sweep_parts) >= _SWEPT_PARTS:
+            self._join_sweeps()
         n[hit] = 0.0
         wp[hit] = 0.0
         self.age.zero(e, side, lo, hi, hit)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from liqdesk.core.levels import LevelModel
+from liqdesk.core.levels import _SWEPT_PARTS, LONG, SWEPT_DTYPE, LevelModel
 from liqdesk.core.position_age import column_codes
 
 
@@ -49,3 +49,48 @@ class ReferenceLevelModel(LevelModel):
                               for st in self.ex], dtype=np.int64) if self.bin_width else np.full(self.E, -1)
         codes = column_codes(window, self._state_window(self.age.older_view(), origin, rows))
         self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows, scale, codes)
+
+    def _sweep_side(self, e, side, t, running):
+        """Earlier: a structured record per sweep segment, and no price bounds kept."""
+        w = self.bin_width
+        extreme = float(running[-1])
+        k_ext = math.floor(extreme / w)
+        if side == LONG:
+            lo, hi = k_ext - self.origin, self._long_top[e] - self.origin + 1
+            self._long_top[e] = min(self._long_top[e], k_ext)
+        else:
+            lo, hi = self._short_bottom[e] - self.origin, k_ext - self.origin + 1
+            self._short_bottom[e] = max(self._short_bottom[e], k_ext)
+        lo, hi = max(lo, 0), min(hi, self.notional.shape[-1])
+        if hi <= lo:
+            return
+        self._flush(e)
+        n = self.notional[e, :, side, lo:hi]
+        wp = self.weighted[e, :, side, lo:hi]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            price = wp / n
+        hit = (n > 0) & ((price >= extreme) if side == LONG else (price <= extreme))
+        if not hit.any():
+            return
+        tier_i, bin_i = np.nonzero(hit)
+        lp = price[tier_i, bin_i]
+        if side == LONG:
+            first = np.searchsorted(-running, -lp, "left")
+        else:
+            first = np.searchsorted(running, lp, "left")
+        rec = np.empty(len(lp), SWEPT_DTYPE)
+        rec["time_ms"] = t[np.minimum(first, len(t) - 1)]
+        rec["exchange"] = self._global_id[e]
+        rec["side"] = 1 if side == LONG else -1
+        rec["leverage"] = self.leverages[tier_i]
+        rec["price"] = lp
+        rec["notional"] = n[tier_i, bin_i] * self._factor[e]
+        self._swept.append(rec)
+        self._swept_sorted = False
+        if len(self._swept) >= _SWEPT_PARTS:
+            self._prune_swept()
+        if self.mix.settings.learn:
+            self._mix_sweeps.append(rec)
+        n[hit] = 0.0
+        wp[hit] = 0.0
+        self.age.zero(e, side, lo, hi, hit)
