@@ -51,7 +51,6 @@ from .position_age import (
     cell_codes,
     live_shares,
     normalize_ages,
-    packed_column_codes,
 )
 from .tiers import TierTable, liquidation_price, load_tiers
 
@@ -1172,9 +1171,35 @@ class LevelModel:
                 at_mark[e] = self.notional[e, :, :, lo + r]
         return out, at_mark
 
+    def _all_codes(self, origin: int, rows: int, packed: np.ndarray) -> np.ndarray:
+        """Every code of the closing column, as :func:`column_codes` gives them from the window
+        and its cohorts read through :meth:`_state_window`, without copying either: rows the
+        state has no bins for are all "last hour"; the others are computed in float32 when the
+        state covers the whole window (a view) and in float64 otherwise (the zero-padded copy
+        ``_state_window`` makes then is float64)."""
+        codes = np.full((self.E * self.T, rows), YOUNG_CODE, np.uint16)
+        bins = self.notional.shape[-1]
+        lo = origin - self.origin
+        src_lo, src_hi = max(lo, 0), min(lo + rows, bins)
+        if src_hi <= src_lo:
+            return codes
+        older = self.age.older_view()[..., src_lo:src_hi]
+        if lo >= 0 and lo + rows <= bins:
+            old = older[:, :, :, 0] + older[:, :, :, 1]
+        else:
+            old = np.add(older[:, :, :, 0], older[:, :, :, 1], dtype=np.float64)
+        old = old.reshape(3, -1)
+        some = np.flatnonzero(old[0] + old[1] + old[2])
+        if some.size:
+            part = np.full((self.E * self.T, src_hi - src_lo), YOUNG_CODE, np.uint16)
+            total = packed[..., src_lo - lo: src_hi - lo].reshape(-1)[some]
+            part.reshape(-1)[some] = cell_codes(old[:, some], total)
+            codes[:, src_lo - lo: src_hi - lo] = part
+        return codes
+
     def _column_codes(self, origin: int, rows: int, packed: np.ndarray) -> np.ndarray:
         """The age codes ``[E·T, rows]`` of the closing column (``packed``: its stored notional,
-        long and short added). Every cell as :func:`packed_column_codes` gives it; recomputed in
+        long and short added). Every cell as :func:`column_codes` gives it; recomputed in
         full only when the cohorts moved or the rows shifted, else only in the cells written
         since the last column (the others cannot have changed)."""
         bins = self.notional.shape[-1]
@@ -1182,8 +1207,7 @@ class LevelModel:
         dirty = self._codes_dirty
         self._codes_dirty = [[] for _ in range(self.E)]
         if key != self._codes_key or self._codes is None:
-            codes = packed_column_codes(packed, self._state_window(self.age.older_view(), origin, rows))
-            self._codes = np.full((self.E * self.T, rows), YOUNG_CODE, np.uint16) if codes is None else codes
+            self._codes = self._all_codes(origin, rows, packed)
             self._codes_key = key
             return self._codes
         if not any(dirty):
@@ -1194,11 +1218,13 @@ class LevelModel:
             if dirty[e]:
                 flat = np.concatenate(dirty[e]) if len(dirty[e]) > 1 else dirty[e][0]
                 mask[e].reshape(-1)[(flat // (2 * bins)) * bins + flat % bins] = True
+        cells = np.flatnonzero(mask)       # (e·T + t)·bins + state bin (1-D: 8x faster than 2-D)
+        slice_, stored = np.divmod(cells, bins)
         lo = origin - self.origin
-        src_lo, src_hi = max(lo, 0), min(lo + rows, bins)
-        slice_, stored = np.nonzero(mask.reshape(self.E * self.T, bins)[:, src_lo:src_hi])
-        stored += src_lo
         row = stored - lo
+        inside = (row >= 0) & (row < rows)
+        if not inside.all():
+            slice_, stored, row = slice_[inside], stored[inside], row[inside]
         older = self.age.older_view().reshape(3, self.E * self.T, 2, bins)
         long_old, short_old = older[:, slice_, 0, stored], older[:, slice_, 1, stored]
         if not (lo >= 0 and lo + rows <= bins):

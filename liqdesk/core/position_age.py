@@ -261,19 +261,13 @@ def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray | None:
     ``older[3, E, T, 2, rows]`` its "1–24 h", "1–7 d" and "older" parts (long and short packed
     together, as the grid stores them). None when every cell is all "last hour" (the grid's
     default). Runs at every column end: only the cells holding something older are encoded."""
-    return packed_column_codes(window[:, :, 0] + window[:, :, 1], older)
-
-
-def packed_column_codes(total: np.ndarray, older: np.ndarray) -> np.ndarray | None:
-    """:func:`column_codes` from the stored notional with long and short already added,
-    ``total[E, T, rows]`` (float64)."""
     old = older[:, :, :, 0] + older[:, :, :, 1]                       # float32 [3, E, T, rows]
     rows = old.shape[-1]
     old = old.reshape(3, -1)
     some = np.flatnonzero(old[0] + old[1] + old[2])
     if not some.size:
         return None
-    total = total.reshape(-1)[some]
+    total = (window[:, :, 0] + window[:, :, 1]).reshape(-1)[some]
     codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
     codes[some] = cell_codes(old[:, some], total)
     return codes.reshape(-1, rows)
