@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from liqdesk.core.levels import _SWEPT_PARTS, LONG, SWEPT_DTYPE, LevelModel
+from liqdesk.core.levels import _SWEPT_PARTS, LONG, SWEPT_DTYPE, LevelModel, _Plan
 from liqdesk.core.position_age import column_codes
 
 
@@ -94,3 +94,63 @@ class ReferenceLevelModel(LevelModel):
         n[hit] = 0.0
         wp[hit] = 0.0
         self.age.zero(e, side, lo, hi, hit)
+
+
+    def _plan_oi(self, oi, tr_ex, sweeps, tr_cursor):
+        """Earlier: one search per trade for its interval, one planning pass per exchange."""
+        plans = [None] * self.E
+        if not len(oi):
+            return plans
+        for e in np.unique(oi["exchange"]):
+            e = int(e)
+            rows = oi[oi["exchange"] == e]
+            times = np.ascontiguousarray(rows["time_ms"])
+            st = self.ex[e]
+            s_times, s_prices = sweeps[e]
+            if len(s_times):
+                at = np.searchsorted(s_times, times, "right") - 1
+                marks_at = np.where(at >= 0, s_prices[np.maximum(at, 0)], st.mark)
+            else:
+                marks_at = np.full(len(times), st.mark)
+            oi_base = np.where(rows["oi_base"] > 0, rows["oi_base"],
+                               np.where(marks_at > 0, rows["oi_notional"] / np.where(marks_at > 0, marks_at, 1), 0))
+            plan = _Plan(oi=oi_base, first_is_base=math.isnan(st.oi))
+            plans[e] = plan
+            first = 1 if plan.first_is_base else 0
+            prev = np.concatenate([[st.oi if not plan.first_is_base else oi_base[0]], oi_base[:-1]])
+            plan.delta = oi_base - prev
+            shrink = np.where((plan.delta < 0) & (prev > 0), oi_base / np.where(prev > 0, prev, 1), 1.0)
+            # trades of each interval: after the previous observation, up to and at this one
+            if tr_ex is not None and len(tr_ex[e][0]):
+                t_e, p_e, q_e, side_e = tr_ex[e]
+                lo = int(np.searchsorted(t_e, times[0], "right")) if plan.first_is_base else 0
+                hi = int(np.searchsorted(t_e, times[-1], "right"))
+                plan.trades_used = hi
+                seg = np.searchsorted(times, t_e[lo:hi], "left")
+                parts = [(p_e[lo:hi], q_e[lo:hi], side_e[lo:hi], seg)]
+            else:
+                parts = []
+            if not plan.first_is_base and st.pending:
+                pend = self._take_pending(e)
+                parts.insert(0, pend + (np.zeros(len(pend[0]), np.int64),))
+            if parts:
+                price, size, taker, seg = (np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i]
+                                           for i in range(4))
+            else:
+                price = size = np.empty(0)
+                taker, seg = np.empty(0, np.int8), np.empty(0, np.int64)
+            opened = np.maximum(plan.delta, 0.0)
+            if self.settings.turnover > 0:
+                # positions also change hands without moving OI: a share of the interval's volume
+                # closes existing ones (all levels in proportion) and, unless OI fell, reopens
+                # as much at the interval's prices
+                churn = self.settings.turnover * np.bincount(seg, size, len(times))
+                shrink *= np.clip(1 - churn / np.where(prev > 0, prev, np.inf), 0.0, 1.0)
+                opened = np.where(plan.delta >= 0, opened + churn, 0.0)
+            amount = np.where(np.arange(len(times)) >= first, opened, 0.0)
+            plan.factor = shrink.tolist()
+            plan.adds = self._plan_additions(e, price, size, taker, seg, len(times), amount, marks_at, False)
+            plan.opened = amount.tolist()
+            plan.delta = plan.delta.tolist()
+            plan.oi = oi_base.tolist()
+        return plans
