@@ -876,9 +876,11 @@ class LevelModel:
         self._flush(e)
         n = self.notional[e, :, side, lo:hi]
         wp = self.weighted[e, :, side, lo:hi]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            price = wp / n
-        hit = (n > 0) & ((price >= extreme) if side == LONG else (price <= extreme))
+        held = n > 0
+        # the price of the cells holding a level (the others are never hit; dividing only where
+        # ``held`` spares an errstate context per sweep, which costs as much as the division)
+        price = np.divide(wp, n, out=np.zeros_like(wp), where=held)
+        hit = held & ((price >= extreme) if side == LONG else (price <= extreme))
         if not hit.any():
             return
         tier_i, bin_i = np.nonzero(hit)
