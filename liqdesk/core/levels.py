@@ -250,15 +250,13 @@ class _SweepSegments:
     (its own OI observations, inclusive of their time; column ends and volume steps, exclusive),
     with each segment's min, max and last price computed up front in one pass."""
 
-    def __init__(self, stream, ops, oi_exchange, e: int):
+    def __init__(self, stream, op_times: np.ndarray, op_is_oi: np.ndarray, op_exchange: np.ndarray, e: int):
+        """``op_*``: the batch's operations in order (time, whether an OI observation, and its
+        exchange; -1 for column ends and volume steps)."""
         self.times, self.prices = stream
-        cuts_t, cuts_right = [], []
-        for t_op, kind, i in ops:
-            if kind != 2 or oi_exchange[i] == e:
-                cuts_t.append(t_op)
-                cuts_right.append(kind == 2)
-        cuts_t = np.asarray(cuts_t, dtype=np.int64)
-        right = np.asarray(cuts_right, dtype=bool)
+        keep = ~op_is_oi | (op_exchange == e)
+        cuts_t = op_times[keep]
+        right = op_is_oi[keep]
         ends = np.empty(len(cuts_t), np.int64)
         ends[right] = np.searchsorted(self.times, cuts_t[right], "right")
         ends[~right] = np.searchsorted(self.times, cuts_t[~right], "left")
@@ -715,7 +713,11 @@ class LevelModel:
         tr_cursor = np.zeros(self.E, dtype=np.int64)
         plans = self._plan_oi(oi, tr_ex, sweeps, tr_cursor)
         ops = self._ops(oi, hi)
-        segs = [_SweepSegments(stream, ops, oi["exchange"], e) for e, stream in enumerate(sweeps)]
+        op_times = np.array([op[0] for op in ops], dtype=np.int64)
+        op_is_oi = np.array([op[1] == 2 for op in ops], dtype=bool)
+        op_exchange = np.full(len(ops), -1, np.int64)
+        op_exchange[op_is_oi] = oi["exchange"][[op[2] for op in ops if op[1] == 2]]
+        segs = [_SweepSegments(stream, op_times, op_is_oi, op_exchange, e) for e, stream in enumerate(sweeps)]
         for t_op, kind, i in ops:
             self.age.advance(t_op)   # positions opened by this operation have its event time
             if kind == 2:  # OI observation of one exchange: marks and trades up to and at its time
