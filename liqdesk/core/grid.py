@@ -97,17 +97,19 @@ class HeatmapGrid:
                       mark_rows: np.ndarray, scale: np.ndarray | None = None,
                       age_codes: np.ndarray | None = None) -> None:
         """:meth:`record` from the levels with long and short already added, ``packed[E, T, rows]``
-        float64 (multiplied by ``scale`` in place: a buffer the caller reuses), and the long and
-        short parts at each exchange's mark row, ``at_mark[E, T, 2]`` (any values where the mark
-        row is unknown or outside the rows). Stores exactly what :meth:`record` stores."""
+        float64 (read only), and the long and short parts at each exchange's mark row,
+        ``at_mark[E, T, 2]`` (any values where the mark row is unknown or outside the rows).
+        Stores exactly what :meth:`record` stores (the product in float64, then float32)."""
         slot = column % self.window
         if self._staged and (slot != self._staged_from + self._staged or self._staged == _STAGE_COLUMNS):
             self._flush()
         if not self._staged:
             self._staged_from = slot
+        stage = self._stage[self._staged].reshape(packed.shape)
         if scale is not None:
-            packed *= scale[:, None, None]
-        self._stage[self._staged] = packed.reshape(-1, self.rows)
+            np.multiply(packed, scale[:, None, None], out=stage)
+        else:
+            stage[...] = packed
         self._stage_codes[self._staged] = YOUNG_CODE if age_codes is None else age_codes
         self._staged += 1
         rows_ok = (mark_rows >= 0) & (mark_rows < self.rows)

@@ -1178,15 +1178,15 @@ class LevelModel:
         scale = np.asarray(self._factor) if any(f != 1.0 for f in self._factor) else None
         mark_rows = [(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
                      for st in self.ex] if self.bin_width else [-1] * self.E
-        packed, at_mark = self._packed_window(origin, rows, mark_rows)
-        codes = self._column_codes(origin, rows, packed)
+        packed, codes = self._column_cells(origin, rows)
+        at_mark = self._mark_parts(origin, rows, mark_rows)
         self.grid.record_packed(t_end // self.settings.column_ms - 1, origin, packed, at_mark,
                                 np.array(mark_rows, dtype=np.int64), scale, codes)
 
-    def _packed_window(self, origin: int, rows: int, mark_rows: list) -> tuple[np.ndarray, np.ndarray]:
+    def _packed_window(self, origin: int, rows: int) -> np.ndarray:
         """Stored notional (unscaled) from absolute bin ``origin``, long and short added,
-        ``[E, T, rows]`` float64 (a buffer reused at every column end), zero where the state has
-        no bins; and ``[E, T, 2]`` the long and short parts at each exchange's mark row."""
+        ``[E, T, rows]`` float64 (a buffer kept between column ends), zero where the state has
+        no bins."""
         if self._packed is None or self._packed.shape[-1] != rows:
             self._packed = np.empty((self.E, self.T, rows))
         out = self._packed
@@ -1200,11 +1200,17 @@ class LevelModel:
                    out=out[..., src_lo - lo: src_hi - lo])
         else:
             out.fill(0.0)
+        return out
+
+    def _mark_parts(self, origin: int, rows: int, mark_rows: list) -> np.ndarray:
+        """``[E, T, 2]``: the stored long and short parts at each exchange's mark row (zero where
+        the row is unknown or outside the rows or the state)."""
         at_mark = np.zeros((self.E, self.T, 2))
+        lo = origin - self.origin
         for e, r in enumerate(mark_rows):
-            if 0 <= r < rows and 0 <= lo + r < bins:
+            if 0 <= r < rows and 0 <= lo + r < self.notional.shape[-1]:
                 at_mark[e] = self.notional[e, :, :, lo + r]
-        return out, at_mark
+        return at_mark
 
     def _all_codes(self, origin: int, rows: int, packed: np.ndarray) -> np.ndarray:
         """Every code of the closing column, as :func:`column_codes` gives them from the window
@@ -1232,21 +1238,24 @@ class LevelModel:
             codes[:, src_lo - lo: src_hi - lo] = part
         return codes
 
-    def _column_codes(self, origin: int, rows: int, packed: np.ndarray) -> np.ndarray:
-        """The age codes ``[E·T, rows]`` of the closing column (``packed``: its stored notional,
-        long and short added). Every cell as :func:`column_codes` gives it; recomputed in
-        full only when the cohorts moved or the rows shifted, else only in the cells written
-        since the last column (the others cannot have changed)."""
+    def _column_cells(self, origin: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The closing column's stored notional, long and short added (``[E, T, rows]`` float64,
+        as :meth:`_packed_window`), and its age codes ``[E·T, rows]`` (each cell as
+        :func:`column_codes` gives it). Both are kept from the last column and recomputed in full
+        only when the cohorts moved, the state was rescaled or resized, or the rows shifted; else
+        only in the cells written since (additions, sweeps): no other cell can have changed."""
         bins = self.notional.shape[-1]
         key = (origin, self.origin, bins, self.age.version)
         dirty = self._codes_dirty
         self._codes_dirty = [[] for _ in range(self.E)]
-        if key != self._codes_key or self._codes is None:
+        if key != self._codes_key or self._codes is None or self._packed is None or self._packed.shape[-1] != rows:
+            packed = self._packed_window(origin, rows)
             self._codes = self._all_codes(origin, rows, packed)
             self._codes_key = key
-            return self._codes
+            return packed, self._codes
+        packed = self._packed
         if not any(dirty):
-            return self._codes
+            return packed, self._codes
         # mark the written cells on a [E·T, bins] mask (long and short share a code)
         mask = np.zeros((self.E, self.T, bins), bool)
         for e in range(self.E):
@@ -1260,13 +1269,15 @@ class LevelModel:
         inside = (row >= 0) & (row < rows)
         if not inside.all():
             slice_, stored, row = slice_[inside], stored[inside], row[inside]
+        state = self.notional.reshape(self.E * self.T, 2, bins)
+        packed.reshape(-1, rows)[slice_, row] = state[slice_, 0, stored] + state[slice_, 1, stored]
         older = self.age.older_view().reshape(3, self.E * self.T, 2, bins)
         long_old, short_old = older[:, slice_, 0, stored], older[:, slice_, 1, stored]
         if not (lo >= 0 and lo + rows <= bins):
             # the full path reads the cohorts through a zero-padded float64 copy then: same here
             long_old, short_old = long_old.astype(np.float64), short_old.astype(np.float64)
         self._codes[slice_, row] = cell_codes(long_old + short_old, packed.reshape(-1, rows)[slice_, row])
-        return self._codes
+        return packed, self._codes
 
     def _display_origin(self) -> int:
         return self.display_origin if self.display_origin is not None else self._recentre(peek=True)

@@ -1,6 +1,6 @@
 """The faster ingest (issue 13) gives bit-identical results to the earlier code.
 
-Two 1.5 h random walks (older than an hour, so the position-age codes hold every bucket) with
+Three 1.2–1.5 h random walks (older than an hour, so the position-age codes hold every bucket) with
 marks, trades, open interest that rises and falls, sweeps and the learned leverage mix, fed in
 5-minute and in 1-minute batches and in uneven cuts, to the model and to
 :class:`ReferenceLevelModel` (the earlier ingest code): the grid (values, age codes, mark-row
@@ -18,7 +18,7 @@ from liqdesk.core.synthetic import random_walk_stream
 from .ingest_reference import ReferenceLevelModel
 
 FEEDS = ("binance", "bybit", "okx")
-#: two regimes: a volatile walk (the price leaves the grid's rows: re-centres, state growth,
+#: three regimes: a volatile walk (the price leaves the grid's rows: re-centres, state growth,
 #: many sweeps; the window always lies inside the state) and a calm one on more rows (the
 #: window reaches past the state's bins, as in the bench: the zero-padded read paths)
 SCENARIOS = {
@@ -26,13 +26,24 @@ SCENARIOS = {
                  ModelSettings(column_ms=60_000, window_columns=120, rows=300, liquidation_feeds=FEEDS)),
     "calm": (dict(hours=1.5, seed=5, trades_per_s=25.0, oi_every_ms=4_000, vol_per_sqrt_s=0.0004),
              ModelSettings(column_ms=60_000, window_columns=120, rows=600, liquidation_feeds=FEEDS)),
+    # levels decaying with a 10-minute half-life (the exchanges' scale factors move at every
+    # column end), on 30-second columns
+    "decaying": (dict(hours=1.2, seed=8, trades_per_s=25.0, oi_every_ms=4_000, vol_per_sqrt_s=0.0008),
+                 ModelSettings(column_ms=30_000, window_columns=200, rows=400, liquidation_feeds=FEEDS,
+                               decay_half_life_s=600.0)),
 }
 
 
-@pytest.fixture(scope="module", params=sorted(SCENARIOS))
-def scenario(request):
-    kwargs, settings = SCENARIOS[request.param]
-    return random_walk_stream(**kwargs), settings
+@pytest.fixture(scope="module")
+def streams():
+    return {}
+
+
+def _scenario(streams, name):
+    if name not in streams:
+        kwargs, settings = SCENARIOS[name]
+        streams[name] = random_walk_stream(**kwargs), settings
+    return streams[name]
 
 
 def _feed(model, stream, chunk_ms=None, cuts=None):
@@ -73,9 +84,10 @@ def _cuts(stream, seed):
     return [start] + inner + [end + 1]
 
 
-@pytest.mark.parametrize("chunk_ms", [300_000, 60_000, "uneven"])
-def test_fast_ingest_equals_the_reference_bit_for_bit(scenario, chunk_ms):
-    stream, settings = scenario
+@pytest.mark.parametrize("name, chunk_ms", [("volatile", 300_000), ("volatile", 60_000), ("volatile", "uneven"),
+                                            ("calm", 60_000), ("calm", "uneven"), ("decaying", 300_000)])
+def test_fast_ingest_equals_the_reference_bit_for_bit(streams, name, chunk_ms):
+    stream, settings = _scenario(streams, name)
     cuts = _cuts(stream, 3) if chunk_ms == "uneven" else None
     chunk = None if cuts else chunk_ms
     fast = _feed(LevelModel(settings), stream, chunk, cuts)
