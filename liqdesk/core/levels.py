@@ -280,8 +280,10 @@ def interval_of(t: np.ndarray, times: np.ndarray) -> np.ndarray:
     """``np.searchsorted(times, t, "left")`` for sorted ``t`` and ``times`` (the interval between
     observations each trade falls in), from where each observation splits ``t``: one search per
     observation rather than per trade (20x faster on a batch of trades)."""
-    past = np.searchsorted(t, times, "right")
-    return np.repeat(np.arange(len(times) + 1), np.diff(past, prepend=0, append=len(t)))
+    edges = np.empty(len(times) + 2, np.intp)
+    edges[0], edges[-1] = 0, len(t)
+    edges[1:-1] = np.searchsorted(t, times, "right")
+    return np.repeat(np.arange(len(times) + 1), edges[1:] - edges[:-1])
 
 
 def _sparse_histogram(seg, k, size, notional):
