@@ -213,6 +213,8 @@ _MAX_KEYS = 2_000_000
 #: above the rounding of a level's price (weighted / notional: ~1e-13 after thousands of
 #: additions to one cell), so that skipping a sweep by them never skips a level it would hit
 _PRICE_SLACK = 1e-9
+#: "no level" as a bin: beyond any bin a price can have
+_BIG_BIN = np.iinfo(np.int64).max // 2
 _SIDE_SIGN = np.array([1, -1])[None, :, None]   # broadcast over [n, 2, T]
 
 
@@ -1109,7 +1111,10 @@ class LevelModel:
         new = amount if by_notional else amount * np.where(np.isfinite(vwap), vwap, 0.0)
         new = np.where(amount > 0, new, 0.0)
         a = self.settings.aggressor_weight
-        side_total = np.stack([(1 - a) + 2 * a * buy, (1 - a) + 2 * a * (1 - buy)]) * new   # [2, n_seg]
+        side_total = np.empty((2, n_seg))                                        # [2, n_seg]
+        side_total[0] = (1 - a) + 2 * a * buy
+        side_total[1] = (1 - a) + 2 * a * (1 - buy)
+        side_total *= new
         # key-major [n, 2, T], so that the result comes out grouped by interval
         # [1 or n, 2, T, K]: liquidation over entry price, per key's exchange
         ratio = self._lp_ratio[e][None] if np.ndim(e) == 0 else self._lp_ratio[e[key_seg]]
@@ -1124,9 +1129,8 @@ class LevelModel:
         seg_ok = key_seg[ki]
         bounds = np.searchsorted(seg_ok, np.arange(n_seg + 1), "left").tolist()
         k_abs = np.floor(lp_ok / w).astype(np.int64)
-        big = np.iinfo(np.int64).max // 2
-        long_top = np.full(n_seg, -big, np.int64)
-        short_bottom = np.full(n_seg, big, np.int64)
+        long_top = np.full(n_seg, -_BIG_BIN, np.int64)
+        short_bottom = np.full(n_seg, _BIG_BIN, np.int64)
         if len(k_abs):
             self._ensure_bins(int(k_abs.min()), int(k_abs.max()))
             is_long = si == LONG
