@@ -1248,19 +1248,21 @@ class LevelModel:
         """The closing column's stored notional, long and short added (``[E, T, rows]`` float64,
         as :meth:`_packed_window`), and its age codes ``[E·T, rows]`` (each cell as
         :func:`column_codes` gives it). Both are kept from the last column and recomputed in full
-        only when the cohorts moved, the state was rescaled or resized, or the rows shifted; else
-        only in the cells written since (additions, sweeps): no other cell can have changed."""
+        only when the state was rescaled or resized or the rows shifted; else only in the cells
+        written since (additions, sweeps) and those whose older cohorts moved: no other cell can
+        have changed."""
         bins = self.notional.shape[-1]
         key = (origin, self.origin, bins, self.age.version)
         dirty = self._codes_dirty
         self._codes_dirty = [[] for _ in range(self.E)]
+        moved = self.age.take_changed()
         if key != self._codes_key or self._codes is None or self._packed is None or self._packed.shape[-1] != rows:
             packed = self._packed_window(origin, rows)
             self._codes = self._all_codes(origin, rows, packed)
             self._codes_key = key
             return packed, self._codes
         packed = self._packed
-        if not any(dirty):
+        if not (any(dirty) or moved):
             return packed, self._codes
         # mark the written cells on a [E·T, bins] mask (long and short share a code)
         mask = np.zeros((self.E, self.T, bins), bool)
@@ -1268,6 +1270,9 @@ class LevelModel:
             if dirty[e]:
                 flat = np.concatenate(dirty[e]) if len(dirty[e]) > 1 else dirty[e][0]
                 mask[e].reshape(-1)[(flat // (2 * bins)) * bins + flat % bins] = True
+        if moved:   # cells whose older buckets a cohort move changed ([E·T·2·bins] indexes)
+            flat = np.concatenate(moved) if len(moved) > 1 else moved[0]
+            mask.reshape(-1)[(flat // (2 * bins)) * bins + flat % bins] = True
         cells = np.flatnonzero(mask)       # (e·T + t)·bins + state bin (1-D: 8x faster than 2-D)
         slice_, stored = np.divmod(cells, bins)
         lo = origin - self.origin

@@ -157,10 +157,13 @@ class PositionAge:
         self.stack = np.zeros((N_SLOTS, *self.head, 0), np.float32)
         self.step: int | None = None
         self._used = np.zeros(N_SLOTS, bool)
-        #: bumped whenever the older buckets may change in many cells at once (a cohort moved,
-        #: a running sum recomputed, a rescale, a resize): a reader caching per-cell results
-        #: (the model's column codes) recomputes them all; :meth:`zero` is tracked by the caller
+        #: bumped whenever the older buckets may change in every cell (a rescale, a resize, a
+        #: reset): a reader caching per-cell results (the model's column codes) recomputes them
+        #: all. Where a cohort move changes them is listed in ``changed`` instead (flat
+        #: ``[E·T·2·bins]`` indexes, taken with :meth:`take_changed`); :meth:`zero` is tracked by
+        #: the caller.
         self.version = 0
+        self.changed: list[np.ndarray] = []
 
     @property
     def nbytes(self) -> int:
@@ -170,6 +173,7 @@ class PositionAge:
         self.stack = np.zeros((N_SLOTS, *self.head, bins), np.float32)
         self.step = None
         self.version += 1
+        self.changed = []
         self._used[:] = False
 
     def pad(self, lo: int, hi: int) -> None:
@@ -177,6 +181,7 @@ class PositionAge:
         pads = ((0, 0),) * (self.stack.ndim - 1) + ((lo, hi),)
         self.stack = np.pad(self.stack, pads)
         self.version += 1
+        self.changed = []
 
     def add(self, e: int, flat: np.ndarray, amount: np.ndarray) -> None:
         """Add stored-unit notional to exchange ``e``'s cells ``flat`` (flat [T·2·bins] index) in
@@ -210,7 +215,9 @@ class PositionAge:
     def _move(self, src: int, dst: int, running_sum: int | None = None) -> None:
         if not self._used[src]:
             return
-        self.version += 1
+        # every move adds into an older bucket ("1–24 h", "1–7 d" or "older"): it changes where
+        # the moving cohort holds something
+        self.changed.append(np.flatnonzero(self.stack[src]))
         np.add(self.stack[dst], self.stack[src], out=self.stack[dst])
         if running_sum is not None:
             np.add(self.stack[running_sum], self.stack[src], out=self.stack[running_sum])
@@ -220,11 +227,18 @@ class PositionAge:
 
     def _resum(self, first: int, n: int, into: int) -> None:
         """Recompute a running sum after a cohort left it (no subtraction: no drift)."""
-        self.version += 1
+        before = self.stack[into].copy()
         if self._used[first:first + n].any():
             np.sum(self.stack[first:first + n], axis=0, out=self.stack[into])
         else:
             self.stack[into] = 0.0
+        self.changed.append(np.flatnonzero(before != self.stack[into]))
+
+    def take_changed(self) -> list[np.ndarray]:
+        """The cells (flat ``[E·T·2·bins]`` indexes, repeats possible) whose older buckets cohort
+        moves changed since the last call."""
+        out, self.changed = self.changed, []
+        return out
 
     def _step_once(self) -> None:
         c = self.step + 1
