@@ -837,7 +837,8 @@ class LevelModel:
             return [tuple(np.ascontiguousarray(trades[f]) for f in ("time_ms", "price", "size", "side"))]
         ex = trades["exchange"]
         order = np.argsort(ex, kind="stable")        # radix sort on uint8: one pass, time order kept
-        cols = [np.ascontiguousarray(trades[f])[order] for f in ("time_ms", "price", "size", "side")]
+        # gathered straight from the record fields (no contiguous copy of each field first)
+        cols = [np.take(trades[f], order) for f in ("time_ms", "price", "size", "side")]
         bounds = np.concatenate([[0], np.cumsum(np.bincount(ex, minlength=self.E))])
         return [tuple(c[bounds[e]:bounds[e + 1]] for c in cols) for e in range(self.E)]
 
