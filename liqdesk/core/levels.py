@@ -46,6 +46,7 @@ from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, vali
 from .grid import HeatmapGrid
 from .leverage_mix import LIQ_DTYPE, NO_PUBLIC_LIQUIDATIONS, SWEEP_DTYPE, LeverageMix, MixSettings
 from .position_age import (
+    STEP_MS,
     YOUNG_CODE,
     PositionAge,
     cell_codes,
@@ -345,6 +346,10 @@ class LevelModel:
         # additions not yet written into the arrays: (additions, lo, hi, divisor) per exchange;
         # written in one np.add.at, in order, before anything reads the arrays
         self._queued: list[list] = [[] for _ in range(self.E)]
+        # per exchange: how many queued additions are due, i.e. would have been written already
+        # had every sweep that could find nothing written them, as a sweep does (into the
+        # current age cohort): they are written before the age clock moves to another cohort
+        self._flush_due = [0] * self.E
         # the age codes of the last closed column, and what they were computed for (display
         # origin, state origin, bins, cohort version): while that holds, the next column's codes
         # differ only in the cells written since (additions, sweeps), listed per exchange as
@@ -723,7 +728,7 @@ class LevelModel:
         op_exchange[op_is_oi] = oi["exchange"][[op[2] for op in ops if op[1] == 2]]
         segs = [_SweepSegments(stream, op_times, op_is_oi, op_exchange, e) for e, stream in enumerate(sweeps)]
         for t_op, kind, i in ops:
-            self.age.advance(t_op)   # positions opened by this operation have its event time
+            self._advance_age(t_op)   # positions opened by this operation have its event time
             if kind == 2:  # OI observation of one exchange: marks and trades up to and at its time
                 e = int(oi["exchange"][i])
                 self._sweep_next(e, segs[e])
@@ -745,7 +750,7 @@ class LevelModel:
                         self._volume_step(e)
             else:  # column end
                 self._close_column(t_op)
-        self.age.advance(hi)
+        self._advance_age(hi)
         for e in range(self.E):
             self._sweep_next(e, segs[e])
             start = max(tr_cursor[e], plans[e].trades_used if plans[e] else 0)
@@ -768,13 +773,13 @@ class LevelModel:
             reach_long = False
             k_ext = math.floor(low / w)
             if min(self._long_top[e], self.origin + self.notional.shape[-1] - 1) >= max(k_ext, self.origin):
-                self._flush(e)
+                self._flush_due[e] = len(self._queued[e])
             self._long_top[e] = min(self._long_top[e], k_ext)
         if reach_short and high < self._short_floor[e] * (1 - _PRICE_SLACK):
             reach_short = False
             k_ext = math.floor(high / w)
             if min(k_ext, self.origin + self.notional.shape[-1] - 1) >= max(self._short_bottom[e], self.origin):
-                self._flush(e)
+                self._flush_due[e] = len(self._queued[e])
             self._short_bottom[e] = max(self._short_bottom[e], k_ext)
         if reach_long or reach_short:
             self._sweep(e, seg.times[lo:hi], seg.prices[lo:hi], reach_long, reach_short)
@@ -1021,9 +1026,24 @@ class LevelModel:
             f = 1.0
         self._factor[e] = f
 
-    def _flush(self, e: int) -> None:
-        """Write exchange ``e``'s queued additions into the arrays (one np.add.at, in order)."""
+    def _advance_age(self, t_ms: int) -> None:
+        """Move the age clock to ``t_ms``; additions due (see ``_flush_due``) are written first,
+        into the cohort they would have joined."""
+        if self.age.step is not None and t_ms // STEP_MS > self.age.step:
+            for e in range(self.E):
+                if self._flush_due[e]:
+                    self._flush(e, self._flush_due[e])
+        self.age.advance(t_ms)
+
+    def _flush(self, e: int, count: int | None = None) -> None:
+        """Write exchange ``e``'s queued additions (the first ``count``; default all) into the
+        arrays (one np.add.at, in order)."""
         queue = self._queued[e]
+        if count is not None and count < len(queue):
+            queue, rest = queue[:count], queue[count:]
+        else:
+            rest = []
+        self._flush_due[e] = 0
         if not queue:
             return
         if len(queue) == 1:
@@ -1035,7 +1055,7 @@ class LevelModel:
             k = np.concatenate([a.k[lo:hi] for a, lo, hi, _ in queue])
             amount = np.concatenate([a.amount[lo:hi] / d for a, lo, hi, d in queue])
             weighted = np.concatenate([a.weighted[lo:hi] / d for a, lo, hi, d in queue])
-        self._queued[e] = []
+        self._queued[e] = rest
         # one flat index: numpy's add.at is several times faster on 1-D indexes than on tuples
         bins = self.notional.shape[-1]
         flat = slot * bins + (k - self.origin)
