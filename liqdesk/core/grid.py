@@ -87,21 +87,32 @@ class HeatmapGrid:
         ``mark_rows[E]`` is each exchange's mark-price row relative to ``origin`` (-1 if unknown).
         ``age_codes[E·T, rows]``: each cell's position-age split (default: all "last hour").
         """
+        rows_ok = (mark_rows >= 0) & (mark_rows < self.rows)
+        safe = np.where(rows_ok, mark_rows, 0)
+        e_idx = np.arange(self.n_exchanges)
+        self.record_packed(column, origin, np.add(levels[:, :, 0, :], levels[:, :, 1, :]),
+                           levels[e_idx, :, :, safe[e_idx]], mark_rows, scale, age_codes)
+
+    def record_packed(self, column: int, origin: int, packed: np.ndarray, at_mark: np.ndarray,
+                      mark_rows: np.ndarray, scale: np.ndarray | None = None,
+                      age_codes: np.ndarray | None = None) -> None:
+        """:meth:`record` from the levels with long and short already added, ``packed[E, T, rows]``
+        float64 (read only), and the long and short parts at each exchange's mark row,
+        ``at_mark[E, T, 2]`` (any values where the mark row is unknown or outside the rows).
+        Stores exactly what :meth:`record` stores (the product in float64, then float32)."""
         slot = column % self.window
         if self._staged and (slot != self._staged_from + self._staged or self._staged == _STAGE_COLUMNS):
             self._flush()
         if not self._staged:
             self._staged_from = slot
-        packed = np.add(levels[:, :, 0, :], levels[:, :, 1, :])
+        stage = self._stage[self._staged].reshape(packed.shape)
         if scale is not None:
-            packed *= scale[:, None, None]
-        self._stage[self._staged] = packed.reshape(-1, self.rows)
+            np.multiply(packed, scale[:, None, None], out=stage)
+        else:
+            stage[...] = packed
         self._stage_codes[self._staged] = YOUNG_CODE if age_codes is None else age_codes
         self._staged += 1
         rows_ok = (mark_rows >= 0) & (mark_rows < self.rows)
-        safe = np.where(rows_ok, mark_rows, 0)
-        e_idx = np.arange(self.n_exchanges)
-        at_mark = levels[e_idx, :, :, safe[e_idx]]  # [E, T, 2]
         if scale is not None:
             at_mark = at_mark * scale[:, None, None]
         self.boundary[slot] = np.where(rows_ok[:, None, None], at_mark, 0.0)

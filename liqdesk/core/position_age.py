@@ -157,6 +157,13 @@ class PositionAge:
         self.stack = np.zeros((N_SLOTS, *self.head, 0), np.float32)
         self.step: int | None = None
         self._used = np.zeros(N_SLOTS, bool)
+        #: bumped whenever the older buckets may change in every cell (a rescale, a resize, a
+        #: reset): a reader caching per-cell results (the model's column codes) recomputes them
+        #: all. Where a cohort move changes them is listed in ``changed`` instead (flat
+        #: ``[E·T·2·bins]`` indexes, taken with :meth:`take_changed`); :meth:`zero` is tracked by
+        #: the caller.
+        self.version = 0
+        self.changed: list[np.ndarray] = []
 
     @property
     def nbytes(self) -> int:
@@ -165,12 +172,16 @@ class PositionAge:
     def reset(self, bins: int = 0) -> None:
         self.stack = np.zeros((N_SLOTS, *self.head, bins), np.float32)
         self.step = None
+        self.version += 1
+        self.changed = []
         self._used[:] = False
 
     def pad(self, lo: int, hi: int) -> None:
         """Grow the bins axis by ``lo`` bins below and ``hi`` above (as the model's state)."""
         pads = ((0, 0),) * (self.stack.ndim - 1) + ((lo, hi),)
         self.stack = np.pad(self.stack, pads)
+        self.version += 1
+        self.changed = []
 
     def add(self, e: int, flat: np.ndarray, amount: np.ndarray) -> None:
         """Add stored-unit notional to exchange ``e``'s cells ``flat`` (flat [T·2·bins] index) in
@@ -186,6 +197,7 @@ class PositionAge:
     def scale(self, e: int, factor: float) -> None:
         """Multiply exchange ``e``'s cohorts (the model renormalised its stored values)."""
         self.stack[:, e] *= np.float32(factor)
+        self.version += 1
 
     def advance(self, t_ms: int) -> None:
         """Move the age clock to event time ``t_ms`` (never back), one 5-minute step at a time."""
@@ -203,6 +215,9 @@ class PositionAge:
     def _move(self, src: int, dst: int, running_sum: int | None = None) -> None:
         if not self._used[src]:
             return
+        # every move adds into an older bucket ("1–24 h", "1–7 d" or "older"): it changes where
+        # the moving cohort holds something
+        self.changed.append(np.flatnonzero(self.stack[src]))
         np.add(self.stack[dst], self.stack[src], out=self.stack[dst])
         if running_sum is not None:
             np.add(self.stack[running_sum], self.stack[src], out=self.stack[running_sum])
@@ -212,10 +227,18 @@ class PositionAge:
 
     def _resum(self, first: int, n: int, into: int) -> None:
         """Recompute a running sum after a cohort left it (no subtraction: no drift)."""
+        before = self.stack[into].copy()
         if self._used[first:first + n].any():
             np.sum(self.stack[first:first + n], axis=0, out=self.stack[into])
         else:
             self.stack[into] = 0.0
+        self.changed.append(np.flatnonzero(before != self.stack[into]))
+
+    def take_changed(self) -> list[np.ndarray]:
+        """The cells (flat ``[E·T·2·bins]`` indexes, repeats possible) whose older buckets cohort
+        moves changed since the last call."""
+        out, self.changed = self.changed, []
+        return out
 
     def _step_once(self) -> None:
         c = self.step + 1
@@ -259,13 +282,21 @@ def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray | None:
     if not some.size:
         return None
     total = (window[:, :, 0] + window[:, :, 1]).reshape(-1)[some]
+    codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
+    codes[some] = cell_codes(old[:, some], total)
+    return codes.reshape(-1, rows)
+
+
+def cell_codes(old: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Codes ``[n]`` of ``n`` cells from their "1–24 h", "1–7 d" and "older" parts ``old[3, n]``
+    and their stored notional ``total[n]`` (float64). Cell by cell, so a subset of a column's
+    cells gets exactly the codes the whole column would give them; a cell with nothing older
+    gets :data:`YOUNG_CODE`."""
     inv = (QUANT / np.where(total > 0, total, np.inf)).astype(np.float32)
     # running sums from the oldest bucket: QUANT minus them are the cumulative shares K2, K1, K0
-    older_first = np.cumsum(old[::-1, some] * inv, axis=0)
+    older_first = np.cumsum(old[::-1] * inv, axis=0)
     k = np.clip(np.rint(QUANT - older_first), 0, QUANT).astype(np.intp)
-    codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
-    codes[some] = _ENCODE_FLAT[(k[2] * (QUANT + 1) + k[1]) * (QUANT + 1) + k[0]]
-    return codes.reshape(-1, rows)
+    return _ENCODE_FLAT[(k[2] * (QUANT + 1) + k[1]) * (QUANT + 1) + k[0]]
 
 
 def live_shares(window: np.ndarray, older: np.ndarray, ages) -> np.ndarray:

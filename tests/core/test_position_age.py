@@ -12,6 +12,7 @@ from liqdesk.core.events import make_batch, records, slice_batch
 from liqdesk.core.levels import LevelModel, ModelSettings
 from liqdesk.core.position_age import (
     BUCKET_KEYS,
+    DAY_STEPS,
     STEP_MS,
     PositionAge,
     code_shares,
@@ -191,3 +192,29 @@ def test_cohort_ring_moves_each_cohort_once():
     age.advance(STEP_MS * 12 * 30)
     assert age.buckets()[:, 0, 0, 0].sum(axis=1).tolist() == [0.0, 0.0, 3.0, 0.0]
     assert np.array_equal(age.cohort_total()[0, 0, 0], [1.0, 2.0, 0.0])
+
+
+def test_cohort_moves_list_every_cell_whose_older_buckets_changed():
+    """The model recomputes a column's age codes only where something changed: every cell whose
+    "1–24 h", "1–7 d" or "older" part a step changes must be in ``take_changed`` (9 days of
+    5-minute steps: moves into hours, days and "older", and the running sums recomputed)."""
+    rng = np.random.default_rng(4)
+    age = PositionAge((2, 3, 2))
+    age.reset(12)
+    t0 = 1_700_000_000_000
+    missed = 0
+    for step in range(9 * DAY_STEPS):
+        age.advance(t0 + step * STEP_MS)
+        if step % 7 == 0:   # additions now and then, in a few cells
+            for e in range(2):
+                flat = rng.integers(0, 3 * 2 * 12, 5)
+                age.add(e, flat, rng.random(5) * 10 ** rng.uniform(-3, 6))
+        age.take_changed()
+        before = age.older_view().copy()
+        age.advance(t0 + (step + 1) * STEP_MS)
+        changed = np.zeros(before.shape[1:], bool).reshape(-1)
+        for flat in age.take_changed():
+            changed[flat] = True
+        differ = (before != age.older_view()).any(axis=0).reshape(-1)
+        missed += int((differ & ~changed).sum())
+    assert missed == 0
