@@ -1018,7 +1018,10 @@ class LevelModel:
     def _scale(self, e: int, factor: float) -> None:
         """Multiply exchange ``e``'s levels by ``factor`` (O(1): its scale factor changes)."""
         f = self._factor[e] * factor
-        if f < 1e-100:  # renormalize before the factor underflows (or everything closed)
+        # renormalise well before stored units (notional / factor) overflow the float32 age
+        # cohorts: a $1e12 level over 1e-20 is 1e32, under float32's 3.4e38 (and the float64
+        # state never comes near its own limits)
+        if f < 1e-20:
             self._flush(e)
             self.notional[e] *= f
             self.weighted[e] *= f

@@ -287,12 +287,18 @@ def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray | None:
     return codes.reshape(-1, rows)
 
 
+#: stored notional under which a cell's age split is not encoded (see :func:`cell_codes`)
+TINY_STORED = 1e-30
+
+
 def cell_codes(old: np.ndarray, total: np.ndarray) -> np.ndarray:
     """Codes ``[n]`` of ``n`` cells from their "1–24 h", "1–7 d" and "older" parts ``old[3, n]``
     and their stored notional ``total[n]`` (float64). Cell by cell, so a subset of a column's
     cells gets exactly the codes the whole column would give them; a cell with nothing older
     gets :data:`YOUNG_CODE`."""
-    inv = (QUANT / np.where(total > 0, total, np.inf)).astype(np.float32)
+    # a decayed remnant under 1e-30 stored units (under 1e-30 USD) counts as empty: its inverse
+    # would overflow float32
+    inv = (QUANT / np.where(total > TINY_STORED, total, np.inf)).astype(np.float32)
     # running sums from the oldest bucket: QUANT minus them are the cumulative shares K2, K1, K0
     older_first = np.cumsum(old[::-1] * inv, axis=0)
     k = np.clip(np.rint(QUANT - older_first), 0, QUANT).astype(np.intp)
