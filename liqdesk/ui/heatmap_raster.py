@@ -164,10 +164,12 @@ class RasterItem(pg.GraphicsObject):
             if scene is None or vb is None:
                 self.update(rect)
                 return
-            # through the scene, not the item: Qt unites an item's dirty rectangles into one, so
+            # straight to the views, not through the item: Qt unites an item's dirty rectangles into one, so
             # the strip of a column leaving at the left and the one coming in at the right would
             # repaint everything between them
-            scene.update(self.mapRectToScene(rect).intersected(vb.sceneBoundingRect()))
+            strip = self.mapRectToScene(rect).intersected(vb.sceneBoundingRect())
+            for view in scene.views():
+                view.viewport().update(view.mapFromScene(strip).boundingRect().adjusted(-2, -2, 2, 2))
 
     def clear(self) -> None:
         self.prepareGeometryChange()
