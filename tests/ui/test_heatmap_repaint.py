@@ -217,8 +217,10 @@ def test_frames_painted_piece_by_piece_show_what_a_full_repaint_shows(qtbot, qap
     d = Driver(qtbot, seed=9)
     d.panel.set_follow(False)          # a still view: each frame repaints only what changed
     qapp.processEvents()
-    for i in range(8):
-        d.advance(1, jump=0.012 if i == 4 else 0.0)
+    for i in range(20):
+        if i == 10:
+            d.panel.set_follow(True)   # following: still frames, and a step now and then
+        d.advance(1, jump=0.012 if i in (4, 13) else 0.0)
         qapp.processEvents()
         shown = _screen(d.panel)
         full_repaint(d.panel)
