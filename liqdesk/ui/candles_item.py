@@ -114,12 +114,20 @@ class CandlesItem(pg.GraphicsObject):
         for child in (self.closed, self.newest):
             child.setParentItem(self)
         self.setFlag(self.GraphicsItemFlag.ItemHasNoContents)
+        self._closed_source, self._closed_min_h = None, 0.0
         self.setZValue(10)
 
     def set_candles(self, candles: np.ndarray, interval_ms: int) -> None:
         """Replace the candles (each part skipped when it did not change)."""
-        closed, newest = candles[:-1], candles[-1:]
-        min_h = min_body(closed if len(closed) else newest)
+        self.set_parts(candles[:-1], candles[-1:], interval_ms)
+
+    def set_parts(self, closed: np.ndarray, newest: np.ndarray, interval_ms: int) -> None:
+        """The closed candles and the newest (still moving: none or one), each skipped when it
+        did not change."""
+        if closed is not self._closed_source:
+            self._closed_source = closed
+            self._closed_min_h = min_body(closed)
+        min_h = self._closed_min_h if len(closed) else min_body(newest)
         self.closed.set_candles(closed, interval_ms, min_h)
         self.newest.set_candles(newest, interval_ms, min_h)
 

@@ -654,11 +654,25 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.candle_interval_ms = ms
         start = int(x0 * 1000) - ms
         end = int(x1 * 1000) + ms
-        key = (ms, start // ms, end // ms, engine.version)
-        if key == self._candle_key:
+        series = engine.candles
+        t = series.candles["time_ms"]
+        if not len(t):
+            key = (ms, None)
+            if key != self._candle_key:
+                self._candle_key = key
+                self.candles.set_parts(series.candles[:0], series.candles[:0], ms)
             return
-        self._candle_key = key
-        self.candles.set_candles(engine.candles.window(start, end, ms), ms)
+        # the closed intervals are aggregated again only when they change (a candle closed, the
+        # view moved, a late trade in the last closed base candle); a frame re-aggregates the
+        # newest interval only
+        newest = int(t[-1]) - int(t[-1]) % ms
+        cut = int(np.searchsorted(t, newest))
+        key = (ms, start // ms, end // ms, newest, cut, series.candles[cut - 1].tobytes() if cut else b"")
+        if key != self._candle_key:
+            self._candle_key = key
+            self._closed_candles = series.window(start, min(end, newest), ms)
+        fresh = series.window(newest, end, ms) if newest < end else series.candles[:0]
+        self.candles.set_parts(self._closed_candles, fresh, ms)
 
     def _update_liquidations(self, engine, full: bool) -> None:
         liq = engine.liquidations

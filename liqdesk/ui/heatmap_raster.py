@@ -107,8 +107,12 @@ class RasterItem(pg.GraphicsObject):
     #: more separate changed strips than this before a paint: re-sample everything instead
     _MAX_DIRTY = 64
 
-    def __init__(self):
+    def __init__(self, stride: int | None = None):
         super().__init__()
+        #: the item's x origin (``anchor``) is a multiple of this many columns (default: the
+        #: ring's width); the live column's one-slot ring uses the window's width, so that it
+        #: moves along inside the item instead of moving the item every column
+        self.stride = stride
         self.pixels: np.ndarray | None = None
         self.first = self.last = 0
         self.band = (0, 0)
@@ -134,9 +138,9 @@ class RasterItem(pg.GraphicsObject):
               origin: int) -> None:
         """Show columns ``first … last`` (absolute numbers), rows ``band``, for ``column_s``
         seconds per column and bins of ``bin_width`` from absolute bin ``origin``."""
-        width = self.pixels.shape[1]
-        anchor = (first // width) * width
-        geometry = (anchor, band, column_s, bin_width, origin)
+        stride = self.stride or self.pixels.shape[1]
+        anchor = (first // stride) * stride
+        geometry = (anchor, band, column_s, bin_width, origin, stride)
         if geometry != self._geometry:
             self.prepareGeometryChange()
             self.band = band
@@ -182,8 +186,9 @@ class RasterItem(pg.GraphicsObject):
     def boundingRect(self) -> QtCore.QRectF:
         if self.pixels is None or self.band[1] <= self.band[0]:
             return QtCore.QRectF()
-        # two ring widths: the window can reach past the anchor's ring by up to W − 1 columns
-        return QtCore.QRectF(0.0, float(self.band[0]), 2.0 * self.pixels.shape[1], float(self.band[1] - self.band[0]))
+        # two strides: the window can reach past the anchor's ring by up to W − 1 columns
+        stride = self.stride or self.pixels.shape[1]
+        return QtCore.QRectF(0.0, float(self.band[0]), 2.0 * stride, float(self.band[1] - self.band[0]))
 
     @staticmethod
     def _samples(offset: float, scale: float, lo: int, hi: int, size: int) -> tuple[int, np.ndarray]:
@@ -208,7 +213,7 @@ class RasterItem(pg.GraphicsObject):
         key = (sx, sy, dx, dy, dpr, device_size, b0, b1, id(self.pixels))
         cache = self._cache
         if cache is None or cache[0] != key:
-            x0, cols = self._samples(dx, sx, 0, 2 * width, device_size[0])
+            x0, cols = self._samples(dx, sx, 0, 2 * (self.stride or width), device_size[0])
             y0, rows = self._samples(dy, sy, b0, b1, device_size[1])
             if not len(cols) or not len(rows):
                 self._cache = (key, 0, 0, cols, rows, None, None)
@@ -440,7 +445,7 @@ class WindowRaster:
             self.live_image.set_pixels(self.live_px)
         b0, b1 = self.band
         self.live_px[b0:b1, 0] = self.colouring.colour(self.live_vals[b0:b1])
-        self.live_image.invalidate()
+        self.live_image.update_columns(self.live_column, self.live_column + 1)
 
     def recolour(self) -> None:
         """Colour the whole band and the live column again (a new lookup table)."""
@@ -454,6 +459,7 @@ class WindowRaster:
         col_s, w = self.geometry
         width = self.vals.shape[1]
         self.image.place(self.seen_column - width + 1, self.seen_column, self.band, col_s, w, self.origin)
+        self.live_image.stride = width
         self.live_image.place(self.live_column, self.live_column, self.band, col_s, w, self.origin)
 
     # -------------------------------------------------------------------------------- read-outs
