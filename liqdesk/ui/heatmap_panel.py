@@ -156,10 +156,18 @@ class HeatmapPanel(QtWidgets.QWidget):
                                          labelOpts={"position": 0.985, "color": "#000000",
                                                     "fill": pg.mkBrush(theme.MARK), "anchors": [(1, 1), (1, 1)]})
         self.mark_line.setZValue(20)
+        # the label is a child of the (horizontal) line, so it moves with it: a new price needs
+        # only its text, not pyqtgraph's re-placing along the line (which cost most of a frame's
+        # mark update); a change of the view still re-places it (InfLineLabel.viewTransformChanged)
+        self.mark_line.sigPositionChanged.disconnect(self.mark_line.label.valueChanged)
+        self.mark_line.sigPositionChanged.connect(self._mark_text)
         self.mark_line.hide()
         self.plot.addItem(self.mark_line, ignoreBounds=True)
         self.bubbles = pg.ScatterPlotItem(pxMode=True, pen=pg.mkPen(0, 0, 0, 160, width=1))
         self.bubbles.setZValue(8)
+        # drawn into a device-resolution cache when they change (a liquidation in or out, a pan
+        # or zoom): a live frame's small repaints under them blit it instead of drawing them all
+        self.bubbles.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.bubbles)
         self._liq_brushes = (pg.mkBrush(QtGui.QColor(theme.LONG).lighter(110)),
                              pg.mkBrush(QtGui.QColor(theme.SHORT).lighter(110)))
@@ -491,6 +499,13 @@ class HeatmapPanel(QtWidgets.QWidget):
         self._update_liquidations(engine, full)
         if self._cursor_scene is not None:
             self._update_crosshair()
+
+    def _mark_text(self, *_) -> None:
+        label = self.mark_line.label
+        if label.isVisible():
+            text = label.format.format(value=self.mark_line.value())
+            if text != label.toPlainText():
+                label.setText(text)
 
     def _show_empty_message(self) -> None:
         """Say so when the view holds no estimated notional at all (rather than a black image)."""
