@@ -190,6 +190,15 @@ class RasterItem(pg.GraphicsObject):
         stride = self.stride or self.pixels.shape[1]
         return QtCore.QRectF(0.0, float(self.band[0]), 2.0 * stride, float(self.band[1] - self.band[0]))
 
+    def drawn_rect(self) -> QtCore.QRectF:
+        """The columns ``first … last`` and rows ``band`` as drawn, in item coordinates (the
+        bounding rectangle is wider: it holds every place they can move to)."""
+        if self._geometry is None:
+            return QtCore.QRectF()
+        b0, b1 = self.band
+        return QtCore.QRectF(float(self.first - self._geometry[0]), float(b0), float(self.last - self.first + 1),
+                             float(b1 - b0))
+
     @staticmethod
     def _samples(offset: float, scale: float, lo: int, hi: int, size: int) -> tuple[int, np.ndarray]:
         """Device pixels ``[x0, x0 + n)`` (within ``[0, size)``) whose centres fall on item
