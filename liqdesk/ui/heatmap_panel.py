@@ -165,9 +165,6 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.plot.addItem(self.mark_line, ignoreBounds=True)
         self.bubbles = pg.ScatterPlotItem(pxMode=True, pen=pg.mkPen(0, 0, 0, 160, width=1))
         self.bubbles.setZValue(8)
-        # drawn into a device-resolution cache when they change (a liquidation in or out, a pan
-        # or zoom): a live frame's small repaints under them blit it instead of drawing them all
-        self.bubbles.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.bubbles)
         self._liq_brushes = (pg.mkBrush(QtGui.QColor(theme.LONG).lighter(110)),
                              pg.mkBrush(QtGui.QColor(theme.SHORT).lighter(110)))

@@ -241,9 +241,13 @@ class RasterItem(pg.GraphicsObject):
         else:
             spans = [(int(np.searchsorted(cols, v0)), int(np.searchsorted(cols, v1))) for v0, v1 in self._dirty]
         for j0, j1 in spans:
-            if j1 > j0:
+            if j1 - j0 == len(cols):
+                # the whole picture: the rows first (contiguous copies), then the columns of those
+                # (about half the time of one two-dimensional gather)
+                np.take(np.take(self.pixels, rows, axis=0), cols % width, axis=1, out=pic)
+            elif j1 > j0:
                 pic[:, j0:j1] = self.pixels[rows[:, None], cols[None, j0:j1] % width]
-                self.samples += (j1 - j0) * len(rows)
+            self.samples += max(j1 - j0, 0) * len(rows)
         self._dirty = []
         return cache
 
