@@ -113,9 +113,6 @@ class CandlesItem(pg.GraphicsObject):
         self.newest = _CandlePaths(wick_pens, body_pen, brushes)
         for child in (self.closed, self.newest):
             child.setParentItem(self)
-        # the closed candles change once per candle: a live frame's small repaints under them
-        # blit a device-resolution cache instead of drawing every path again
-        self.closed.setCacheMode(self.CacheMode.DeviceCoordinateCache)
         self.setFlag(self.GraphicsItemFlag.ItemHasNoContents)
         self._closed_source, self._closed_min_h = None, 0.0
         self.setZValue(10)

@@ -119,7 +119,7 @@ class RasterItem(pg.GraphicsObject):
         self._geometry = None
         self._cache = None            # (key, device x0, y0, column → slot, row index, picture)
         self._dirty: list[tuple[int, int]] | None = None    # None: all; else [(v0, v1)] item x
-        self.samples = 0              # device pixels sampled (tests, the bench)
+        self.samples = 0              # device pixels sampled so far (diagnosis)
 
     def set_pixels(self, pixels: np.ndarray) -> None:
         """Use ``pixels`` (C-contiguous uint32 ``[rows, W]``; kept, not copied) from now on."""
