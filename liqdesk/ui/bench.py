@@ -17,7 +17,8 @@
   so the heatmap reads its whole window from the level model and colours it, every panel is
   refreshed, then painted; ``frame_live_*``: a steady live frame, the model's time stepped by
   one 1 s column per frame (600 events each; every 10th frame a 0.5 % price jump sweeps levels,
-  ``frame_live_sweeps`` counts them), then painted. Each is timed interleaved, frame by frame,
+  ``frame_live_sweeps`` counts them), then painted (the view follows the live edge in steps of
+  15 % of its width, ``HeatmapPanel.FOLLOW_STEP``: most of these frames scroll nothing). Each is timed interleaved, frame by frame,
   with the bare image item of ``frame_baseline_ms`` re-colouring a whole grid in the same run:
   ``frame_rebuild_ratio`` and ``frame_live_ratio`` are median / baseline median (``_p99``: the
   99th percentiles' ratio). ``frame_live_rebuilds``: whole-window reads during the live frames

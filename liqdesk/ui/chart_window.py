@@ -414,6 +414,14 @@ class ChartWindow(QtWidgets.QMainWindow):
             if self._visible("heatmap"):
                 self.heatmap.refresh(engine, force=full, image=image)
                 self.hot_lines.refresh(engine, self.view, self.heatmap.vb.viewRange()[1])
+            # a filter or settings change shows at once; live changes wait for their turn
+            self._liqmap_stale = "now" if full else (getattr(self, "_liqmap_stale", None) or "due")
+        # the liquidation map (the live column's levels as bars) at most 10 times a second, as
+        # the ladder: redrawn every frame it cost as much as the rest of a still frame
+        stale = getattr(self, "_liqmap_stale", None)
+        if stale == "now" or (stale and now - self._last.get("liqmap", -1.0) >= 0.1):
+            self._last["liqmap"] = now
+            self._liqmap_stale = None
             if self._visible("liqmap"):
                 self.liqmap.refresh(engine)
         if (changed and now - self._last.get("context", 0.0) >= 0.1) or force:

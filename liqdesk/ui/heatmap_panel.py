@@ -8,7 +8,13 @@ one (the model says which) and the live column (the one in progress, where sweep
 scale, leverage-mix or price-origin change reads and colours the whole window once; the colour
 scale's levels move only by the rule in :func:`heatmap_raster.levels_moved`. Only the rows in view
 and half a view either side are read and coloured (more as the view pans), and the levels are
-those of these rows.
+those of these rows. Every item repaints only its own changed rectangles (the view's
+minimal-region update mode): the raster blits device-resolution pictures, the newest candle is an
+item of its own, the bubbles are redrawn only when a liquidation enters or leaves the window.
+
+Following the live edge moves the view in steps (see ``HeatmapPanel.FOLLOW_STEP``): it stands
+still while the live column is 2–17 % of the width from the right edge and jumps by 15 % of the
+width when it reaches the edge, so most live frames repaint only the new column.
 
 x is Unix time in seconds (UTC), y is price in quote currency; column ``c`` covers
 ``[c·column_ms, (c+1)·column_ms)`` and bin ``k`` covers ``[k·w, (k+1)·w)``.
@@ -79,6 +85,13 @@ class HeatmapPanel(QtWidgets.QWidget):
     candleChanged = QtCore.Signal(int)
 
     DEFAULT_SPAN_S = 3600.0
+    #: following the live edge: the view keeps the live column between these shares of its
+    #: width from the right edge (2 % … 17 %) and stands still meanwhile; when the live edge
+    #: comes within 2 % of the edge (or leaves that band: a zoom, follow switched on) the view
+    #: jumps so that it is 17 % from the edge again, i.e. by 15 % of the width — 9 minutes of a
+    #: 1-hour view. A scroll repaints the whole chart; a still view repaints only the new column.
+    FOLLOW_MARGIN = 0.02
+    FOLLOW_STEP = 0.15
 
     def __init__(self, parent=None, interactive: bool = True):
         super().__init__(parent)
@@ -112,7 +125,7 @@ class HeatmapPanel(QtWidgets.QWidget):
         # repaint the bounding rectangle of a frame's changes, never a many-rectangle region:
         # Qt draws a scaled image through a non-rectangular clip by another route that rounds
         # rows differently, so parts of the heatmap would sit a pixel off the rest
-        self.gview.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.gview.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.gview.ci.layout.setContentsMargins(4, 2, 2, 2)
         layout.addWidget(self.gview, 1)
 
@@ -143,6 +156,11 @@ class HeatmapPanel(QtWidgets.QWidget):
                                          labelOpts={"position": 0.985, "color": "#000000",
                                                     "fill": pg.mkBrush(theme.MARK), "anchors": [(1, 1), (1, 1)]})
         self.mark_line.setZValue(20)
+        # the label is a child of the (horizontal) line, so it moves with it: a new price needs
+        # only its text, not pyqtgraph's re-placing along the line (which cost most of a frame's
+        # mark update); a change of the view still re-places it (InfLineLabel.viewTransformChanged)
+        self.mark_line.sigPositionChanged.disconnect(self.mark_line.label.valueChanged)
+        self.mark_line.sigPositionChanged.connect(self._mark_text)
         self.mark_line.hide()
         self.plot.addItem(self.mark_line, ignoreBounds=True)
         self.bubbles = pg.ScatterPlotItem(pxMode=True, pen=pg.mkPen(0, 0, 0, 160, width=1))
@@ -479,6 +497,13 @@ class HeatmapPanel(QtWidgets.QWidget):
         if self._cursor_scene is not None:
             self._update_crosshair()
 
+    def _mark_text(self, *_) -> None:
+        label = self.mark_line.label
+        if label.isVisible():
+            text = label.format.format(value=self.mark_line.value())
+            if text != label.toPlainText():
+                label.setText(text)
+
     def _show_empty_message(self) -> None:
         """Say so when the view holds no estimated notional at all (rather than a black image)."""
         if self._top:
@@ -565,10 +590,11 @@ class HeatmapPanel(QtWidgets.QWidget):
             pass                    # the whole session is in view: the live edge moves within it
         else:
             self._fitted = False
-            margin = 0.04 * span
-            target0 = end + margin - span
-            if abs(x0 - target0) > 1e-6 * span:
-                self.vb.setXRange(target0, end + margin, padding=0)
+            # stepped: the view stays still while the live edge is within the right margin band,
+            # and jumps when it reaches the edge (a scroll repaints the whole chart)
+            least, most = self.FOLLOW_MARGIN * span, (self.FOLLOW_MARGIN + self.FOLLOW_STEP) * span
+            if not least <= x1 - end <= most + 1e-6 * span:
+                self.vb.setXRange(end + most - span, end + most, padding=0)
         mark = engine.model.mark_price()
         if math.isfinite(mark):
             h = y1 - y0
@@ -640,24 +666,42 @@ class HeatmapPanel(QtWidgets.QWidget):
         self.candle_interval_ms = ms
         start = int(x0 * 1000) - ms
         end = int(x1 * 1000) + ms
-        key = (ms, start // ms, end // ms, engine.version)
-        if key == self._candle_key:
+        series = engine.candles
+        t = series.candles["time_ms"]
+        if not len(t):
+            key = (ms, None)
+            if key != self._candle_key:
+                self._candle_key = key
+                self.candles.set_parts(series.candles[:0], series.candles[:0], ms)
             return
-        self._candle_key = key
-        self.candles.set_candles(engine.candles.window(start, end, ms), ms)
+        # the closed intervals are aggregated again only when they change (a candle closed, the
+        # view moved, a late trade in the last closed base candle); a frame re-aggregates the
+        # newest interval only
+        newest = int(t[-1]) - int(t[-1]) % ms
+        cut = int(np.searchsorted(t, newest))
+        key = (ms, start // ms, end // ms, newest, cut, series.candles[cut - 1].tobytes() if cut else b"")
+        if key != self._candle_key:
+            self._candle_key = key
+            self._closed_candles = series.window(start, min(end, newest), ms)
+        fresh = series.window(newest, end, ms) if newest < end else series.candles[:0]
+        self.candles.set_parts(self._closed_candles, fresh, ms)
 
     def _update_liquidations(self, engine, full: bool) -> None:
         liq = engine.liquidations
-        key = (len(liq), self.view.filter_key, self.raster.seen_column, self.raster.stamp)
+        if not len(liq) or self.raster.vals is None:
+            if self._liq_key is not None:
+                self._liq_key = None
+                self.bubbles.clear()
+            return
+        s = self._model.settings
+        start_ms = (self.raster.seen_column - s.window_columns + 1) * s.column_ms
+        sel = liq["time_ms"] >= start_ms
+        # redrawn only when a liquidation came in or left the window (a new column alone moves
+        # nothing: setData would repaint every bubble's area)
+        key = (len(liq), self.view.filter_key, int(np.count_nonzero(sel)))
         if key == self._liq_key:
             return
         self._liq_key = key
-        if not len(liq) or self.last_columns is None:
-            self.bubbles.clear()
-            return
-        s = self._model.settings
-        start_ms = int(self.last_columns[0]) * s.column_ms
-        sel = liq["time_ms"] >= start_ms
         if self.view.exchanges is not None:
             ids = [EXCHANGE_ID[e] for e in self.view.exchanges if e in EXCHANGE_ID]
             sel &= np.isin(liq["exchange"], ids)

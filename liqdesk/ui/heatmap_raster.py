@@ -14,6 +14,8 @@ indexed-colour path does, so the colour bar (a pyqtgraph item with the same tabl
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
@@ -91,40 +93,61 @@ class RasterItem(pg.GraphicsObject):
     display row. The columns ``first … last`` are drawn, the ring's older slots then its newer
     ones; only the rows ``band`` (the rest of the buffer is not kept up to date). A new column
     repaints only its own strip (and the strip of the column that left the window).
+
+    Painting: the item samples the ring itself into a picture at the device's resolution (each
+    device pixel shows the cell under its centre) and blits that picture unscaled. Qt's own
+    scaled ``drawImage`` picks its source pixels differently through a many-rectangle clip than
+    through a whole repaint (parts of the map a pixel off), so the view could only repaint one
+    bounding rectangle per frame; an unscaled blit shows the same pixels through any clip, so the
+    view repaints just the changed parts. The picture is kept while the item's place on the
+    device stays the same: a frame re-samples only the device columns of the columns that
+    changed (:meth:`update_columns`); :meth:`invalidate` re-samples it all.
     """
 
-    def __init__(self):
+    #: more separate changed strips than this before a paint: re-sample everything instead
+    _MAX_DIRTY = 64
+
+    def __init__(self, stride: int | None = None):
         super().__init__()
+        #: the item's x origin (``anchor``) is a multiple of this many columns (default: the
+        #: ring's width); the live column's one-slot ring uses the window's width, so that it
+        #: moves along inside the item instead of moving the item every column
+        self.stride = stride
         self.pixels: np.ndarray | None = None
-        self._qimage: QtGui.QImage | None = None
         self.first = self.last = 0
         self.band = (0, 0)
         self._geometry = None
+        self._cache = None            # (key, device x0, y0, column → slot, row index, picture)
+        self._dirty: list[tuple[int, int]] | None = None    # None: all; else [(v0, v1)] item x
+        self.samples = 0              # device pixels sampled so far (diagnosis)
 
     def set_pixels(self, pixels: np.ndarray) -> None:
         """Use ``pixels`` (C-contiguous uint32 ``[rows, W]``; kept, not copied) from now on."""
         assert pixels.dtype == np.uint32 and pixels.flags.c_contiguous
         self.prepareGeometryChange()
         self.pixels = pixels
-        rows, cols = pixels.shape
-        self._qimage = QtGui.QImage(pixels.data, cols, rows, cols * 4, QtGui.QImage.Format.Format_RGB32)
         self._geometry = None
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Every pixel may have changed: re-sample and repaint the whole item."""
+        self._dirty = None
         self.update()
 
     def place(self, first: int, last: int, band: tuple[int, int], column_s: float, bin_width: float,
               origin: int) -> None:
         """Show columns ``first … last`` (absolute numbers), rows ``band``, for ``column_s``
         seconds per column and bins of ``bin_width`` from absolute bin ``origin``."""
-        width = self.pixels.shape[1]
-        anchor = (first // width) * width
-        geometry = (anchor, band, column_s, bin_width, origin)
+        stride = self.stride or self.pixels.shape[1]
+        anchor = (first // stride) * stride
+        geometry = (anchor, band, column_s, bin_width, origin, stride)
         if geometry != self._geometry:
             self.prepareGeometryChange()
             self.band = band
             self.setTransform(QtGui.QTransform.fromTranslate(anchor * column_s, origin * bin_width)
                               .scale(column_s, bin_width))
             self._geometry = geometry
-            self.update()
+            self.invalidate()
         elif (first, last) != (self.first, self.last):
             # the window slid along: the strips of the columns that left it and that came in
             self.update_columns(min(self.first, first), max(self.first, first))
@@ -135,37 +158,122 @@ class RasterItem(pg.GraphicsObject):
         """Repaint the strip of columns ``[c0, c1)`` (their pixels changed)."""
         if c1 > c0 and self._geometry is not None:
             b0, b1 = self.band
-            self.update(QtCore.QRectF(float(c0 - self._geometry[0]), float(b0), float(c1 - c0), float(b1 - b0)))
+            v0 = c0 - self._geometry[0]
+            if self._dirty is not None:
+                self._dirty.append((v0, v0 + c1 - c0))
+                if len(self._dirty) > self._MAX_DIRTY:
+                    self._dirty = None
+            rect = QtCore.QRectF(float(v0), float(b0), float(c1 - c0), float(b1 - b0))
+            scene, vb = self.scene(), self.getViewBox()
+            if scene is None or vb is None:
+                self.update(rect)
+                return
+            # straight to the views, not through the item: Qt unites an item's dirty rectangles into one, so
+            # the strip of a column leaving at the left and the one coming in at the right would
+            # repaint everything between them
+            strip = self.mapRectToScene(rect).intersected(vb.sceneBoundingRect())
+            for view in scene.views():
+                view.viewport().update(view.mapFromScene(strip).boundingRect().adjusted(-2, -2, 2, 2))
 
     def clear(self) -> None:
         self.prepareGeometryChange()
         self.pixels = None
-        self._qimage = None
         self.band = (0, 0)
         self._geometry = None
-        self.update()
+        self._cache = None
+        self.invalidate()
 
     def boundingRect(self) -> QtCore.QRectF:
         if self.pixels is None or self.band[1] <= self.band[0]:
             return QtCore.QRectF()
-        # two ring widths: the window can reach past the anchor's ring by up to W − 1 columns
-        return QtCore.QRectF(0.0, float(self.band[0]), 2.0 * self.pixels.shape[1], float(self.band[1] - self.band[0]))
+        # two strides: the window can reach past the anchor's ring by up to W − 1 columns
+        stride = self.stride or self.pixels.shape[1]
+        return QtCore.QRectF(0.0, float(self.band[0]), 2.0 * stride, float(self.band[1] - self.band[0]))
+
+    def drawn_rect(self) -> QtCore.QRectF:
+        """The columns ``first … last`` and rows ``band`` as drawn, in item coordinates (the
+        bounding rectangle is wider: it holds every place they can move to)."""
+        if self._geometry is None:
+            return QtCore.QRectF()
+        b0, b1 = self.band
+        return QtCore.QRectF(float(self.first - self._geometry[0]), float(b0), float(self.last - self.first + 1),
+                             float(b1 - b0))
+
+    @staticmethod
+    def _samples(offset: float, scale: float, lo: int, hi: int, size: int) -> tuple[int, np.ndarray]:
+        """Device pixels ``[x0, x0 + n)`` (within ``[0, size)``) whose centres fall on item
+        cells ``lo … hi − 1`` along one axis (device = ``offset + scale · item``), and the cell
+        under each centre."""
+        a, b = sorted((offset + scale * lo, offset + scale * hi))
+        x = np.arange(max(0, math.floor(a) - 1), min(size, math.ceil(b) + 1))
+        cell = np.floor((x + 0.5 - offset) / scale).astype(np.int64)
+        ok = (cell >= lo) & (cell < hi)
+        if not ok.any():
+            return 0, cell[:0]
+        i = np.flatnonzero(ok)            # contiguous: the cell is monotonic in x
+        return int(x[i[0]]), cell[i[0]: i[-1] + 1]
+
+    def _picture(self, t: QtGui.QTransform, dpr: float, device_size: tuple[int, int]):
+        """The kept device-resolution picture of every ring column (item x ``0 … 2W − 1``),
+        re-sampled where it changed; None when nothing of the item is on the device."""
+        width = self.pixels.shape[1]
+        b0, b1 = self.band
+        sx, sy, dx, dy = t.m11() * dpr, t.m22() * dpr, t.dx() * dpr, t.dy() * dpr
+        key = (sx, sy, dx, dy, dpr, device_size, b0, b1, id(self.pixels))
+        cache = self._cache
+        if cache is None or cache[0] != key:
+            x0, cols = self._samples(dx, sx, 0, 2 * (self.stride or width), device_size[0])
+            y0, rows = self._samples(dy, sy, b0, b1, device_size[1])
+            if not len(cols) or not len(rows):
+                self._cache = (key, 0, 0, cols, rows, None, None)
+                return self._cache
+            pic = np.empty((len(rows), len(cols)), np.uint32)
+            qimage = QtGui.QImage(pic.data, pic.shape[1], pic.shape[0], pic.shape[1] * 4,
+                                  QtGui.QImage.Format.Format_RGB32)
+            qimage.setDevicePixelRatio(dpr)
+            cache = self._cache = (key, x0, y0, cols, rows, pic, qimage)
+            self._dirty = None
+        _, x0, y0, cols, rows, pic, qimage = cache
+        if pic is None:
+            return cache
+        if self._dirty is None:
+            spans = [(0, len(cols))]
+        else:
+            spans = [(int(np.searchsorted(cols, v0)), int(np.searchsorted(cols, v1))) for v0, v1 in self._dirty]
+        for j0, j1 in spans:
+            if j1 - j0 == len(cols):
+                # the whole picture: the rows first (contiguous copies), then the columns of those
+                # (about half the time of one two-dimensional gather)
+                np.take(np.take(self.pixels, rows, axis=0), cols % width, axis=1, out=pic)
+            elif j1 > j0:
+                pic[:, j0:j1] = self.pixels[rows[:, None], cols[None, j0:j1] % width]
+            self.samples += max(j1 - j0, 0) * len(rows)
+        self._dirty = []
+        return cache
 
     def paint(self, p, *args) -> None:
-        if self._qimage is None or self.band[1] <= self.band[0] or self._geometry is None:
+        if self.pixels is None or self.band[1] <= self.band[0] or self._geometry is None:
             return
-        p.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
-        b0, b1 = self.band
-        h = float(b1 - b0)
-        width = self.pixels.shape[1]
+        t = p.transform()
+        if t.m12() != 0 or t.m21() != 0 or t.m11() == 0 or t.m22() == 0:
+            return                      # rotated or degenerate: never so in a plot
+        device = p.device()
+        dpr = float(device.devicePixelRatioF()) or 1.0
+        size = (int(round(device.width() * dpr)), int(round(device.height() * dpr)))
+        _, x0, y0, cols, rows, pic, qimage = self._picture(t, dpr, size)
+        if pic is None:
+            return
+        # the columns first … last of the ring: a contiguous run of the picture's device columns
         anchor = self._geometry[0]
-        # the columns before anchor + W sit at x = slot, the rest (wrapped) at x = W + slot
-        lo, hi = self.first - anchor, min(self.last - anchor + 1, width)
-        if hi > lo:
-            p.drawImage(QtCore.QRectF(lo, b0, hi - lo, h), self._qimage, QtCore.QRectF(lo, b0, hi - lo, h))
-        wrapped = self.last - anchor + 1 - width
-        if wrapped > 0:
-            p.drawImage(QtCore.QRectF(width, b0, wrapped, h), self._qimage, QtCore.QRectF(0.0, b0, wrapped, h))
+        j0 = int(np.searchsorted(cols, self.first - anchor))
+        j1 = int(np.searchsorted(cols, self.last - anchor + 1))
+        if j1 <= j0:
+            return
+        p.save()
+        p.resetTransform()
+        p.drawImage(QtCore.QRectF((x0 + j0) / dpr, y0 / dpr, (j1 - j0) / dpr, len(rows) / dpr), qimage,
+                    QtCore.QRectF(j0, 0, j1 - j0, len(rows)))
+        p.restore()
 
 
 class WindowRaster:
@@ -242,7 +350,7 @@ class WindowRaster:
             if not levels_changed:
                 b0, b1 = self.band
                 self.colouring.colour(self.vals[b0:b1], out=self.px[b0:b1])
-                self.image.update()
+                self.image.invalidate()
         else:
             fresh = None
             if len(changed):
@@ -330,7 +438,7 @@ class WindowRaster:
         self.colouring.levels = (float(computed[0]), float(computed[1]))
         if b1 > b0:
             self.colouring.colour(self.vals[b0:b1], out=self.px[b0:b1])
-        self.image.update()
+        self.image.invalidate()
         self.recolours += 1
         return True
 
@@ -350,7 +458,7 @@ class WindowRaster:
             self.live_image.set_pixels(self.live_px)
         b0, b1 = self.band
         self.live_px[b0:b1, 0] = self.colouring.colour(self.live_vals[b0:b1])
-        self.live_image.update()
+        self.live_image.update_columns(self.live_column, self.live_column + 1)
 
     def recolour(self) -> None:
         """Colour the whole band and the live column again (a new lookup table)."""
@@ -358,12 +466,13 @@ class WindowRaster:
         if self.vals is not None and b1 > b0:
             self.colouring.colour(self.vals[b0:b1], out=self.px[b0:b1])
         self._colour_live()
-        self.image.update()
+        self.image.invalidate()
 
     def _place(self) -> None:
         col_s, w = self.geometry
         width = self.vals.shape[1]
         self.image.place(self.seen_column - width + 1, self.seen_column, self.band, col_s, w, self.origin)
+        self.live_image.stride = width
         self.live_image.place(self.live_column, self.live_column, self.band, col_s, w, self.origin)
 
     # -------------------------------------------------------------------------------- read-outs

@@ -77,7 +77,13 @@ def fmt_exact(v: float) -> str:
 
 
 class _PaintedView(QtWidgets.QWidget):
-    """A widget drawn by its ``_paint(painter)``; the painter is always ended."""
+    """A widget drawn by its ``_paint(painter)``; the painter is always ended. Its ``_paint``
+    fills the whole widget first, so it is opaque: an update repaints it alone, not the dock and
+    window behind it as well."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     def paintEvent(self, ev) -> None:
         p = QtGui.QPainter(self)

@@ -108,7 +108,7 @@ def test_the_replay_bars_seek_changes_the_displayed_time(themed, qtbot, session_
         assert bar.time_label.text() == format_time(now)
         assert abs(bar.slider_time() - now) <= (end - start) / 1000
         # the heatmap's live column is at the new time
-        live_x = win.heatmap.live_image.mapRectToParent(win.heatmap.live_image.boundingRect()).left()
+        live_x = win.heatmap.live_image.mapRectToParent(win.heatmap.live_image.drawn_rect()).left()
         assert abs(live_x - (now // session.engine.settings.column_ms) * session.engine.settings.column_ms / 1000) < 1
         # and back in time: the engine is rebuilt from the start
         early = start + int((end - start) * 0.2)

@@ -9,6 +9,7 @@ No wall-clock assertions: what is checked is what the panel holds, and how it go
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -204,14 +205,55 @@ def _screen(panel) -> np.ndarray:
     return np.frombuffer(img.constBits(), np.uint32).reshape(img.height(), -1).copy()
 
 
+def full_repaint(panel) -> None:
+    """Make the heatmap panel's next paint draw everything from scratch: its kept pictures
+    re-sampled from the pixel rings, every item and the whole viewport repainted."""
+    for item in (panel.raster.image, panel.raster.live_image):
+        item.invalidate()
+    panel.gview.viewport().update()
+
+
 def test_frames_painted_piece_by_piece_show_what_a_full_repaint_shows(qtbot, qapp):
     d = Driver(qtbot, seed=9)
     d.panel.set_follow(False)          # a still view: each frame repaints only what changed
     qapp.processEvents()
-    for i in range(8):
-        d.advance(1, jump=0.012 if i == 4 else 0.0)
+    for i in range(20):
+        if i == 10:
+            d.panel.set_follow(True)   # following: still frames, and a step now and then
+        d.advance(1, jump=0.012 if i in (4, 13) else 0.0)
         qapp.processEvents()
         shown = _screen(d.panel)
-        d.panel.gview.viewport().update()
+        full_repaint(d.panel)
         qapp.processEvents()
         np.testing.assert_array_equal(shown, _screen(d.panel))
+
+
+def test_following_moves_the_view_in_steps_and_keeps_the_newest_column_in_view(qtbot, qapp):
+    from liqdesk.ui.heatmap_panel import HeatmapPanel
+
+    d = Driver(qtbot, seed=4)
+    panel = d.panel
+    assert panel.follow
+    least, most = HeatmapPanel.FOLLOW_MARGIN, HeatmapPanel.FOLLOW_MARGIN + HeatmapPanel.FOLLOW_STEP
+    (x0, x1), _ = panel.vb.viewRange()
+    span = x1 - x0
+    column_s = COLUMN_MS / 1000.0
+    moves = 0
+    for _ in range(40):
+        d.advance(1)
+        qapp.processEvents()
+        (n0, n1), _ = panel.vb.viewRange()
+        end = panel._live_end_s()            # the right edge of the newest (live) column
+        assert n0 <= end - column_s and end <= n1, "the newest column is in view"
+        assert n1 - n0 == pytest.approx(span), "following never zooms"
+        if (n0, n1) != (x0, x1):
+            moves += 1
+            # it moved only because the live edge reached the edge's margin, and by one step
+            assert x1 - end < least * span
+            assert n1 - end == pytest.approx(most * span)
+            assert n1 - x1 == pytest.approx(HeatmapPanel.FOLLOW_STEP * span, abs=column_s)
+        else:
+            assert least * span <= n1 - end <= most * span + 1e-6
+        x0, x1 = n0, n1
+    # 40 columns of a 48-column view: a step is 15 % of the width, about 7 columns
+    assert 3 <= moves <= 6
