@@ -3,6 +3,8 @@
 :class:`ReferenceLevelModel` overrides every method the faster ingest rewrote with its earlier
 code (unchanged, one small numpy operation after another), so that a test can feed the same
 stream to both and require the two models to agree bit for bit. Nothing here is used by the app.
+A change meant to alter what ingest computes changes this reference in the same commit (or retires
+it with the methods it shadows); a change meant only to be faster must leave it alone.
 """
 
 from __future__ import annotations
