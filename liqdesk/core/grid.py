@@ -79,27 +79,16 @@ class HeatmapGrid:
         """Memory of the position-age codes alone, in bytes."""
         return self.age_codes.nbytes
 
-    def record(self, column: int, origin: int, levels: np.ndarray, mark_rows: np.ndarray,
-               scale: np.ndarray | None = None, age_codes: np.ndarray | None = None) -> None:
-        """Store column ``column``: ``levels[E, T, 2, rows]`` (long, short) starting at bin ``origin``,
-        times ``scale[E]`` when given (the model's per-exchange scale factors).
-
-        ``mark_rows[E]`` is each exchange's mark-price row relative to ``origin`` (-1 if unknown).
-        ``age_codes[E·T, rows]``: each cell's position-age split (default: all "last hour").
-        """
-        rows_ok = (mark_rows >= 0) & (mark_rows < self.rows)
-        safe = np.where(rows_ok, mark_rows, 0)
-        e_idx = np.arange(self.n_exchanges)
-        self.record_packed(column, origin, np.add(levels[:, :, 0, :], levels[:, :, 1, :]),
-                           levels[e_idx, :, :, safe[e_idx]], mark_rows, scale, age_codes)
-
     def record_packed(self, column: int, origin: int, packed: np.ndarray, at_mark: np.ndarray,
                       mark_rows: np.ndarray, scale: np.ndarray | None = None,
                       age_codes: np.ndarray | None = None) -> None:
-        """:meth:`record` from the levels with long and short already added, ``packed[E, T, rows]``
-        float64 (read only), and the long and short parts at each exchange's mark row,
-        ``at_mark[E, T, 2]`` (any values where the mark row is unknown or outside the rows).
-        Stores exactly what :meth:`record` stores (the product in float64, then float32)."""
+        """Store column ``column`` starting at bin ``origin``: the levels with long and short
+        added, ``packed[E, T, rows]`` float64 (read only), times ``scale[E]`` when given (the
+        model's per-exchange scale factors; the product in float64, then float32); the long and
+        short parts at each exchange's mark row, ``at_mark[E, T, 2]`` (any values where the mark
+        row is unknown or outside the rows); ``mark_rows[E]`` each exchange's mark-price row
+        relative to ``origin`` (-1 if unknown); ``age_codes[E·T, rows]`` each cell's
+        position-age split (default: all "last hour")."""
         slot = column % self.window
         if self._staged and (slot != self._staged_from + self._staged or self._staged == _STAGE_COLUMNS):
             self._flush()

@@ -1243,8 +1243,9 @@ class LevelModel:
         return at_mark
 
     def _all_codes(self, origin: int, rows: int, packed: np.ndarray) -> np.ndarray:
-        """Every code of the closing column, as :func:`column_codes` gives them from the window
-        and its cohorts read through :meth:`_state_window`, without copying either: rows the
+        """Every code of the closing column (:func:`cell_codes` of every cell holding something
+        older), as if read from the window and its cohorts through :meth:`_state_window`, without
+        copying either: rows the
         state has no bins for are all "last hour"; the others are computed in float32 when the
         state covers the whole window (a view) and in float64 otherwise (the zero-padded copy
         ``_state_window`` makes then is float64)."""
@@ -1271,7 +1272,7 @@ class LevelModel:
     def _column_cells(self, origin: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """The closing column's stored notional, long and short added (``[E, T, rows]`` float64,
         as :meth:`_packed_window`), and its age codes ``[E·T, rows]`` (each cell as
-        :func:`column_codes` gives it). Both are kept from the last column and recomputed in full
+        :meth:`_all_codes` gives it). Both are kept from the last column and recomputed in full
         only when the state was rescaled or resized or the rows shifted; else only in the cells
         written since (additions, sweeps) and those whose older cohorts moved: no other cell can
         have changed."""

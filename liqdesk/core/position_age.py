@@ -270,23 +270,6 @@ class PositionAge:
         return self.stack[:_SUM_H].sum(axis=0, dtype=np.float64) + self.stack[_OLDER]
 
 
-def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray | None:
-    """Codes ``[E·T, rows]`` of one grid column: ``window[E, T, 2, rows]`` the stored notional,
-    ``older[3, E, T, 2, rows]`` its "1–24 h", "1–7 d" and "older" parts (long and short packed
-    together, as the grid stores them). None when every cell is all "last hour" (the grid's
-    default). Runs at every column end: only the cells holding something older are encoded."""
-    old = older[:, :, :, 0] + older[:, :, :, 1]                       # float32 [3, E, T, rows]
-    rows = old.shape[-1]
-    old = old.reshape(3, -1)
-    some = np.flatnonzero(old[0] + old[1] + old[2])
-    if not some.size:
-        return None
-    total = (window[:, :, 0] + window[:, :, 1]).reshape(-1)[some]
-    codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
-    codes[some] = cell_codes(old[:, some], total)
-    return codes.reshape(-1, rows)
-
-
 #: stored notional under which a cell's age split is not encoded (see :func:`cell_codes`)
 TINY_STORED = 1e-30
 

@@ -14,7 +14,34 @@ import math
 import numpy as np
 
 from liqdesk.core.levels import _SWEPT_PARTS, LONG, SWEPT_DTYPE, LevelModel, _Plan
-from liqdesk.core.position_age import column_codes
+from liqdesk.core.position_age import YOUNG_CODE, cell_codes
+
+
+def column_codes(window: np.ndarray, older: np.ndarray) -> np.ndarray | None:
+    """Earlier: codes ``[E·T, rows]`` of one grid column from ``window[E, T, 2, rows]`` (stored
+    notional) and ``older[3, E, T, 2, rows]`` (its "1–24 h", "1–7 d" and "older" parts), every
+    cell holding something older encoded at every column end; None when none does."""
+    old = older[:, :, :, 0] + older[:, :, :, 1]                       # float32 [3, E, T, rows]
+    rows = old.shape[-1]
+    old = old.reshape(3, -1)
+    some = np.flatnonzero(old[0] + old[1] + old[2])
+    if not some.size:
+        return None
+    total = (window[:, :, 0] + window[:, :, 1]).reshape(-1)[some]
+    codes = np.full(old.shape[1], YOUNG_CODE, np.uint16)
+    codes[some] = cell_codes(old[:, some], total)
+    return codes.reshape(-1, rows)
+
+
+def record(grid, column: int, origin: int, levels: np.ndarray, mark_rows: np.ndarray,
+           scale: np.ndarray | None = None, age_codes: np.ndarray | None = None) -> None:
+    """Earlier ``HeatmapGrid.record``: ``levels[E, T, 2, rows]`` (long, short) stored through
+    ``record_packed`` with long and short added and the parts at each mark row."""
+    rows_ok = (mark_rows >= 0) & (mark_rows < grid.rows)
+    safe = np.where(rows_ok, mark_rows, 0)
+    e_idx = np.arange(grid.n_exchanges)
+    grid.record_packed(column, origin, np.add(levels[:, :, 0, :], levels[:, :, 1, :]),
+                       levels[e_idx, :, :, safe[e_idx]], mark_rows, scale, age_codes)
 
 
 class ReferenceLevelModel(LevelModel):
@@ -50,7 +77,7 @@ class ReferenceLevelModel(LevelModel):
         mark_rows = np.array([(math.floor(st.mark / self.bin_width) - origin) if not math.isnan(st.mark) else -1
                               for st in self.ex], dtype=np.int64) if self.bin_width else np.full(self.E, -1)
         codes = column_codes(window, self._state_window(self.age.older_view(), origin, rows))
-        self.grid.record(t_end // self.settings.column_ms - 1, origin, window, mark_rows, scale, codes)
+        record(self.grid, t_end // self.settings.column_ms - 1, origin, window, mark_rows, scale, codes)
 
     def _sweep_side(self, e, side, t, running):
         """Earlier: a structured record per sweep segment, and no price bounds kept."""
