@@ -234,6 +234,11 @@ class LiqMapPanel(QtWidgets.QWidget):
         self.sync_price_axis()
         self._rebuild_bars()
         self._rescale_x()
+        # pyqtgraph applies a new range to its items when the scene prepares to paint, which
+        # marks the items dirty again: the map was painted twice per refresh (measured in the
+        # frame bench: 2 paints of ~4.4 ms per filter change). Applied now, it paints once.
+        for vb in (self.vb, self.vb2):
+            vb.prepareForPaint()
 
     def _drawn_same(self, edges, long, short, cum_l, cum_s, mark: float) -> bool:
         """Whether the new map would look the same as the one drawn: the same bins, the mark

@@ -34,3 +34,39 @@ def test_live_updates_redraw_the_map_only_when_it_visibly_changes(window, replay
     window.on_frame()
     assert not lm._data[2].any()
     assert lm.short_bars.path().isEmpty()
+
+
+def test_a_filter_change_paints_the_map_once(window, replay_engine, qtbot):
+    """A refresh that rescales the map's axes used to paint it twice (pyqtgraph applied the new
+    ranges while preparing the first paint, which dirtied the items again)."""
+    from PySide6 import QtCore, QtWidgets
+
+    engine, _ = replay_engine
+    window.show()
+    qtbot.waitExposed(window)
+    lm = window.liqmap
+    window.on_frame(force=True)
+    QtWidgets.QApplication.processEvents()
+
+    class PaintCounter(QtCore.QObject):
+        paints = 0
+
+        def eventFilter(self, obj, event):
+            if event.type() == QtCore.QEvent.Type.Paint:
+                self.paints += 1
+            return False
+
+    counter = PaintCounter()
+    lm.gview.viewport().installEventFilter(counter)
+    rescaled = 0
+    for view in (window.view.with_(exchanges=(engine.settings.exchanges[0],)), window.view.with_(long=False),
+                 window.view.with_(exchanges=None, long=True, short=True)):
+        before = (lm.vb.viewRange()[0], lm.vb2.viewRange()[0])
+        counter.paints = 0
+        window.set_view(view)
+        window.on_frame()
+        for _ in range(3):
+            QtWidgets.QApplication.processEvents()
+        rescaled += before != (lm.vb.viewRange()[0], lm.vb2.viewRange()[0])
+        assert counter.paints == 1, f"{view}: the map was painted {counter.paints} times"
+    assert rescaled, "no filter change rescaled the map's axes: the test checks nothing"
