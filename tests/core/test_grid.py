@@ -103,3 +103,55 @@ def test_long_gap_skips_storage_but_keeps_going():
     m.ingest(later)
     img, cols, _ = m.image()
     assert cols[-1] == later.time_span()[1] // 1000 and not np.isnan(img).any()
+
+
+def test_kept_tier_sums_give_the_same_window_as_a_fresh_read():
+    """Whole-window reads keep each venue's tier sum so that toggling venues or sides reads one
+    array per venue; whatever happened in between (new columns, other tiers, weights, ages, rows,
+    a clear), every read equals the same read done column by column without them, bit for bit."""
+    from liqdesk.core.grid import HeatmapGrid
+
+    rng = np.random.default_rng(3)
+    E, T, rows, W = 3, 4, 40, 24
+    grid = HeatmapGrid(E, T, rows, W, column_ms=1_000)
+    column = 0
+
+    def write(n: int, origin: int = 100) -> None:
+        nonlocal column
+        for _ in range(n):
+            packed = rng.random((E, T, rows)) * (rng.random((E, T, rows)) < 0.6)
+            marks = rng.integers(5, rows - 5, E)
+            grid.record_packed(column, origin, packed, rng.random((E, T, 2)), marks,
+                               scale=rng.random(E) + 0.5)
+            column += 1
+
+    def check(exchanges, tiers, long=True, short=True, weights=None, band=None, ages=None):
+        ex, ti = np.asarray(exchanges, bool), np.asarray(tiers, bool)
+        kept = grid.band(ex, ti, long, short, 100, rows=band, weights=weights, ages=ages)
+        fresh = grid.band(ex, ti, long, short, 100, rows=band, slots=np.arange(W), weights=weights, ages=ages)
+        assert kept.tobytes() == fresh.tobytes()
+        return kept
+
+    all_e, all_t = [1, 1, 1], [1, 1, 1, 1]
+    write(W)
+    check(all_e, all_t)
+    assert grid._sums is not None and grid._sums.held.all()
+    weights = rng.random((E, T)) + 0.5
+    for _ in range(3):
+        for ex in ([1, 0, 1], [0, 1, 0], all_e):
+            for long, short in ((True, True), (True, False), (False, True)):
+                check(ex, all_t, long, short)
+                check(ex, all_t, long, short, weights=weights)
+                check(ex, [1, 0, 1, 1], long, short, weights=weights)
+        write(int(rng.integers(1, 5)))                  # new columns between reads
+        check([0, 0, 1], all_t, band=(5, 30))
+        check(all_e, all_t, ages=("hour",))
+    # a venue first summed after the others, then columns written, then read with the rest
+    check([1, 0, 0], all_t)
+    write(2)
+    check([0, 1, 1], all_t)
+    check(all_e, all_t, long=False)
+    grid.clear()
+    write(W)
+    whole = check(all_e, all_t)
+    assert whole.any()
