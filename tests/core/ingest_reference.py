@@ -13,7 +13,9 @@ import math
 
 import numpy as np
 
-from liqdesk.core.levels import _SWEPT_PARTS, LONG, SWEPT_DTYPE, LevelModel, _Plan
+from liqdesk.core.level_additions import _Plan
+from liqdesk.core.level_common import _SWEPT_PARTS, LONG
+from liqdesk.core.levels import SWEPT_DTYPE, LevelModel
 from liqdesk.core.position_age import YOUNG_CODE, cell_codes
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from liqdesk.core.events import slice_batch
-from liqdesk.core.levels import LevelModel, ModelSettings, interval_of
+from liqdesk.core.level_additions import interval_of
+from liqdesk.core.levels import LevelModel, ModelSettings
 from liqdesk.core.synthetic import random_walk_stream
 
 from .ingest_reference import ReferenceLevelModel
