@@ -50,7 +50,7 @@ from .events import EXCHANGE_ID, EXCHANGES, KINDS, EventBatch, check_order, vali
 from .grid import HeatmapGrid
 from .level_additions import AdditionsMixin
 from .level_columns import ColumnsMixin
-from .level_common import _SWEPT_PARTS, LONG
+from .level_common import _SWEPT_PARTS, LONG, SHORT  # noqa: F401 (LONG, SHORT: part of the model's interface)
 from .level_sweeps import SweepsMixin, _SweepSegments
 from .leverage_mix import LIQ_DTYPE, NO_PUBLIC_LIQUIDATIONS, SWEEP_DTYPE, LeverageMix, MixSettings
 from .position_age import (
