@@ -32,7 +32,8 @@ price.
 Faults beyond the base class's per-message ones: ``gap`` withholds one depth diff (its update ids
 are skipped; ccxt sees ``pu`` != its last ``u`` on the next diff); ``burst`` gathers every
 liquidation of the next ticks (the complete feed, up to its count or for at most 3 s) and sends
-them back to back, several ``forceOrder`` events in one read. :attr:`Venue.sent_liquidations`
+them back to back, several ``forceOrder`` events in one read (it fires once a client listens to a
+liquidation stream). :attr:`Venue.sent_liquidations`
 records what was put on the wire.
 
 Replay (``liqdesk emulate --replay``, :mod:`.replay`): each captured message goes, as captured, to
@@ -527,7 +528,9 @@ class Venue(VenueEmulator):
 
     def _liquidations(self, update: VenueUpdate) -> np.ndarray:
         """What goes on the wire this tick: the sampled feed, or a burst of the complete one."""
-        n = self.faults.take("burst", self.name)
+        # taken only while a client listens to a liquidation stream (as the OKX venue does): a
+        # burst sent to nobody (a client still connecting on a loaded machine) tests nothing
+        n = self.faults.take("burst", self.name) if self._liquidations_listened() else None
         if n is not None and not self._burst_left:
             self._burst_left, self._burst_since, self._burst_rows = max(2, int(n)), time.monotonic(), []
         if not self._burst_left:
@@ -540,6 +543,11 @@ class Venue(VenueEmulator):
             self._burst_left, self._burst_rows = 0, []
             return rows
         return np.empty(0, KINDS["liquidations"])
+
+    def _liquidations_listened(self) -> bool:
+        """Whether a client is subscribed to ``forceOrder`` or ``!forceOrder@arr``."""
+        return any(stream_family(name, self.symbol_id) in ("forceOrder", "!forceOrder@arr")
+                   for client in self.clients if not client.ws.closed for name in client.topics)
 
     def _maybe_ping(self) -> None:
         now = time.monotonic()
