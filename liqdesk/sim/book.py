@@ -105,7 +105,7 @@ class Books:
         holds (impossible states)."""
         if not self.ladder.min() >= 0:
             return False
-        self.LC = LC = self.ladder.cumsum(axis=1)
+        self.LC = LC = np.cumsum(self.ladder, axis=1)
         if not LC[:, -1].max() < ROW_OFFSET:
             return False
         self.LCo = (LC + self.row_offset[:, None]).ravel()
@@ -133,7 +133,7 @@ class Books:
         """
         n, D = len(qty), self.D
         LC, LCo = self.LC, self.LCo
-        cs = qty.cumsum()
+        cs = np.cumsum(qty)
         first = np.empty(n, bool)
         first[0] = True
         np.not_equal(row[1:], row[:-1], out=first[1:])
@@ -143,11 +143,11 @@ class Books:
         A = np.minimum(end - qty, cap)
         off = self.row_offset[row]
         base = self.row_base[row]
-        la = LCo.searchsorted(A + off, "right") - base     # first level touched
-        lb = LCo.searchsorted(B + off, "left") - base      # last level touched
+        la = np.searchsorted(LCo, A + off, "right") - base     # first level touched
+        lb = np.searchsorted(LCo, B + off, "left") - base      # last level touched
         nlev = np.where(B > A, lb - la + 1, 0)
-        oi = np.arange(n).repeat(nlev)
-        start = nlev.cumsum() - nlev
+        oi = np.repeat(np.arange(n), nlev)
+        start = np.cumsum(nlev) - nlev
         lvl = la[oi] + (np.arange(len(oi)) - start[oi])
         r = row[oi]
         flat = base[oi] + lvl
@@ -161,7 +161,7 @@ class Books:
         last[-1] = True
         np.not_equal(row[1:], row[:-1], out=last[:-1])
         rows_hit, B_last = row[last], B[last]
-        k = LCo.searchsorted(B_last + self.row_offset[rows_hit], "right") - self.row_base[rows_hit]
+        k = np.searchsorted(LCo, B_last + self.row_offset[rows_hit], "right") - self.row_base[rows_hit]
         self._k[rows_hit] = k
         self._partial[rows_hit] = B_last - np.where(k > 0, LCf[self.row_base[rows_hit] + k - 1], 0.0)
         return oi, ticks, lots, filled, filled_ticks
@@ -178,20 +178,9 @@ class Books:
         new_bid = (s - spread) // 2
         new_ask = new_bid + spread
         m = np.concatenate([new_bid - bid_after, ask_after - new_ask])   # levels inserted at the front
-        # Row by row, level i of the new ladder is old level J = i + k - m: the target depth where
-        # J >= D (past the old ladder), fresh quotes where J < k (inside the old quotes), else the
-        # old level. Each of these is one slice per row (cheaper than index arrays over the whole
-        # ladder every simulated second; the same values).
-        ladder, target, fresh = self.ladder, self.target, self._fresh
-        new = np.empty_like(ladder)
-        for r, (kr, mr) in enumerate(zip(k.tolist(), m.tolist())):
-            shift = kr - mr
-            hi = min(max(D - shift, 0), D)        # levels from hi on: J >= D
-            lo = min(max(mr, 0), hi)              # levels below lo: J < k
-            row = new[r]
-            row[:lo] = fresh[r, :lo]
-            row[lo:hi] = ladder[r, lo + shift:hi + shift]
-            row[hi:] = target[r, hi:]
+        J = self._ar[None, :] + (k - m)[:, None]
+        src = self.ladder.take(self.row_base[:, None] + J, mode="clip")
+        new = np.where(J >= D, self.target, np.where(J < k[:, None], self._fresh, src))
         sel = (m >= 0) & (m < D) & (part > 0)
         if sel.any():
             r, c = self.rows[sel], m[sel]

@@ -124,14 +124,6 @@ def _utc(ms: int) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _int_filled(n: int, value: int) -> np.ndarray:
-    """``np.full(n, value, np.int64)`` without its Python-level overhead (called several times a
-    simulated second; the simulator's cost is mostly per-call overhead on small arrays)."""
-    out = np.empty(n, np.int64)
-    out.fill(value)
-    return out
-
-
 def _pareto(rng: np.random.Generator, x_min: float, tail: float, cap: float, n: int) -> np.ndarray:
     return np.minimum(x_min * (1.0 + rng.pareto(tail, n)), cap)
 
@@ -536,11 +528,11 @@ class Simulator:
         edge = anchor * ARB_EDGE
         ioc = np.rint(books.ioc_quantities(np.floor((anchor - edge) / tick).astype(np.int64),
                                            np.ceil((anchor + edge) / tick).astype(np.int64)) * IOC_FRACTION)
-        ioc_rows = ioc.nonzero()[0]
-        t_parts = [_int_filled(len(ioc_rows), T + 1)]
+        ioc_rows = np.flatnonzero(ioc)
+        t_parts = [np.full(len(ioc_rows), T + 1, np.int64)]
         r_parts = [ioc_rows]
         q_parts = [ioc[ioc_rows]]
-        g_parts = [_int_filled(len(ioc_rows), -1)]
+        g_parts = [np.full(len(ioc_rows), -1, np.int64)]
         if self._pend is not None:
             pt, pr, pq, pg = self._pend
             t_parts.append(pt), r_parts.append(pr), q_parts.append(pq), g_parts.append(pg)
@@ -552,7 +544,7 @@ class Simulator:
                                           self._bref[a:b], self._bq[a:b])
             walk = kind != 2
             if self._b_close[j]:
-                ci = (kind == 3).nonzero()[0]
+                ci = np.flatnonzero(kind == 3)
                 ids = ref[ci]
                 live = pos.alive[ids]
                 if live.any():
@@ -569,30 +561,30 @@ class Simulator:
                 lots = np.where(np.isnan(fixed), np.maximum(np.rint(o["N"][rel] / mid[bv[oi]] / self.lot), 1.0), fixed)
                 qty = qty.copy()
                 qty[oi] = lots
-                tag = _int_filled(b - a, -1)
+                tag = np.full(b - a, -1, np.int64)
                 tag[oi] = np.arange(len(oi))
                 opens = (oi, rel, lots)
             if walk.all():
                 t_parts.append(bt), r_parts.append(bv + V * (bs > 0)), q_parts.append(qty)
-                g_parts.append(tag if tag is not None else _int_filled(b - a, -1))
+                g_parts.append(tag if tag is not None else np.full(b - a, -1, np.int64))
             else:
-                w = walk.nonzero()[0]
+                w = np.flatnonzero(walk)
                 t_parts.append(bt[w]), r_parts.append(bv[w] + V * (bs[w] > 0)), q_parts.append(qty[w])
-                g_parts.append(tag[w] if tag is not None else _int_filled(len(w), -1))
+                g_parts.append(tag[w] if tag is not None else np.full(len(w), -1, np.int64))
         t_o = np.concatenate(t_parts)
         filled = None
         if len(t_o):
             row = np.concatenate(r_parts)
             q = np.concatenate(q_parts)
             tag = np.concatenate(g_parts)
-            order = (row * (1 << 20) + (t_o - T)).argsort(kind="stable")
+            order = np.argsort(row * (1 << 20) + (t_o - T), kind="stable")
             t_o, row, q, tag = t_o[order], row[order], q[order], tag[order]
             fo, ticks, lots, filled, fticks = books.walk(row, q)
             self._out["trades"].append((t_o[fo], row[fo], ticks, lots))
             self.stats["orders"] += len(q)
         # liquidation orders just executed: the truth, at their average fill price
         if pend_liq is not None:
-            li = (tag <= -2).nonzero()[0]
+            li = np.flatnonzero(tag <= -2)
             m = -2 - tag[li]
             lv, lside, lsize, lmark = pend_liq
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -604,7 +596,7 @@ class Simulator:
             rec["price"] = price
             rec["size"] = lsize[m]
             rec["notional"] = lsize[m] * price
-            rec = rec[rec["time_ms"].argsort(kind="stable")]
+            rec = rec[np.argsort(rec["time_ms"], kind="stable")]
             self._truth_liq.append(rec)
             self._liq_parts.append(rec)
         touch = books.best * tick                     # bids then asks, before the re-quote
@@ -618,10 +610,10 @@ class Simulator:
             v_o = bv[oi]
             side = pos.side[ids].astype(np.int64)
             entry = touch[v_o + V * (side < 0)]            # passive: at the touch
-            taker = (~o["passive"][rel]).nonzero()[0]
+            taker = np.flatnonzero(~o["passive"][rel])
             if len(taker):
                 at = np.empty(len(oi), np.int64)
-                k = (tag >= 0).nonzero()[0]
+                k = np.flatnonzero(tag >= 0)
                 at[tag[k]] = k
                 at = at[taker]
                 with np.errstate(invalid="ignore", divide="ignore"):
@@ -633,7 +625,7 @@ class Simulator:
             ex = o["exact"][rel]
             if ex.any():
                 for v in np.unique(v_o[ex]).tolist():
-                    sel = (ex & (v_o == v)).nonzero()[0]
+                    sel = np.flatnonzero(ex & (v_o == v))
                     lp[sel], _ = liquidation_price(self.tables[v], side[sel], entry[sel], lev[sel], size[sel])
             tp, sl = self._exits_from(side, entry, lev, o["roe"][rel], o["loss"][rel])
             pos.activate(ids, entry, size, lp, tp, sl, bt[oi])
@@ -719,8 +711,8 @@ class Simulator:
         n = len(ids)
         lo, hi = LIQ_DELAY_MS
         t = T1 + self.rng.integers(lo, hi, n)
-        tag = _int_filled(n, -1)
-        li = liq.nonzero()[0]
+        tag = np.full(n, -1, np.int64)
+        li = np.flatnonzero(liq)
         if len(li):
             tag[li] = -2 - np.arange(len(li))
             self._pend_liq = (v[li], side[li], size[li], mv[li])

@@ -72,12 +72,11 @@ class TriggerIndex:
     def fire(self, query: np.ndarray) -> np.ndarray | None:
         """Ids whose key >= query[venue], removed from the index; None when nothing fires."""
         out = None
-        reached = self.top >= query
-        if reached.any():
+        if (self.top >= query).any():
             parts = []
-            for v in reached.nonzero()[0].tolist():
+            for v in np.flatnonzero(self.top >= query).tolist():
                 keys = self.keys[v]
-                lo = int(keys.searchsorted(query[v], "left"))
+                lo = int(np.searchsorted(keys, query[v], "left"))
                 parts.append(self.ids[v][lo:])
                 self.keys[v], self.ids[v] = keys[:lo], self.ids[v][:lo]
                 self.top[v] = keys[lo - 1] if lo else _NEG_INF
@@ -85,7 +84,7 @@ class TriggerIndex:
         if self.factive:
             hit = self.fkeys >= query[self.fven]
             if hit.any():
-                rel = hit.nonzero()[0]
+                rel = np.flatnonzero(hit)
                 self.fkeys[rel] = np.nan
                 ids = rel + self.flo
                 out = ids if out is None else np.concatenate([out, ids])
