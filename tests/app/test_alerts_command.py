@@ -3,6 +3,8 @@ list every time; a bad rules file or session is one line and exit 2."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -58,6 +60,11 @@ def write_short_session(path):
     return path
 
 
+#: the tests of this module share the simulated session and one run of the command (2 s of CPU
+#: each): one worker runs them all, so both are made once per test run
+pytestmark = pytest.mark.xdist_group("alerts_short_session")
+
+
 @pytest.fixture(scope="module")
 def short_session(tmp_path_factory):
     return write_short_session(tmp_path_factory.mktemp("alerts") / "short.liqs")
@@ -70,10 +77,20 @@ def rules_file(tmp_path):
     return p
 
 
-def test_alerts_replays_a_session_deterministically(short_session, rules_file, capsys):
+@pytest.fixture(scope="module")
+def alerts_text(short_session, tmp_path_factory) -> str:
+    """What ``liqdesk alerts SESSION --rules FILE`` prints (one run, shared by the tests below)."""
+    rules = tmp_path_factory.mktemp("alerts_rules") / "rules.toml"
+    rules.write_text(LOW_RULES)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["alerts", str(short_session), "--rules", str(rules)]) == 0
+    return out.getvalue()
+
+
+def test_alerts_replays_a_session_deterministically(short_session, rules_file, alerts_text, capsys):
+    first = alerts_text
     capsys.readouterr()
-    assert cli.main(["alerts", str(short_session), "--rules", str(rules_file)]) == 0
-    first = capsys.readouterr().out
     assert cli.main(["alerts", str(short_session), "--rules", str(rules_file)]) == 0
     assert capsys.readouterr().out == first
     lines = first.splitlines()
@@ -82,10 +99,9 @@ def test_alerts_replays_a_session_deterministically(short_session, rules_file, c
     assert len(lines) > 10 and len(kinds) >= 4, first
 
 
-def test_alerts_json_lists_the_same_alerts(short_session, rules_file, capsys):
+def test_alerts_json_lists_the_same_alerts(short_session, rules_file, alerts_text, capsys):
+    text = alerts_text.splitlines()[:-1]
     capsys.readouterr()
-    cli.main(["alerts", str(short_session), "--rules", str(rules_file)])
-    text = capsys.readouterr().out.splitlines()[:-1]
     assert cli.main(["alerts", str(short_session), "--rules", str(rules_file), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == len(text) and all(set(r) == {"time_ms", "symbol", "rule", "kind", "side", "price", "detail"}

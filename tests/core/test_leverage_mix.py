@@ -1,6 +1,5 @@
 """The leverage mix learned from liquidations (core/leverage_mix.py and its use in the model)."""
 
-import functools
 from dataclasses import replace
 
 import numpy as np
@@ -21,6 +20,10 @@ from liqdesk.core.leverage_mix import (
 from liqdesk.core.synthetic import random_walk_stream
 
 HOURS = 3.0
+
+#: the tests share the 3-hour stream, the fixed-prior run over it and the model that learned from it
+#: in one batch (each built once per process): one worker runs them all, so each is built once
+pytestmark = pytest.mark.xdist_group("leverage_mix_stream")
 
 
 @pytest.fixture(scope="module")
@@ -120,21 +123,24 @@ def test_live_column_image_and_levels_agree_under_a_learned_mix(stream):
     assert np.isclose(cell.sum(), col[row], rtol=1e-4)
 
 
-@functools.lru_cache(maxsize=1)
-def _learned_in_one_batch():
-    """(the stream with liquidations from a 25x/100x market, the model fed it in one batch); built
+_LEARNED_IN_ONE_BATCH: dict[int, tuple] = {}
+
+
+def _learned_in_one_batch(stream):
+    """(``stream`` with liquidations from a 25x/100x market, the model fed it in one batch); built
     once for every example below."""
-    stream = random_walk_stream(hours=HOURS, seed=3, trades_per_s=20, vol_per_sqrt_s=0.0006)
-    full = _with_liquidations(stream, _liquidations_from(stream, {25.0: 0.6, 100.0: 0.4}, 0.15))
-    one = LevelModel(_settings())
-    one.ingest(full)
-    return full, one
+    if id(stream) not in _LEARNED_IN_ONE_BATCH:
+        full = _with_liquidations(stream, _liquidations_from(stream, {25.0: 0.6, 100.0: 0.4}, 0.15))
+        one = LevelModel(_settings())
+        one.ingest(full)
+        _LEARNED_IN_ONE_BATCH[id(stream)] = (stream, full, one)
+    return _LEARNED_IN_ONE_BATCH[id(stream)][1:]
 
 
 @settings(max_examples=10, deadline=None)
 @given(st.lists(st.integers(1, 179), min_size=1, max_size=6, unique=True))
-def test_how_events_are_batched_does_not_change_what_is_learned(stream_cuts):
-    full, one = _learned_in_one_batch()
+def test_how_events_are_batched_does_not_change_what_is_learned(stream, stream_cuts):
+    full, one = _learned_in_one_batch(stream)
     start, end = full.time_span()
     cuts = [start] + sorted(start + c * 60_000 + 17 for c in stream_cuts) + [end + 1]
     split = LevelModel(_settings())

@@ -15,12 +15,18 @@ def env(tmp_path_factory) -> FaultEnv:
     return FaultEnv(tmp_path_factory.mktemp("faults"))
 
 
+#: One xdist group per command: a cell is judged against that command's runs on the clean and
+#: reference sessions (made once per process, on demand), so each is made once per test run
+#: instead of once per worker that gets a cell of that command.
+BY_COMMAND = [pytest.param(command, marks=pytest.mark.xdist_group(f"faults-{command}")) for command in COMMANDS]
+
+
 def _explain(run) -> str:
     return (f"exit {run.rc}; stderr: {run.stderr[-600:]!r}; messages: {run.messages[-3:]}; "
             f"traceback: {(run.exception or '')[-800:]}")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", BY_COMMAND)
 def test_clean_sessions_state_nothing_and_agree(env, command):
     """The yardstick: on the clean sessions every command exits 0 stating nothing, and the closed
     and crashed forms of the same events give the same result (info prints the form, so differs)."""
@@ -30,7 +36,7 @@ def test_clean_sessions_state_nothing_and_agree(env, command):
         assert closed.output == crashed.output
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", BY_COMMAND)
 @pytest.mark.parametrize("damage", list(DAMAGES))
 def test_damaged_session(env, damage, command, tmp_path):
     damage = DAMAGES[damage]

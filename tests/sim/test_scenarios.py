@@ -82,12 +82,18 @@ def test_lowlev_and_highlev_shift_the_leverage_of_opened_positions():
 SEEDS, HOURS = (1, 2, 3), 1.5
 
 
+#: calm and trend both compare with ``default_marks`` (4.5 simulated hours, ~7 s): one worker runs
+#: both, so the default market is simulated once per run, not once per worker that gets one of them
+DEFAULT_MARKET_GROUP = pytest.mark.xdist_group("sim_scenarios_default")
+
+
 @pytest.fixture(scope="module")
 def default_marks():
     return [_binance_marks(Simulator(SimParams(seed=seed, hours=HOURS))) for seed in SEEDS]
 
 
 @pytest.mark.slow
+@DEFAULT_MARKET_GROUP
 def test_calm_has_smaller_ranges_than_the_default_market(default_marks):
     calm = [_binance_marks(Simulator(SimParams(scenario="calm", seed=seed, hours=HOURS))) for seed in SEEDS]
     calm = np.concatenate([hourly_ranges(p, 3.0) for p in calm])     # 20-minute ranges, percent
@@ -97,6 +103,7 @@ def test_calm_has_smaller_ranges_than_the_default_market(default_marks):
 
 
 @pytest.mark.slow
+@DEFAULT_MARKET_GROUP
 def test_trend_moves_price_up_more_than_the_default_market(default_marks):
     trend = [_binance_marks(Simulator(SimParams(scenario="trend", seed=seed, hours=HOURS))) for seed in SEEDS]
     move = {k: np.array([p[-1] / p[0] - 1.0 for p in v]) * 100.0 for k, v in (("trend", trend),
