@@ -36,19 +36,6 @@ _STAGE_COLUMNS = 32
 _BLOCK_CELLS = 262144
 
 
-class _TierSums:
-    """Each exchange's tier sum (before the side masks) over stored rows ``[a, b)`` of every slot,
-    ``values[E, rows, W]`` float32, from the last whole-window read: ``key`` what it was read
-    under (stored columns' epoch, tiers, weights, rows), ``held`` the exchanges summed,
-    ``stale`` the slots written since (summed again on the next use)."""
-
-    def __init__(self, n_exchanges: int, rows: int, window: int):
-        self.values = np.zeros((n_exchanges, rows, window), dtype=np.float32)
-        self.held = np.zeros(n_exchanges, dtype=bool)
-        self.stale = np.zeros(window, dtype=bool)
-        self.key: tuple | None = None
-
-
 class HeatmapGrid:
     """Ring buffer of closed columns for ``n_exchanges × n_tiers`` slices.
 
@@ -80,14 +67,12 @@ class HeatmapGrid:
         self._stage_codes = np.full((_STAGE_COLUMNS, n_exchanges * n_tiers, rows), YOUNG_CODE, dtype=np.uint16)
         self._staged_from = -1
         self._staged = 0
-        self._sums: _TierSums | None = None     # allocated by the first whole-window read
 
     @property
     def nbytes(self) -> int:
         """Memory held by the stored columns, in bytes."""
-        kept = self._sums.values.nbytes if self._sums is not None else 0
-        return kept + sum(a.nbytes for a in (self.values, self.age_codes, self.boundary, self.mark_row,
-                                             self.origin, self.column))
+        return sum(a.nbytes for a in (self.values, self.age_codes, self.boundary, self.mark_row, self.origin,
+                                      self.column))
 
     @property
     def age_nbytes(self) -> int:
@@ -123,8 +108,6 @@ class HeatmapGrid:
         self.mark_row[slot] = mark_rows
         self.origin[slot] = origin
         self.column[slot] = column
-        if self._sums is not None:
-            self._sums.stale[slot] = True
         self.last_column = max(self.last_column, column)
 
     def _flush(self) -> None:
@@ -215,8 +198,7 @@ class HeatmapGrid:
             sel = np.flatnonzero(valid & (off == o))
             whole = every and len(sel) == self.window
             idx = slice(None) if whole else slots[sel]
-            part = self._filtered(a, b, idx, exchanges, tiers, long, short, weights, staged, table,
-                                  keep_sums=whole and table is None)
+            part = self._filtered(a, b, idx, exchanges, tiers, long, short, weights, staged, table)
             if whole:
                 out[a + o - r0: b + o - r0] = part
             else:
@@ -225,19 +207,14 @@ class HeatmapGrid:
 
     def _filtered(self, a: int, b: int, idx, exchanges: np.ndarray, tiers: np.ndarray, long: bool,
                   short: bool, weights: np.ndarray | None, staged: bool = False,
-                  table: np.ndarray | None = None, keep_sums: bool = False) -> np.ndarray:
+                  table: np.ndarray | None = None) -> np.ndarray:
         """Filtered sum of stored rows ``[a, b)`` of the slots ``idx`` (a slice or an index array;
         ``staged``: slots all still in the write stage, read from there), each column in its own
         origin, ``[b - a, n]`` float32. ``table``: per age code, the share to keep (None: all).
 
         Per cell: each exchange's selected tiers, in order, each times its weight; then the
         exchanges summed in order. Worked through in blocks of rows small enough to stay in the
-        CPU cache (the slices are read once; the partial sums never go to memory).
-
-        ``keep_sums`` (a whole-window read, ``idx`` every slot): each exchange's tier sum is kept
-        (:class:`_TierSums`), and taken from there by the next such read with the same tiers,
-        weights and rows — toggling venues or sides then reads one array per venue, not one per
-        venue and tier. The same float32 operations give the same cells either way."""
+        CPU cache (the slices are read once; the partial sums never go to memory)."""
         slot_idx = np.arange(self.window)[idx]
         n = len(slot_idx)
         out = np.zeros((b - a, n), dtype=np.float32)
@@ -250,54 +227,23 @@ class HeatmapGrid:
         part_buf = np.empty((min(step, b - a), n), dtype=np.float32)
         tmp_buf = np.empty_like(part_buf)
         share_buf = np.empty_like(part_buf) if table is not None else None
-        sums = self._tier_sums(a, b, sel_tiers, w32) if keep_sums else None
         for r0 in range(a, b, step):
             r1 = min(r0 + step, b)
             part, tmp, dst = part_buf[: r1 - r0], tmp_buf[: r1 - r0], out[r0 - a: r1 - a]
             share = None if share_buf is None else share_buf[: r1 - r0]
             for i, e in enumerate(sel_ex):
-                if sums is not None and sums.held[e]:
-                    part[...] = sums.values[e, r0:r1]
-                else:
-                    self._tier_sum(e, r0, r1, idx, slot_idx, sel_tiers, w32, part, tmp, staged, table, share)
-                    if sums is not None:
-                        sums.values[e, r0:r1] = part
-                self._mask_sides(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, staged, table)
+                self._exchange_part(e, r0, r1, idx, slot_idx, sel_tiers, w32, long, short, part, tmp, staged,
+                                    table, share)
                 if i == 0:
                     dst[...] = part
                 else:
                     np.add(dst, part, out=dst)
-        if sums is not None:
-            sums.held[sel_ex] = True
         return out
 
-    def _tier_sums(self, a: int, b: int, sel_tiers: np.ndarray, w32: np.ndarray | None) -> _TierSums:
-        """The kept tier sums, made valid for stored rows ``[a, b)`` under these tiers and
-        weights: emptied when any of them (or the stored columns, :meth:`clear`) changed, else the
-        columns written since brought up to date for the venues held."""
-        key = (self.epoch, sel_tiers.tobytes(), None if w32 is None else w32.tobytes(), a, b)
-        sums = self._sums
-        if sums is None:
-            sums = self._sums = _TierSums(self.n_exchanges, self.rows, self.window)
-        if sums.key != key:
-            sums.key = key
-            sums.held[:] = False
-            sums.stale[:] = False
-        elif sums.stale.any():
-            slots = np.flatnonzero(sums.stale)
-            part = np.empty((b - a, len(slots)), dtype=np.float32)
-            tmp = np.empty_like(part)
-            for e in np.flatnonzero(sums.held):
-                self._tier_sum(e, a, b, slots, slots, sel_tiers, w32, part, tmp)
-                sums.values[e][a:b, slots] = part
-            sums.stale[:] = False
-        return sums
-
-    def _tier_sum(self, e: int, r0: int, r1: int, idx, slot_idx: np.ndarray, sel_tiers: np.ndarray,
-                  w32: np.ndarray | None, part: np.ndarray, tmp: np.ndarray, staged: bool = False,
-                  table: np.ndarray | None = None, share: np.ndarray | None = None) -> None:
-        """One exchange's selected tiers (times their weights, in order) summed over stored rows
-        ``[r0, r1)`` into ``part``, both sides together."""
+    def _exchange_part(self, e: int, r0: int, r1: int, idx, slot_idx: np.ndarray, sel_tiers: np.ndarray,
+                       w32: np.ndarray | None, long: bool, short: bool, part: np.ndarray, tmp: np.ndarray,
+                       staged: bool = False, table: np.ndarray | None = None, share: np.ndarray | None = None) -> None:
+        """One exchange's filtered sum of stored rows ``[r0, r1)`` written into ``part``."""
         for j, t in enumerate(sel_tiers):
             if staged:
                 v = self._stage[slot_idx - self._staged_from, e * self.n_tiers + t, r0:r1].T
@@ -318,12 +264,6 @@ class HeatmapGrid:
                 np.add(part, v, out=part)
             else:
                 np.add(part, np.multiply(v, w32[e, t], out=tmp), out=part)
-
-    def _mask_sides(self, e: int, r0: int, r1: int, idx, slot_idx: np.ndarray, sel_tiers: np.ndarray,
-                    w32: np.ndarray | None, long: bool, short: bool, part: np.ndarray, staged: bool = False,
-                    table: np.ndarray | None = None) -> None:
-        """Keep only the selected side of one exchange's tier sum ``part`` (stored rows
-        ``[r0, r1)``), in place."""
         if long and short:
             return
         # long levels sit below the exchange's mark row, short ones above; the mark row's own
