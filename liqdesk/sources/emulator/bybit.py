@@ -589,7 +589,9 @@ class Venue(VenueEmulator):
 
     def _push_liquidations(self) -> None:
         """Every 500 ms: every liquidation since the last push, in one frame (Bybit's cadence)."""
-        burst = self.faults.take("burst", self.name)
+        # taken only while a client listens (a burst sent to nobody, a client still subscribing on
+        # a loaded machine, tests nothing)
+        burst = self.faults.take("burst", self.name) if self.subscribers(self.topic_liq) else None
         if burst is not None:
             self._pending_liq.extend(self._cascade(max(2, int(burst))))
         if not self._pending_liq:
