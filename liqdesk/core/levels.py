@@ -209,8 +209,6 @@ class _ExchangeState:
     pending: list = field(default_factory=list)  # [(price, size, side)] arrays since the last addition
 
 
-
-
 class LevelModel(SweepsMixin, AdditionsMixin, ColumnsMixin):
     """Estimated liquidation levels for one symbol over several exchanges, with its grid.
 
