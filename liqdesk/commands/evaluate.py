@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     options = ScoreOptions(horizon_ms=int(args.horizon_min * 60_000), column_ms=int(args.column_s * 1000),
                            gap_ms=int(args.cluster_gap_s * 1000), resamples=args.resamples)
     reader = SessionReader(args.session)
+    reader.read_in_time_order()
     omissions = Omissions(reader, args.strict)
     omissions.check()
     settings = settings_for(reader, window_columns=2, rows=64, **(args.prior or {}))

@@ -35,6 +35,9 @@ from liqdesk.store.format import (
 #: enough for the row groups a sequential read cuts through and a seek back; more only made a
 #: long session's commands hold more (evaluate of 48 h kept 50 MB of cache with 1 M rows).
 CACHE_ROWS = 1 << 18
+#: what a single pass in time order keeps (:meth:`SessionReader.read_in_time_order`): the group a
+#: read ends in, which the next read starts in; a bigger cache only holds groups it will not read again
+SEQUENTIAL_CACHE_ROWS = 1 << 13
 
 _READ_ERRORS = (pa.ArrowException, OSError, ValueError, IndexError, KeyError)
 
@@ -81,12 +84,16 @@ class EmptyKind(MemoryKind):
 
 
 class ParquetKind:
-    """Events of one kind in a closed session's Parquet file, read by row group through the index
-    entry. ``report(note)`` receives a :class:`RecoveryNote` for each damaged row group, once."""
+    """Events of one kind in a closed session's Parquet file ``path``, read by row group through
+    the index entry. ``report(note)`` receives a :class:`RecoveryNote` for each damaged row group,
+    once. The file is opened at its first read: its footer's row-group metadata takes memory in
+    proportion to the session's length (5 MB for the book of 48 h), which a command that never
+    reads the kind should not hold."""
 
-    def __init__(self, kind: str, pf: pq.ParquetFile, entry: dict, report: Callable[[RecoveryNote], None]):
+    def __init__(self, kind: str, path: Path, entry: dict, report: Callable[[RecoveryNote], None]):
         self.kind = kind
-        self.pf = pf
+        self.path = path
+        self._pf: pq.ParquetFile | None = None
         self.file = f"{kind}{PARQUET_SUFFIX}"
         self.report = report
         groups = entry["row_groups"]
@@ -98,6 +105,8 @@ class ParquetKind:
         self.bad: dict[int, str] = {}
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_rows = 0
+        #: decoded rows kept for the next read; None: ``CACHE_ROWS``
+        self.cache_rows: int | None = None
 
     # -------------------------------------------------------------- what is readable
 
@@ -182,7 +191,8 @@ class ParquetKind:
     def _groups(self, g0: int, g1: int) -> tuple[np.ndarray, np.ndarray]:
         """Events of row groups [g0, g1) and their times (contiguous, for fast searchsorted)."""
         need = list(range(g0, g1))
-        if int(self.group_rows[g0:g1].sum()) > CACHE_ROWS // 2:
+        limit = CACHE_ROWS if self.cache_rows is None else self.cache_rows
+        if int(self.group_rows[g0:g1].sum()) > limit // 2:
             parts = self._decode(need)
             arr = np.concatenate([parts[g] for g in need if g in parts]) if parts else empty(self.kind)
             arr = _readonly(arr)
@@ -196,13 +206,23 @@ class ParquetKind:
                 self._cache_rows += len(part)
         for g in need:
             self._cache.move_to_end(g)
-        while self._cache_rows > CACHE_ROWS and len(self._cache) > len(need):
-            _, (old, _t) = self._cache.popitem(last=False)
-            self._cache_rows -= len(old)
+        self.trim_cache(keep=len(need))
         parts = [self._cache[g] for g in need]
         if len(parts) == 1:
             return parts[0]
         return _readonly(np.concatenate([p[0] for p in parts])), np.concatenate([p[1] for p in parts])
+
+    def read_in_time_order(self) -> None:
+        """Keep only ``SEQUENTIAL_CACHE_ROWS`` from now on (see :meth:`SessionReader.read_in_time_order`)."""
+        self.cache_rows = SEQUENTIAL_CACHE_ROWS
+        self.trim_cache()
+
+    def trim_cache(self, keep: int = 0) -> None:
+        """Drop the least recently read groups over the cache's limit (but not the ``keep`` last)."""
+        limit = CACHE_ROWS if self.cache_rows is None else self.cache_rows
+        while self._cache_rows > limit and len(self._cache) > keep:
+            _, (old, _t) = self._cache.popitem(last=False)
+            self._cache_rows -= len(old)
 
     # -------------------------------------------------------------- reading
 
@@ -264,12 +284,21 @@ class ParquetKind:
                                      f"{self.file} (index: {said}; data: {found}); the data's counts are used"))
         self.counts = counts
 
+    @property
+    def pf(self) -> pq.ParquetFile:
+        """The Parquet file, opened on first use (errors as :func:`open_parquet`'s)."""
+        if self._pf is None:
+            self._pf = open_parquet(self.path)
+        return self._pf
+
     def close(self) -> None:
         self._cache.clear()
-        try:
-            self.pf.close()
-        except (AttributeError, OSError):
-            pass
+        pf, self._pf = self._pf, None
+        if pf is not None:
+            try:
+                pf.close()
+            except (AttributeError, OSError):
+                pass
 
 
 # ------------------------------------------------------------------------------ index.json

@@ -185,20 +185,20 @@ class SessionReader:
                 continue
             bad: dict[int, str] = {}
             try:
-                pf = open_parquet(fpath)
-                if pf.schema_arrow.names != list(KINDS[kind].names):
-                    raise ValueError(f"unexpected columns {pf.schema_arrow.names}")
-                problem = index_problem(entry, pf)
-                if problem is not None:
-                    entry, bad = entry_from_parquet(kind, pf, file)
-                    rebuilt.append(f"{kind} ({problem})" if index is not None else kind)
+                with open_parquet(fpath) as pf:   # checked now, opened again when first read
+                    if pf.schema_arrow.names != list(KINDS[kind].names):
+                        raise ValueError(f"unexpected columns {pf.schema_arrow.names}")
+                    problem = index_problem(entry, pf)
+                    if problem is not None:
+                        entry, bad = entry_from_parquet(kind, pf, file)
+                        rebuilt.append(f"{kind} ({problem})" if index is not None else kind)
             except (pa.ArrowException, OSError, ValueError) as exc:
                 self.recovery.add(RecoveryNote(kind, file, f"unreadable, left out ({_one_line(exc)})",
                                                bytes_skipped=size))
                 failed += 1
                 self._kinds[kind] = EmptyKind(kind)
                 continue
-            src = self._kinds[kind] = ParquetKind(kind, pf, entry, self.recovery.add)
+            src = self._kinds[kind] = ParquetKind(kind, fpath, entry, self.recovery.add)
             for g, why in bad.items():
                 src.mark_bad(g, why)
         if rebuilt:  # nothing is lost: the files themselves say what the index should have
@@ -363,6 +363,15 @@ class SessionReader:
         selected = list(KINDS) if kinds is None else [canonical_kind(k) for k in kinds]
         with self._lock:
             return EventBatch(**{kind: self._kinds[kind].read(start, end) for kind in selected})
+
+    def read_in_time_order(self) -> None:
+        """Say that this reader now serves one pass over the session in time order (``evaluate``):
+        it keeps only the decoded rows the next read starts in, so that its memory does not
+        follow the session's length (the default cache serves seeks back and forth)."""
+        with self._lock:
+            for src in self._kinds.values():
+                if isinstance(src, ParquetKind):
+                    src.read_in_time_order()
 
     def _next_time(self, t: int) -> int | None:
         times = [x for x in (src.next_time(t) for src in self._kinds.values() if src.rows) if x is not None]
