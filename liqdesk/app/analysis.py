@@ -30,6 +30,7 @@ from liqdesk.core.levels import LONG, SHORT, LevelModel, ModelSettings
 from liqdesk.store import SessionReader
 
 from .comparison import Comparison, ModelWindow, ScoreOptions, band_window, hot_bins
+from .heap import release_free_heap
 
 Progress = Callable[[float], None] | None
 
@@ -297,6 +298,7 @@ class _ChunkedEvents:
             chunk = self.reader.read(self.loaded_to, nxt, kinds=MODEL_KINDS)
             self.buffer = concat_batches([slice_batch(self.buffer, self.cursor, None), chunk])
             self.loaded_to = nxt
+            release_free_heap()   # an hour's churn, given back: the peak then stays that of one hour
         out = slice_batch(self.buffer, self.cursor, until_ms)
         self.cursor = max(self.cursor, until_ms)
         return out
