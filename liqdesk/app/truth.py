@@ -76,6 +76,25 @@ def _map_agreement(reader: SessionReader, settings, band_pct: float, top: float)
     return agreement.result()
 
 
+def _snapshot_times(reader: SessionReader) -> tuple[np.ndarray, bool]:
+    """The truth map's distinct snapshot times (sorted) and whether its rows are in time order,
+    read a row group at a time: the map has a row per bin and snapshot (5.4 M rows in 7 days),
+    the times a few thousand."""
+    distinct: list[np.ndarray] = []
+    in_order, last = True, None
+    for part in reader.iter_table(TRUTH_MAP, ["time_ms"]):
+        t = part.column("time_ms").to_numpy(zero_copy_only=False)
+        if not len(t):
+            continue
+        if np.any(t[1:] < t[:-1]) or (last is not None and t[0] < last):
+            in_order = False
+        distinct.append(np.unique(t))
+        last = int(t[-1])
+    if not distinct:
+        return np.empty(0, np.int64), True
+    return np.unique(np.concatenate(distinct)), in_order
+
+
 class MapAgreement:
     """The estimated map beside the true one at every truth snapshot: call :meth:`add` with the
     model as it stands at each of ``times`` (any other time is ignored), in increasing time, then
@@ -85,16 +104,13 @@ class MapAgreement:
     so its memory is a row group, not the session; a table out of time order is sorted whole."""
 
     def __init__(self, reader: SessionReader, band_pct: float, top: float) -> None:
-        parts = [p.column("time_ms").to_numpy(zero_copy_only=False) for p in reader.iter_table(TRUTH_MAP, ["time_ms"])]
-        t = np.concatenate(parts) if parts else np.empty(0, np.int64)
-        self.times = np.unique(t)
-        if len(t) > 1 and np.any(t[1:] < t[:-1]):
+        self.times, in_order = _snapshot_times(reader)
+        if not in_order:
             whole = _table_arrays(reader, TRUTH_MAP)
             order = np.argsort(whole["time_ms"], kind="stable")
             self._snapshots = _SnapshotCursor(iter([{k: v[order] for k, v in whole.items()}]))
         else:
             self._snapshots = _SnapshotCursor(_arrays(p) for p in reader.iter_table(TRUTH_MAP))
-        del parts, t
         self.band_pct, self.top = band_pct, top
         # correlations from running moments, not the snapshots' values kept to the end (those
         # grew with the session: 2,880 snapshots of two sides' bands in 48 h)
