@@ -32,6 +32,9 @@ class ReplaySource:
         if reader.start_ms is None:
             raise ValueError(f"session {reader.path} holds no events")
         self.reader = reader
+        # every read goes forward in time (a seek plays again from the start): the reader keeps
+        # only the row group it is in, not 256 K rows of each kind it will not read again
+        reader.read_in_time_order()
         self.start_ms, self.end_ms = int(reader.start_ms), int(reader.end_ms) + 1
         self.cursor_ms = self.start_ms          # events before the cursor have been emitted
         self.speed = 1.0
