@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.lines <= 1000:
         raise UserError("--lines must be 1..1000")
     reader = SessionReader(args.session)
+    reader.read_in_time_order()          # every export is one pass forward in time
     omissions = Omissions(reader, args.strict)
     omissions.check()
     if args.view != "heatmap":

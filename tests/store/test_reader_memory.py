@@ -79,3 +79,23 @@ def test_a_file_gone_before_its_first_read_is_reported_not_raised(many_groups):
     got = reader.read()                  # no exception: the other kinds whole, the book's loss said
     assert_batches_equal(only(got, ["trades", "marks"]), only(want, ["trades", "marks"]))
     assert len(got.book) == 0 and reader.recovery.for_name("book")
+
+
+def test_a_replay_holds_only_the_group_it_plays(many_groups, monkeypatch):
+    import math
+
+    import liqdesk.store.kinds as kinds_mod
+    from liqdesk.sources.replay import ReplaySource
+
+    path, want = many_groups
+    monkeypatch.setattr(kinds_mod, "CACHE_ROWS", 10_000)
+    monkeypatch.setattr(kinds_mod, "SEQUENTIAL_CACHE_ROWS", 100)
+    source = ReplaySource(SessionReader(path), speed=math.inf)
+    source.play()
+    source.poll(0.0)
+    parts, held = [], []
+    while not source.finished:
+        parts.append(source.step(700))
+        held.append(max(k._cache_rows for k in source.reader._kinds.values() if hasattr(k, "_cache_rows")))
+    assert_batches_equal(concat_batches(parts), want)
+    assert max(held) <= 4 * 64 < len(want.book)
