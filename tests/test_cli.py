@@ -128,3 +128,17 @@ def test_live_and_record_take_no_backfill_as_zero():
     assert parser.parse_args(["live", "--backfill", "6h"]).backfill == 6 * 3_600_000
     with pytest.raises(SystemExit):
         parser.parse_args(["live", "--backfill", "-5m"])
+
+
+def test_bench_memory_long_session_is_checked_and_passed_on(monkeypatch):
+    """``--memory-long 7d`` measures 7 days beside 6 h (the issue's 7-day replay); a long session
+    not longer than the short one is a one-line error."""
+    import liqdesk.app.memory_bench as mb
+
+    r = liqdesk("bench", "--quick", "--only", "memory", "--memory-long", "30m")
+    assert r.returncode != 0 and "--memory-long must be longer" in r.stderr
+    seen = []
+    monkeypatch.setattr(mb, "_child_peak_mb", lambda args: (seen.append(args) or (100.0, 1.0)))
+    out = mb.measure_memory(quick=False, long_hours=168.0)
+    assert out["memory_hours"] == [6.0, 168.0]
+    assert ["simulate", "--hours", "168"] == seen[1][:3] and "peak_rss_mb_replay_168h" in out

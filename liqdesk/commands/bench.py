@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--startup-command", type=_executable, metavar="EXE", default=None,
                         help="the startup section also times this liqdesk executable (the desktop bundle, "
                              "dist/liqdesk/liqdesk) in the same run: startup_command_ms beside startup_ms")
+    parser.add_argument("--memory-long", default=None, metavar="DURATION",
+                        help="the memory section's long session (default 48h, 4h with --quick), measured "
+                             "beside the short one (6h, 1h): e.g. 7d")
     parser.add_argument("--in-process", action="store_true",
                         help="run sections in this process (default: one child process per section, so "
                              "each section's peak memory is its own)")
@@ -231,12 +234,17 @@ def bench_alerts(quick: bool) -> dict:
     return measure_alerts(quick)
 
 
+#: the memory section's long session (hours); None: its default (``--memory-long``)
+MEMORY_LONG_H: float | None = None
+
+
 def bench_memory(quick: bool) -> dict:
     """Peak RSS of simulate, evaluate, export and replay, each in its own child process, on a
-    6 h and a 48 h simulated session (1 h and 4 h with --quick), and the 48 h / 6 h ratio."""
+    6 h and a 48 h simulated session (1 h and 4 h with --quick; ``--memory-long`` another long
+    one), and the long / short ratio."""
     from liqdesk.app.memory_bench import measure_memory
 
-    return measure_memory(quick)
+    return measure_memory(quick, long_hours=MEMORY_LONG_H)
 
 
 #: the live section's realistic phase (s); None: its default (``--live-realistic``)
@@ -261,6 +269,8 @@ def _child(name: str, quick: bool) -> dict:
     cmd = [sys.executable, "-m", "liqdesk", "bench", "--json", "--only", name] + (["--quick"] if quick else [])
     if name == "live" and LIVE_REALISTIC_S is not None:
         cmd += ["--live-realistic", f"{LIVE_REALISTIC_S:g}s"]
+    if name == "memory" and MEMORY_LONG_H is not None:
+        cmd += ["--memory-long", f"{MEMORY_LONG_H:g}h"]
     if name == "startup" and STARTUP_COMMAND:
         cmd += ["--startup-command", STARTUP_COMMAND]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -276,13 +286,17 @@ def _child(name: str, quick: bool) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    global LIVE_REALISTIC_S, STARTUP_COMMAND
+    global LIVE_REALISTIC_S, MEMORY_LONG_H, STARTUP_COMMAND
+    from liqdesk.core.timefmt import parse_duration
+
     sections = SECTIONS
     STARTUP_COMMAND = getattr(args, "startup_command", None)
     if getattr(args, "live_realistic", None):
-        from liqdesk.core.timefmt import parse_duration
-
         LIVE_REALISTIC_S = parse_duration(args.live_realistic) / 1000
+    if getattr(args, "memory_long", None):
+        MEMORY_LONG_H = parse_duration(args.memory_long) / 3_600_000
+        if not MEMORY_LONG_H > (1.0 if args.quick else 6.0):
+            raise ValueError(f"--memory-long must be longer than the short session ({'1h' if args.quick else '6h'})")
     # the live section runs the window on an emulator for 30 minutes in a full run: only on request
     wanted = ([n for n in sections if n != "live"] if not args.only
               else [s.strip() for s in args.only.split(",") if s.strip()])
