@@ -21,7 +21,7 @@ Two forms, one format:
   truncated or corrupt region (re-synchronising on the next IPC message marker), and lists what it
   skipped in a :class:`RecoveryReport`.
 - **Closed**: on a clean close every log becomes ``NAME.parquet`` (zstd, sorted by ``time_ms``
-  for event kinds, row groups of about one minute of events clamped to
+  for event kinds, row groups of about five minutes of events clamped to
   [:data:`ROW_GROUP_MIN_ROWS`, :data:`ROW_GROUP_MAX_ROWS`] rows, row-group statistics and page
   CRCs on), ``index.json`` records each row group's first/last time and row offset, and the logs
   are removed. ``session.json`` switches ``state`` from ``"recording"`` to ``"closed"`` last, so
@@ -73,9 +73,12 @@ CRC_KEY = "liqdesk.crc32"
 
 #: Row groups of the Parquet event files: about :data:`ROW_GROUP_SPAN_MS` of events each, but
 #: never fewer than MIN rows (sparse kinds such as funding would otherwise make one tiny group per
-#: minute) nor more than MAX rows (dense book streams: a group then spans a second or so).
-ROW_GROUP_SPAN_MS = 60_000
-ROW_GROUP_MIN_ROWS = 4_096
+#: span) nor more than MAX rows (dense book streams: a group then spans a second or so). A reader
+#: holds each file's footer, about 5 KB per row group, for as long as it reads the file: one-minute
+#: groups of 4,096 rows made that 26 MB for a 7-day simulated session (book and trades; its replay
+#: peaked at 270 MB, 252 MB with these groups). A seek decodes a group or two (~0.5 MB each).
+ROW_GROUP_SPAN_MS = 300_000
+ROW_GROUP_MIN_ROWS = 16_384
 ROW_GROUP_MAX_ROWS = 131_072
 
 #: Rows per record batch in an append log (larger flushes are split).

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from liqdesk.core.events import EXCHANGE_ID, EventBatch, make_batch, records, slice_batch
 from liqdesk.store import SessionWriter
+from tests.store.util import several_row_groups
 from tests.ui.helpers import synthetic_stream
 
 MINUTES = 6
@@ -56,7 +57,7 @@ def clean_stream() -> EventBatch:
 def write_closed(path: Path, stream: EventBatch) -> Path:
     """``stream`` as a closed session at ``path``."""
     start, end = stream.time_span()
-    with SessionWriter(path, SYMBOL, meta=META, fsync=False) as w:
+    with several_row_groups(), SessionWriter(path, SYMBOL, meta=META, fsync=False) as w:
         for t in range(start, end + 1, FLUSH_MS):
             w.write(slice_batch(stream, t, t + FLUSH_MS))
     return path

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from liqdesk.store import SessionWriter
-from tests.store.util import T0, random_batch, snapshot
+from tests.store.util import T0, random_batch, several_row_groups, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = ("trades", "book", "mark_price", "open_interest", "funding", "liquidations")
@@ -127,7 +127,7 @@ def big_session(tmp_path_factory):
     """Three minutes of 2,500 trades each, so trades.parquet has several row groups."""
     path = tmp_path_factory.mktemp("info-big") / "big.liqs"
     rng = np.random.default_rng(3)
-    with SessionWriter(path, "BTCUSDT") as w:
+    with several_row_groups(), SessionWriter(path, "BTCUSDT") as w:
         for i in range(3):
             w.write(random_batch(rng, T0 + i * 60_000, 2_500, span_ms=60_000, kinds=("trades", "marks")))
     return path

@@ -13,7 +13,7 @@ import pytest
 
 from liqdesk.core.events import make_batch, records
 from liqdesk.store import SessionError, SessionReader, SessionWriter, repair_session
-from tests.store.util import T0, random_batch, snapshot
+from tests.store.util import T0, random_batch, several_row_groups, snapshot
 
 BATCHES = 24
 ROWS = 200
@@ -149,7 +149,7 @@ def test_repair_keeps_recoverable_part(crashed_log, tmp_path):
 def closed_session(tmp_path_factory):
     path = tmp_path_factory.mktemp("pq") / "closed.liqs"
     rng = np.random.default_rng(2)
-    with SessionWriter(path, "BTCUSDT") as w:
+    with several_row_groups(), SessionWriter(path, "BTCUSDT") as w:
         for i in range(6):
             w.write(random_batch(rng, T0 + i * 60_000, 3_000, span_ms=60_000, kinds=("trades", "marks")))
     r = SessionReader(path)

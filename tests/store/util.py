@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,17 @@ def snapshot(src: Path, dst: Path) -> Path:
     """Copy a session directory as it is on disk now (a writer killed at this moment)."""
     shutil.copytree(src, dst)
     return dst
+
+
+@contextmanager
+def several_row_groups():
+    """Sessions written with row groups of 4,096 rows or a minute (the default is 16,384 rows or
+    5 minutes): damage and recovery tests hit row groups by number in sessions of a few minutes."""
+    import liqdesk.store.convert as convert
+
+    saved = convert.ROW_GROUP_MIN_ROWS, convert.ROW_GROUP_SPAN_MS
+    convert.ROW_GROUP_MIN_ROWS, convert.ROW_GROUP_SPAN_MS = 4_096, 60_000
+    try:
+        yield
+    finally:
+        convert.ROW_GROUP_MIN_ROWS, convert.ROW_GROUP_SPAN_MS = saved
