@@ -65,3 +65,29 @@ def test_truth_map_is_read_a_row_group_at_a_time(sim_session, monkeypatch):
                 assert np.array_equal(rows[name], whole.column(name).to_numpy()[sel]), name
     finally:
         reader.close()
+
+
+def test_a_truth_map_out_of_time_order_across_row_groups_is_sorted_whole(tmp_path, monkeypatch):
+    """Each row group in order but the second one earlier than the first: the snapshot times
+    are read a group at a time, and the disorder between groups is still seen."""
+    import liqdesk.store.convert as convert
+    from liqdesk.store import SessionWriter
+
+    monkeypatch.setattr(convert, "TABLE_ROW_GROUP_ROWS", 4)
+    dtype = [("time_ms", "i8"), ("side", "i1"), ("bin", "i8"), ("notional", "f8")]
+    late = [(t, 1, b, 1.0 + b) for t in (300, 400) for b in (1, 2)]
+    early = [(t, -1, b, 2.0 + b) for t in (100, 200) for b in (3, 4)]
+    stream = random_walk_stream(hours=0.05, seed=2, trades_per_s=2)
+    path = tmp_path / "disorder.liqs"
+    with SessionWriter(path, "BTC/USDT:USDT") as w:
+        w.write(stream)
+        w.write_table(TRUTH_MAP, np.array(late + early, dtype=dtype))
+    reader = SessionReader(path)
+    try:
+        agreement = MapAgreement(reader, 5.0, 0.1)
+        assert agreement.times.tolist() == [100, 200, 300, 400]
+        rows = agreement._snapshots.rows(100)   # found although its group comes second in the file
+        assert rows["bin"].tolist() == [3, 4] and rows["side"].tolist() == [-1, -1]
+        assert agreement._snapshots.rows(300)["bin"].tolist() == [1, 2]
+    finally:
+        reader.close()
