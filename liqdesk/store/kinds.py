@@ -35,9 +35,6 @@ from liqdesk.store.format import (
 #: enough for the row groups a sequential read cuts through and a seek back; more only made a
 #: long session's commands hold more (evaluate of 48 h kept 50 MB of cache with 1 M rows).
 CACHE_ROWS = 1 << 18
-#: what a single pass in time order keeps (:meth:`SessionReader.read_in_time_order`): the group a
-#: read ends in, which the next read starts in; a bigger cache only holds groups it will not read again
-SEQUENTIAL_CACHE_ROWS = 1 << 13
 
 _READ_ERRORS = (pa.ArrowException, OSError, ValueError, IndexError, KeyError)
 
@@ -105,8 +102,9 @@ class ParquetKind:
         self.bad: dict[int, str] = {}
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_rows = 0
-        #: decoded rows kept for the next read; None: ``CACHE_ROWS``
-        self.cache_rows: int | None = None
+        #: reads go forward in time (:meth:`read_in_time_order`): only the group the last read
+        #: ended in is kept, whatever its size
+        self.in_time_order = False
 
     # -------------------------------------------------------------- what is readable
 
@@ -191,12 +189,33 @@ class ParquetKind:
     def _groups(self, g0: int, g1: int) -> tuple[np.ndarray, np.ndarray]:
         """Events of row groups [g0, g1) and their times (contiguous, for fast searchsorted)."""
         need = list(range(g0, g1))
-        limit = CACHE_ROWS if self.cache_rows is None else self.cache_rows
-        if int(self.group_rows[g0:g1].sum()) > limit // 2:
+        if self.in_time_order:
+            return self._groups_in_time_order(need)
+        if int(self.group_rows[g0:g1].sum()) > CACHE_ROWS // 2:
             parts = self._decode(need)
             arr = np.concatenate([parts[g] for g in need if g in parts]) if parts else empty(self.kind)
             arr = _readonly(arr)
             return arr, np.ascontiguousarray(arr["time_ms"])
+        self._cache_groups(need)
+        for g in need:
+            self._cache.move_to_end(g)
+        while self._cache_rows > CACHE_ROWS and len(self._cache) > len(need):
+            _, (old, _t) = self._cache.popitem(last=False)
+            self._cache_rows -= len(old)
+        return self._joined([self._cache[g] for g in need])
+
+    def _groups_in_time_order(self, need: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`_groups`, keeping only the last of ``need`` decoded: the next read in time
+        order starts in it, and no later read comes back to the others."""
+        self._cache_groups(need)
+        parts = [self._cache[g] for g in need]
+        self._cache.clear()
+        self._cache[need[-1]] = parts[-1]
+        self._cache_rows = len(parts[-1][0])
+        return self._joined(parts)
+
+    def _cache_groups(self, need: list[int]) -> None:
+        """Decode the groups of ``need`` not in the cache into it (a damaged one as empty)."""
         missing = [g for g in need if g not in self._cache]
         if missing:
             parts = self._decode(missing)
@@ -204,23 +223,18 @@ class ParquetKind:
                 part = _readonly(parts.get(g, empty(self.kind)))
                 self._cache[g] = (part, np.ascontiguousarray(part["time_ms"]))
                 self._cache_rows += len(part)
-        for g in need:
-            self._cache.move_to_end(g)
-        self.trim_cache(keep=len(need))
-        parts = [self._cache[g] for g in need]
+
+    @staticmethod
+    def _joined(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         if len(parts) == 1:
             return parts[0]
         return _readonly(np.concatenate([p[0] for p in parts])), np.concatenate([p[1] for p in parts])
 
     def read_in_time_order(self) -> None:
-        """Keep only ``SEQUENTIAL_CACHE_ROWS`` from now on (see :meth:`SessionReader.read_in_time_order`)."""
-        self.cache_rows = SEQUENTIAL_CACHE_ROWS
-        self.trim_cache()
-
-    def trim_cache(self, keep: int = 0) -> None:
-        """Drop the least recently read groups over the cache's limit (but not the ``keep`` last)."""
-        limit = CACHE_ROWS if self.cache_rows is None else self.cache_rows
-        while self._cache_rows > limit and len(self._cache) > keep:
+        """From now on keep only the group the last read ended in (see
+        :meth:`SessionReader.read_in_time_order`)."""
+        self.in_time_order = True
+        while len(self._cache) > 1:
             _, (old, _t) = self._cache.popitem(last=False)
             self._cache_rows -= len(old)
 

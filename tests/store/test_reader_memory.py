@@ -41,7 +41,6 @@ def test_a_pass_in_time_order_keeps_only_the_group_it_is_in(many_groups, monkeyp
 
     path, want = many_groups
     monkeypatch.setattr(kinds_mod, "CACHE_ROWS", 10_000)    # the default would keep the whole file
-    monkeypatch.setattr(kinds_mod, "SEQUENTIAL_CACHE_ROWS", 100)
     reader = SessionReader(path)
     lo, hi = want.time_span()
     # the default cache keeps what was read
@@ -89,7 +88,6 @@ def test_a_replay_holds_only_the_group_it_plays(many_groups, monkeypatch):
 
     path, want = many_groups
     monkeypatch.setattr(kinds_mod, "CACHE_ROWS", 10_000)
-    monkeypatch.setattr(kinds_mod, "SEQUENTIAL_CACHE_ROWS", 100)
     source = ReplaySource(SessionReader(path), speed=math.inf)
     source.play()
     source.poll(0.0)
@@ -99,3 +97,31 @@ def test_a_replay_holds_only_the_group_it_plays(many_groups, monkeypatch):
         held.append(max(k._cache_rows for k in source.reader._kinds.values() if hasattr(k, "_cache_rows")))
     assert_batches_equal(concat_batches(parts), want)
     assert max(held) <= 4 * 64 < len(want.book)
+
+
+def test_small_reads_in_time_order_decode_each_group_once(tmp_path, monkeypatch):
+    """A replay reads a frame's worth of session time at a time (here 250 ms), far less than a row group
+    (16,384 rows or more by default): the group it is in must stay decoded until it leaves it."""
+    rng = np.random.default_rng(9)
+    path = tmp_path / "default_groups.liqs"
+    written = [random_batch(rng, T0 + i * 120_000, 8_000, span_ms=120_000, kinds=("trades",)) for i in range(6)]
+    with SessionWriter(path, "BTCUSDT", fsync=False) as w:
+        for b in written:
+            w.write(b)
+    want = concat_batches(written)
+    reader = SessionReader(path)
+    reader.read_in_time_order()
+    trades = reader._kinds["trades"]
+    assert len(trades.starts) >= 3
+    decoded: list[int] = []
+    real = trades._decode
+
+    def counting(groups):
+        decoded.extend(groups)
+        return real(groups)
+
+    monkeypatch.setattr(trades, "_decode", counting)
+    lo, hi = want.time_span()
+    parts = [reader.read(t, t + 250, kinds=["trades"]) for t in range(lo, hi + 1, 250)]
+    assert_batches_equal(concat_batches(parts), only(want, ["trades"]))
+    assert len(decoded) == len(set(decoded)) == len(trades.starts)
